@@ -1,0 +1,113 @@
+/**
+ * The one configuration file, validated with zod before any work starts. Every object is strict (unknown keys
+ * are errors, so a typo never silently falls back to a default), and every field says what it is for.
+ */
+import { z } from 'zod';
+import { byteSize, duration } from './units.js';
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
+
+export const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('local'),
+    path: z.string().min(1).describe('folder on the local file system'),
+  }),
+  z.strictObject({
+    kind: z.literal('blob'),
+    container: z.string().min(3).describe('blob container name'),
+    prefix: z.string().default('').describe('key prefix inside the container'),
+    connectionString: z.string().optional().describe('storage connection string (or use accountUrl + Entra ID)'),
+    accountUrl: z.url().optional().describe('https://<account>.blob.core.windows.net, authenticated with DefaultAzureCredential'),
+  }).refine((s) => Boolean(s.connectionString) !== Boolean(s.accountUrl), {
+    message: 'set exactly one of connectionString or accountUrl',
+    path: ['connectionString'],
+  }),
+]);
+export type StoreConfig = z.infer<typeof storeSchema>;
+
+export const streamSchema = z.strictObject({
+  schema: z.string().min(1).describe('path of the Avro schema (.avsc) of the event bodies'),
+  bodyFormat: z.enum(['avro', 'json']).default('avro').describe('how event bodies are encoded'),
+  eventId: z.string().min(1).describe('field holding the event id used for deduplication'),
+  eventTime: z.string().min(1).describe('field holding the event time (timestamp-millis or ISO string)'),
+  partitionKey: z.string().min(1).optional().describe('field used as partition key when generating or sending'),
+  propertyColumns: z.array(z.string()).default(['traceparent']).describe('application properties landed as raw-table columns'),
+  table: identifier.optional().describe('raw table name; defaults to <stream>_raw'),
+});
+export type StreamConfig = z.infer<typeof streamSchema>;
+
+const measureSchema = z.strictObject({
+  fn: z.enum(['count', 'sum', 'min', 'max', 'mean']),
+  field: z.string().min(1).optional().describe('input field; required for all but count'),
+  as: identifier.optional().describe('output column name; defaults to <fn>_<field>'),
+}).refine((m) => m.fn === 'count' || m.field !== undefined, { message: 'field is required for this fn', path: ['field'] });
+
+export const aggregationSchema = z.strictObject({
+  name: identifier.describe('output table name'),
+  stream: z.string().min(1).describe('input stream (a key of streams)'),
+  groupBy: z.array(z.string().min(1)).default([]).describe('group-by fields (dotted paths allowed)'),
+  window: z.strictObject({
+    kind: z.literal('tumbling'),
+    size: duration.refine((ms) => ms > 0, 'window size must be positive'),
+  }),
+  measures: z.array(measureSchema).min(1),
+});
+export type AggregationConfig = z.infer<typeof aggregationSchema>;
+
+export const captureSourceSchema = z.strictObject({
+  kind: z.literal('capture'),
+  store: storeSchema.describe('where the Capture archive lives'),
+  namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
+  hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+});
+
+export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema]);
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
+export const processingSchema = z.strictObject({
+  allowedOutOfOrderness: duration.default(30_000).describe('watermark = max event time - this'),
+  allowedLateness: duration.default(0).describe('how long after the watermark passes a window it still accepts events'),
+  dedupRetention: duration.default(3_600_000).describe('how far behind the watermark event ids are remembered'),
+  rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
+  maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
+  aggregateFileSpan: duration.default(3_600_000).describe('event-time span of windows per aggregate file'),
+  flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),
+  maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
+  decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
+  batchSize: z.number().int().positive().default(8192).describe('events per decode task'),
+});
+
+export const configSchema = z.strictObject({
+  streams: z.record(identifier, streamSchema).refine((s) => Object.keys(s).length > 0, 'at least one stream is required'),
+  source: sourceSchema,
+  aggregations: z.array(aggregationSchema).default([]),
+  processing: processingSchema.default(processingSchema.parse({})),
+  lake: storeSchema.default({ kind: 'local', path: 'data/lake' }),
+  deadLetter: storeSchema.default({ kind: 'local', path: 'data/deadletter' }),
+  state: storeSchema.default({ kind: 'local', path: 'data/state' }).describe('snapshots and checkpoints'),
+  metrics: z.strictObject({
+    port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),
+    host: z.string().default('127.0.0.1'),
+    enabled: z.boolean().default(true),
+  }).default({ port: 9464, host: '127.0.0.1', enabled: true }),
+}).superRefine((config, ctx) => {
+  config.aggregations.forEach((aggregation, index) => {
+    if (!(aggregation.stream in config.streams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregations', index, 'stream'],
+        message: `unknown stream "${aggregation.stream}"; expected one of: ${Object.keys(config.streams).join(', ')}`,
+      });
+    }
+  });
+  const names = new Set<string>();
+  config.aggregations.forEach((aggregation, index) => {
+    if (names.has(aggregation.name)) {
+      ctx.addIssue({ code: 'custom', path: ['aggregations', index, 'name'], message: `duplicate table name "${aggregation.name}"` });
+    }
+    names.add(aggregation.name);
+  });
+});
+
+export type TributaryConfig = z.infer<typeof configSchema>;
+export type TributaryConfigInput = z.input<typeof configSchema>;
