@@ -1,0 +1,151 @@
+/**
+ * One configured aggregation over one partition: tumbling windows keyed by window start and group key, fired by
+ * the watermark (the trigger), with fired rows collected per aggregate-file span until the span is complete.
+ * State is plain data so it snapshots to JSON and restores exactly.
+ */
+import { accumulate, initialState, result, type MeasureFn } from './accumulators.js';
+import { TumblingWindows } from './tumbling.js';
+
+export interface MeasureSpec {
+  fn: MeasureFn;
+  /** index of the input column, or -1 for count */
+  column: number;
+  output: string;
+}
+
+export interface AggregationSpec {
+  name: string;
+  windowMs: number;
+  allowedLatenessMs: number;
+  /** event-time span of windows per output file */
+  fileSpanMs: number;
+  groupColumns: number[];
+  measures: MeasureSpec[];
+}
+
+export interface AggregateRow {
+  windowStart: number;
+  group: unknown[];
+  values: Array<number | null>;
+}
+
+interface GroupState {
+  group: unknown[];
+  states: number[][];
+}
+
+export interface AggregatorSnapshot {
+  open: Array<[number, Array<[string, GroupState]>]>;
+  fired: Array<[number, AggregateRow[]]>;
+}
+
+export class WindowAggregator {
+  private readonly windows: TumblingWindows;
+  /** window start -> group key -> partial state */
+  private open = new Map<number, Map<string, GroupState>>();
+  /** file span start -> rows of fired windows not yet in a complete file */
+  private fired = new Map<number, AggregateRow[]>();
+
+  constructor(readonly spec: AggregationSpec) {
+    this.windows = new TumblingWindows(spec.windowMs);
+  }
+
+  add(eventTime: number, columns: readonly unknown[][], row: number): void {
+    const start = this.windows.windowStart(eventTime);
+    let groups = this.open.get(start);
+    if (!groups) {
+      groups = new Map();
+      this.open.set(start, groups);
+    }
+    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
+    const key = group.length === 1 ? String(group[0]) : JSON.stringify(group);
+    let state = groups.get(key);
+    if (!state) {
+      state = { group, states: this.spec.measures.map((m) => initialState(m.fn)) };
+      groups.set(key, state);
+    }
+    const measures = this.spec.measures;
+    for (let m = 0; m < measures.length; m++) {
+      const measure = measures[m]!;
+      accumulate(measure.fn, state.states[m]!, measure.column < 0 ? 1 : columns[measure.column]![row]);
+    }
+  }
+
+  spanStart(windowStart: number): number {
+    return Math.floor(windowStart / this.spec.fileSpanMs) * this.spec.fileSpanMs;
+  }
+
+  /**
+   * Fires every window the watermark has passed. Returns the spans whose content changed and which of them are
+   * complete (no window of theirs can still change), so the caller rewrites exactly those files.
+   */
+  advance(watermark: number): { changed: number[]; complete: number[] } {
+    const changed = new Set<number>();
+    for (const [start, groups] of this.open) {
+      if (this.windows.windowEnd(start) + this.spec.allowedLatenessMs > watermark) continue;
+      const span = this.spanStart(start);
+      let rows = this.fired.get(span);
+      if (!rows) {
+        rows = [];
+        this.fired.set(span, rows);
+      }
+      for (const state of groups.values()) rows.push(this.toRow(start, state));
+      this.open.delete(start);
+      changed.add(span);
+    }
+    const complete = [...this.fired.keys()].filter((span) => span + this.spec.fileSpanMs + this.spec.allowedLatenessMs <= watermark);
+    return { changed: [...changed], complete };
+  }
+
+  /** Rows of a span: fired ones, plus (when `includeOpen`) the current values of windows still open. */
+  rowsOf(span: number, includeOpen: boolean): AggregateRow[] {
+    const rows = [...(this.fired.get(span) ?? [])];
+    if (includeOpen) {
+      for (const [start, groups] of this.open) {
+        if (this.spanStart(start) !== span) continue;
+        for (const state of groups.values()) rows.push(this.toRow(start, state));
+      }
+    }
+    return rows.sort(compareRows);
+  }
+
+  /** Spans that have anything to show, fired or open. */
+  spans(): number[] {
+    const spans = new Set<number>(this.fired.keys());
+    for (const start of this.open.keys()) spans.add(this.spanStart(start));
+    return [...spans].sort((a, b) => a - b);
+  }
+
+  forget(span: number): void {
+    this.fired.delete(span);
+  }
+
+  private toRow(windowStart: number, state: GroupState): AggregateRow {
+    return {
+      windowStart,
+      group: state.group,
+      values: this.spec.measures.map((m, i) => result(m.fn, state.states[i]!)),
+    };
+  }
+
+  snapshot(): AggregatorSnapshot {
+    return {
+      open: [...this.open].map(([start, groups]) => [start, [...groups]]),
+      fired: [...this.fired],
+    };
+  }
+
+  static restore(spec: AggregationSpec, snapshot: AggregatorSnapshot): WindowAggregator {
+    const aggregator = new WindowAggregator(spec);
+    aggregator.open = new Map(snapshot.open.map(([start, groups]) => [start, new Map(groups)]));
+    aggregator.fired = new Map(snapshot.fired);
+    return aggregator;
+  }
+}
+
+function compareRows(a: AggregateRow, b: AggregateRow): number {
+  if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
+  const ka = JSON.stringify(a.group);
+  const kb = JSON.stringify(b.group);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

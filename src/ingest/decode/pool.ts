@@ -1,0 +1,50 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { SourceEvent } from '../source.js';
+import type { DecodeResult, DecodeTask, StreamDecodeSpec } from './task.js';
+
+/**
+ * The piscina pool that decodes batches off the main thread. Each call packs the batch's bodies into one
+ * buffer the task owns (transferring a Buffer would detach whatever larger ArrayBuffer it is a view of) and
+ * moves it to the worker.
+ */
+export class DecodePool {
+  private readonly pool: Piscina;
+
+  constructor(threads: number) {
+    const here = import.meta.url;
+    // Under the TypeScript sources (tests) the worker is a .ts file and needs tsx's loader; built code is plain JS.
+    const isTypeScript = here.endsWith('.ts');
+    const workerUrl = new URL(isTypeScript ? './worker.ts' : './worker.js', here);
+    this.pool = new Piscina({
+      filename: fileURLToPath(workerUrl),
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 30_000,
+      execArgv: isTypeScript ? ['--import', 'tsx'] : [],
+    });
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  async decode(spec: StreamDecodeSpec, events: readonly SourceEvent[], writerSchemas?: Record<number, string>, signal?: AbortSignal): Promise<DecodeResult> {
+    const offsets = new Uint32Array(events.length + 1);
+    let total = 0;
+    for (let i = 0; i < events.length; i++) {
+      offsets[i] = total;
+      total += events[i]!.body.byteLength;
+    }
+    offsets[events.length] = total;
+    const bodies = new ArrayBuffer(total);
+    const view = new Uint8Array(bodies);
+    for (let i = 0; i < events.length; i++) view.set(events[i]!.body, offsets[i]!);
+    const task: DecodeTask = { spec, bodies, offsets, ...(writerSchemas ? { writerSchemas } : {}) };
+    return (await this.pool.run(task, { transferList: [bodies, offsets.buffer as ArrayBuffer], ...(signal ? { signal } : {}) })) as DecodeResult;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The decode worker (runs inside piscina threads). Compiles each stream's schema once per thread and caches
+ * writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
+ */
+import avro from 'avsc';
+import { compileGetter, projectColumns } from './projection.js';
+import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from './task.js';
+
+interface CompiledStream {
+  type: avro.Type;
+  getters: Array<(record: Record<string, unknown>) => unknown>;
+  getId: (record: Record<string, unknown>) => unknown;
+  getTime: (record: Record<string, unknown>) => unknown;
+  timeIsMicros: boolean;
+  resolvers: Map<number, avro.Resolver>;
+}
+
+const compiled = new Map<string, CompiledStream>();
+
+function compile(spec: StreamDecodeSpec): CompiledStream {
+  const key = `${spec.stream}\u0000${spec.schema}`;
+  let entry = compiled.get(key);
+  if (entry) return entry;
+  const schema = JSON.parse(spec.schema) as avro.Schema;
+  const columns = projectColumns(schema);
+  const byPath = (path: string[]) => columns.find((c) => c.path.join('.') === path.join('.'));
+  const timeColumn = byPath(spec.eventTimePath);
+  entry = {
+    type: avro.Type.forSchema(schema),
+    getters: columns.map(compileGetter),
+    getId: pathGetter(spec.eventIdPath),
+    getTime: pathGetter(spec.eventTimePath),
+    timeIsMicros: timeColumn?.type === 'timestamp_us',
+    resolvers: new Map(),
+  };
+  compiled.set(key, entry);
+  return entry;
+}
+
+function pathGetter(path: string[]): (record: Record<string, unknown>) => unknown {
+  return (record) => {
+    let value: unknown = record;
+    for (const key of path) {
+      if (value === null || value === undefined || typeof value !== 'object') return undefined;
+      value = (value as Record<string, unknown>)[key];
+    }
+    return value;
+  };
+}
+
+function toEventTime(value: unknown, micros: boolean): number {
+  if (typeof value === 'number') return micros ? Math.floor(value / 1000) : value;
+  if (typeof value === 'string') return Date.parse(value);
+  if (value instanceof Date) return value.getTime();
+  return Number.NaN;
+}
+
+function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer, writerSchemas: Record<number, string> | undefined): Record<string, unknown> {
+  switch (spec.bodyFormat) {
+    case 'avro':
+      return stream.type.fromBuffer(body) as Record<string, unknown>;
+    case 'json': {
+      const value: unknown = JSON.parse(body.toString('utf8'));
+      if (!stream.type.isValid(value)) throw new Error(`JSON body does not match schema ${spec.stream}`);
+      return value as Record<string, unknown>;
+    }
+    case 'confluent-avro': {
+      if (body.length < 5 || body[0] !== 0) throw new Error('not Confluent wire format (magic byte 0 expected)');
+      const schemaId = body.readUInt32BE(1);
+      let resolver = stream.resolvers.get(schemaId);
+      if (!resolver) {
+        const writer = writerSchemas?.[schemaId];
+        if (writer === undefined) throw new Error(`unknown schema id ${schemaId}`);
+        resolver = stream.type.createResolver(avro.Type.forSchema(JSON.parse(writer) as avro.Schema));
+        stream.resolvers.set(schemaId, resolver);
+      }
+      return stream.type.fromBuffer(body.subarray(5), resolver) as Record<string, unknown>;
+    }
+  }
+}
+
+export default function decodeBatch(task: DecodeTask): DecodeResult {
+  const { spec, offsets } = task;
+  const stream = compile(spec);
+  const all = Buffer.from(task.bodies);
+  const count = offsets.length - 1;
+  const status = new Uint8Array(count);
+  const errors: Array<[number, string]> = [];
+  const ids: string[] = [];
+  const times: number[] = [];
+  const columns: unknown[][] = stream.getters.map(() => []);
+  const getters = stream.getters;
+  for (let i = 0; i < count; i++) {
+    const start = offsets[i]!;
+    const end = offsets[i + 1]!;
+    if (end - start > spec.maxEventBytes) {
+      status[i] = DecodeStatus.Oversize;
+      errors.push([i, `event body of ${end - start} bytes exceeds maxEventBytes ${spec.maxEventBytes}`]);
+      continue;
+    }
+    let record: Record<string, unknown>;
+    try {
+      record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
+    } catch (error) {
+      status[i] = DecodeStatus.Decode;
+      errors.push([i, error instanceof Error ? error.message : String(error)]);
+      continue;
+    }
+    const id = stream.getId(record);
+    const time = toEventTime(stream.getTime(record), stream.timeIsMicros);
+    if (id === undefined || id === null || id === '') {
+      status[i] = DecodeStatus.Schema;
+      errors.push([i, `event id field "${spec.eventIdPath.join('.')}" is missing`]);
+      continue;
+    }
+    if (!Number.isFinite(time)) {
+      status[i] = DecodeStatus.Schema;
+      errors.push([i, `event time field "${spec.eventTimePath.join('.')}" is missing or not a time`]);
+      continue;
+    }
+    ids.push(String(id));
+    times.push(time);
+    for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
+  }
+  return { status, errors, ids, eventTimes: Float64Array.from(times), columns };
+}

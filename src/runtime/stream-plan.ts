@@ -1,0 +1,135 @@
+/**
+ * Compiles the config into what the pipeline needs per stream: the decode spec for the worker threads, the raw
+ * table's schema, and each aggregation's column indexes. Every field reference in the config is checked against
+ * the stream's Avro schema here, before any work starts, with an error naming the config path.
+ */
+import { readFile } from 'node:fs/promises';
+import avro from 'avsc';
+import type { AggregationConfig, StreamConfig, TributaryConfig } from '../config/schema.js';
+import { TributaryError, errorMessage } from '../core/errors.js';
+import { projectColumns, type ProjectedColumn } from '../ingest/decode/projection.js';
+import type { StreamDecodeSpec } from '../ingest/decode/task.js';
+import type { AggregationSpec } from '../aggregate/window-aggregator.js';
+import type { ColumnSpec, TableSchema } from '../sink/table.js';
+import type { MeasureFn } from '../aggregate/accumulators.js';
+
+export const METADATA_COLUMNS: ColumnSpec[] = [
+  { name: '_partition', type: 'string', nullable: false },
+  { name: '_position', type: 'int64', nullable: false },
+  { name: '_offset', type: 'string', nullable: false },
+  { name: '_enqueued_time', type: 'timestamp_ms', nullable: false },
+  { name: '_partition_key', type: 'string', nullable: true },
+];
+
+export interface AggregationPlan {
+  spec: AggregationSpec;
+  schema: TableSchema;
+}
+
+export interface StreamPlan {
+  stream: string;
+  config: StreamConfig;
+  decode: StreamDecodeSpec;
+  bodyColumns: ProjectedColumn[];
+  /** application properties landed as `_<name>` columns */
+  propertyColumns: string[];
+  raw: TableSchema;
+  aggregations: AggregationPlan[];
+}
+
+export async function loadStreamPlans(config: TributaryConfig): Promise<Map<string, StreamPlan>> {
+  const plans = new Map<string, StreamPlan>();
+  for (const [stream, streamConfig] of Object.entries(config.streams)) {
+    let schemaText: string;
+    try {
+      schemaText = await readFile(streamConfig.schema, 'utf8');
+      avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema);
+    } catch (error) {
+      throw new TributaryError('CONFIG_INVALID', `streams.${stream}.schema: cannot load Avro schema ${streamConfig.schema}: ${errorMessage(error)}`, { cause: error });
+    }
+    plans.set(stream, buildStreamPlan(stream, streamConfig, schemaText, config));
+  }
+  return plans;
+}
+
+export function buildStreamPlan(stream: string, streamConfig: StreamConfig, schemaText: string, config: TributaryConfig): StreamPlan {
+  let bodyColumns: ProjectedColumn[];
+  try {
+    bodyColumns = projectColumns(JSON.parse(schemaText));
+  } catch (error) {
+    throw new TributaryError('CONFIG_INVALID', `streams.${stream}.schema: ${errorMessage(error)}`, { cause: error });
+  }
+  const find = (field: string, where: string): number => {
+    const index = bodyColumns.findIndex((c) => c.path.join('.') === field);
+    if (index < 0) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `${where}: no field "${field}" in the schema of stream ${stream}; expected one of: ${bodyColumns.map((c) => c.path.join('.')).join(', ')}`,
+      );
+    }
+    return index;
+  };
+  find(streamConfig.eventId, `streams.${stream}.eventId`);
+  const timeColumn = bodyColumns[find(streamConfig.eventTime, `streams.${stream}.eventTime`)]!;
+  if (!['int64', 'timestamp_ms', 'timestamp_us', 'string', 'double'].includes(timeColumn.type)) {
+    throw new TributaryError('CONFIG_INVALID', `streams.${stream}.eventTime: field "${streamConfig.eventTime}" is ${timeColumn.type}; expected a timestamp, long or ISO string`);
+  }
+  const processing = config.processing;
+  const propertyColumns = streamConfig.propertyColumns;
+  const raw: TableSchema = {
+    name: streamConfig.table ?? `${stream}_raw`,
+    columns: [
+      ...bodyColumns.map(({ name, type, nullable }) => ({ name, type, nullable })),
+      ...METADATA_COLUMNS,
+      ...propertyColumns.map((p) => ({ name: `_${p}`, type: 'string' as const, nullable: true })),
+    ],
+  };
+  const aggregations = config.aggregations
+    .map((aggregation, index) => ({ aggregation, index }))
+    .filter(({ aggregation }) => aggregation.stream === stream)
+    .map(({ aggregation, index }) => planAggregation(aggregation, index, bodyColumns, find, processing.allowedLateness, processing.aggregateFileSpan));
+  const decode: StreamDecodeSpec = {
+    stream,
+    schema: schemaText,
+    bodyFormat: streamConfig.bodyFormat,
+    eventIdPath: streamConfig.eventId.split('.'),
+    eventTimePath: streamConfig.eventTime.split('.'),
+    maxEventBytes: processing.maxEventBytes,
+  };
+  return { stream, config: streamConfig, decode, bodyColumns, propertyColumns, raw, aggregations };
+}
+
+function planAggregation(
+  aggregation: AggregationConfig,
+  index: number,
+  bodyColumns: ProjectedColumn[],
+  find: (field: string, where: string) => number,
+  allowedLatenessMs: number,
+  fileSpanMs: number,
+): AggregationPlan {
+  const where = `aggregations[${index}]`;
+  if (fileSpanMs % aggregation.window.size !== 0) {
+    throw new TributaryError('CONFIG_INVALID', `${where}.window.size: ${aggregation.window.size} ms must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
+  }
+  const groupColumns = aggregation.groupBy.map((field, g) => find(field, `${where}.groupBy[${g}]`));
+  const measures = aggregation.measures.map((measure, m) => {
+    const column = measure.fn === 'count' ? -1 : find(measure.field!, `${where}.measures[${m}].field`);
+    if (column >= 0 && !['int32', 'int64', 'float', 'double', 'timestamp_ms', 'timestamp_us'].includes(bodyColumns[column]!.type)) {
+      throw new TributaryError('CONFIG_INVALID', `${where}.measures[${m}].field: "${measure.field}" is ${bodyColumns[column]!.type}; ${measure.fn} needs a number`);
+    }
+    const output = measure.as ?? (measure.fn === 'count' ? 'count' : `${measure.fn}_${measure.field!.replace(/\./g, '_')}`);
+    return { fn: measure.fn as MeasureFn, column, output };
+  });
+  const spec: AggregationSpec = { name: aggregation.name, windowMs: aggregation.window.size, allowedLatenessMs, fileSpanMs, groupColumns, measures };
+  const schema: TableSchema = {
+    name: aggregation.name,
+    columns: [
+      { name: 'window_start', type: 'timestamp_ms', nullable: false },
+      { name: 'window_end', type: 'timestamp_ms', nullable: false },
+      ...groupColumns.map((c) => ({ name: bodyColumns[c]!.name, type: bodyColumns[c]!.type, nullable: true })),
+      ...measures.map((m) => ({ name: m.output, type: m.fn === 'count' ? ('int64' as const) : ('double' as const), nullable: m.fn !== 'count' && m.fn !== 'sum' })),
+      { name: 'partition', type: 'string', nullable: false },
+    ],
+  };
+  return { spec, schema };
+}

@@ -1,0 +1,32 @@
+/**
+ * Deterministic object names. Every name is a function of the input alone (table, partition, and the position
+ * cell or event-time span the file covers), never of timing, so a replay rewrites the same names.
+ * Hive-style: <table>/date=YYYY-MM-DD/hour=HH/partition=<p>/<file>.parquet
+ */
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+function hivePrefix(table: string, partition: string, timeMs: number): string {
+  const t = new Date(timeMs);
+  const date = `${pad(t.getUTCFullYear(), 4)}-${pad(t.getUTCMonth() + 1, 2)}-${pad(t.getUTCDate(), 2)}`;
+  return `${table}/date=${date}/hour=${pad(t.getUTCHours(), 2)}/partition=${partition}`;
+}
+
+/** Raw file covering positions [cellStart, cellStart + rowsPerFile) of a partition, part `part` of that cell. */
+export function rawFileKey(table: string, partition: string, cellStart: number, part: number, cellFirstEnqueuedMs: number): string {
+  return `${hivePrefix(table, partition, cellFirstEnqueuedMs)}/${table}-p${partition}-pos${pad(cellStart, 16)}-part${pad(part, 3)}.parquet`;
+}
+
+/** Aggregate file covering the windows that start in [spanStart, spanStart + span). */
+export function aggregateFileKey(table: string, partition: string, spanStartMs: number): string {
+  const stamp = new Date(spanStartMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return `${hivePrefix(table, partition, spanStartMs)}/${table}-p${partition}-${stamp}.parquet`;
+}
+
+/** Dead letters of one position cell of a partition. */
+export function deadLetterKey(stream: string, partition: string, cellStart: number): string {
+  return `${stream}/partition=${partition}/${stream}-p${partition}-pos${pad(cellStart, 16)}.jsonl`;
+}
+
+export function snapshotKey(stream: string, partition: string): string {
+  return `snapshots/${stream}/partition=${partition}.json`;
+}
