@@ -1,14 +1,24 @@
 import type { StoreConfig } from '../config/schema.js';
-import { TributaryError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { RetryPolicy } from '../core/retry.js';
+import { BlobObjectStore } from './blob/blob-object-store.js';
 import { LocalObjectStore } from './local-object-store.js';
 import type { ObjectStore } from './object-store.js';
 
-/** Builds the object store a config section names. Blob stores arrive with the blob-storage work. */
-export function createObjectStore(config: StoreConfig): ObjectStore {
+export interface StoreOptions {
+  /** Shutdown: blob stores stop retrying and abort requests in flight. */
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Backoff for transient storage faults (blob stores). */
+  retry?: RetryPolicy;
+}
+
+/** Builds the object store a config section names. */
+export function createObjectStore(config: StoreConfig, options: StoreOptions = {}): ObjectStore {
   switch (config.kind) {
     case 'local':
       return new LocalObjectStore(config.path);
     case 'blob':
-      throw new TributaryError('CONFIG_INVALID', 'blob stores are not available in this build');
+      return BlobObjectStore.fromConfig(config, options);
   }
 }

@@ -43,6 +43,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const location = await mkdtemp(path.join(os.tmpdir(), 'tributary-azurite-'));
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   let child: ChildProcess | undefined;
+  let starting: Promise<void> | undefined;
   let stopped = false;
   let port: number;
   try {
@@ -54,6 +55,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const blobEndpoint = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
 
   const suspend = async (): Promise<void> => {
+    // A failed start is reported to whoever called resume(); here we only wait for it to settle.
+    await starting?.then(() => undefined, () => undefined);
     const running = child;
     child = undefined;
     if (running) await terminate(running);
@@ -61,7 +64,18 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const resume = async (): Promise<void> => {
     if (stopped) throw new Error('Azurite was stopped for good; start a new instance');
     if (child) return;
-    child = (await launch(location, port, Boolean(options.persistent), timeoutMs)).child;
+    // Two callers resuming at once (a test's timer and its cleanup) must not launch two processes.
+    starting ??= launch(location, port, Boolean(options.persistent), timeoutMs).then(
+      (launched) => {
+        child = launched.child;
+        starting = undefined;
+      },
+      (error: unknown) => {
+        starting = undefined;
+        throw error;
+      },
+    );
+    await starting;
   };
 
   return {
