@@ -1,0 +1,205 @@
+/**
+ * Reads an Event Hubs Capture archive (from a folder or a blob container, through ObjectStore) as a source:
+ * each hub folder is a stream, each partition folder a partition, files in capture-window order. Every file is
+ * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
+ * writes anything. Without `bounded`, the archive is polled for new files.
+ */
+import avro from 'avsc';
+import { TributaryError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { sleep } from '../../core/retry.js';
+import type { CheckpointStore } from '../../sink/checkpoint-store.js';
+import type { ObjectStore } from '../../sink/object-store.js';
+import type { ApplicationProperties, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
+import { decodeBlock, readContainer } from './container.js';
+import { parseCaptureKey, parseEnqueuedTimeUtc } from './format.js';
+
+export interface CaptureSourceOptions {
+  store: ObjectStore;
+  namespace: string;
+  /** stream name -> hub folder */
+  hubs: Record<string, string>;
+  checkpoints: CheckpointStore;
+  batchSize: number;
+  pollIntervalMs?: number;
+  log: Logger;
+}
+
+interface CaptureFile {
+  key: string;
+  windowStart: number;
+}
+
+type PartitionFiles = Map<string, CaptureFile[]>;
+
+export class CaptureSource implements Source {
+  readonly description: string;
+
+  constructor(private readonly options: CaptureSourceOptions) {
+    this.description = `capture archive ${options.store.location}/${options.namespace}`;
+  }
+
+  async run(handler: PartitionHandler, { signal, bounded }: RunOptions): Promise<void> {
+    const layout = await this.discover();
+    if ([...layout.values()].every((partitions) => partitions.size === 0)) {
+      const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
+      throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
+    }
+    await this.preflight(layout);
+    const failed = new AbortController();
+    const linked = AbortSignal.any([signal, failed.signal]);
+    const loops: Array<Promise<void>> = [];
+    for (const [stream, partitions] of layout) {
+      for (const [partition, files] of partitions) {
+        loops.push(
+          this.runPartition(stream, partition, files, handler, linked, bounded).catch((error: unknown) => {
+            failed.abort(error);
+            throw error;
+          }),
+        );
+      }
+    }
+    const results = await Promise.allSettled(loops);
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected && !(signal.aborted && rejected.reason instanceof TributaryError && rejected.reason.code === 'ABORTED')) throw rejected.reason;
+  }
+
+  private async discover(): Promise<Map<string, PartitionFiles>> {
+    const layout = new Map<string, PartitionFiles>();
+    for (const [stream, hub] of Object.entries(this.options.hubs)) {
+      const partitions: PartitionFiles = new Map();
+      for (const object of await this.options.store.list(`${this.options.namespace}/${hub}/`)) {
+        const parts = parseCaptureKey(object.key);
+        if (!parts || parts.hub !== hub) continue;
+        let files = partitions.get(parts.partition);
+        if (!files) partitions.set(parts.partition, (files = []));
+        files.push({ key: object.key, windowStart: parts.windowStart.getTime() });
+      }
+      for (const files of partitions.values()) files.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : 1));
+      layout.set(stream, partitions);
+    }
+    return layout;
+  }
+
+  /**
+   * Reads and checks every file's container structure up front, so a bad file fails the run before anything is
+   * written. The parsed files are not kept: holding a whole archive in memory would not scale.
+   */
+  private async preflight(layout: Map<string, PartitionFiles>): Promise<void> {
+    for (const partitions of layout.values()) {
+      for (const files of partitions.values()) {
+        for (const file of files) {
+          const bytes = await this.options.store.get(file.key);
+          const name = `${this.options.store.location}/${file.key}`;
+          if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
+          const container = readContainer(bytes, name);
+          const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
+          if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
+            throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
+          }
+        }
+      }
+    }
+  }
+
+  private async runPartition(
+    stream: string,
+    partition: string,
+    files: CaptureFile[],
+    handler: PartitionHandler,
+    signal: AbortSignal,
+    bounded: boolean,
+  ): Promise<void> {
+    const resume = await handler.onAssigned(stream, partition);
+    let nextPosition = resume?.position ?? 0;
+    const commit = async (outcome: { commitBelow?: { position: number; offset: string } | undefined }): Promise<void> => {
+      if (!outcome.commitBelow) return;
+      await this.options.checkpoints.update({ stream, partition, nextPosition: outcome.commitBelow.position, offset: outcome.commitBelow.offset });
+    };
+    let done = new Set<string>();
+    let pending = files;
+    try {
+      for (;;) {
+        for (const file of pending) {
+          const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
+          const type = avro.Type.forSchema(container.schema);
+          let batch: SourceEvent[] = [];
+          for (const block of container.blocks) {
+            for (const record of decodeBlock(type, block, file.key)) {
+              const event = toSourceEvent(record as CaptureRecordLike);
+              if (event.position < nextPosition) continue;
+              batch.push(event);
+              if (batch.length >= this.options.batchSize) {
+                if (signal.aborted) return;
+                await commit(await handler.onBatch({ stream, partition, events: batch }, signal));
+                batch = [];
+              }
+            }
+          }
+          if (batch.length > 0) {
+            if (signal.aborted) return;
+            await commit(await handler.onBatch({ stream, partition, events: batch }, signal));
+          }
+          done.add(file.key);
+        }
+        if (handler.onCaughtUp) await commit(await handler.onCaughtUp(stream, partition));
+        if (bounded || signal.aborted) return;
+        await sleep(this.options.pollIntervalMs ?? 10_000, signal);
+        const fresh = (await this.discover()).get(stream)?.get(partition) ?? [];
+        pending = fresh.filter((f) => !done.has(f.key));
+        done = new Set([...done].filter((key) => fresh.some((f) => f.key === key)));
+      }
+    } finally {
+      await handler.onRevoked(stream, partition, 'shutdown');
+    }
+  }
+
+  private async mustGet(key: string): Promise<Uint8Array> {
+    const bytes = await this.options.store.get(key);
+    if (!bytes) throw new TributaryError('INPUT_MISSING', `${this.options.store.location}/${key} disappeared while reading the archive`);
+    return bytes;
+  }
+}
+
+interface CaptureRecordLike {
+  SequenceNumber: number;
+  Offset: string;
+  EnqueuedTimeUtc: string;
+  SystemProperties: Record<string, unknown>;
+  Properties: Record<string, unknown>;
+  Body: Buffer | null;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Capture's property maps are unions (long | double | string | bytes); avsc wraps such values as { type: value }. */
+function unwrap(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const entries = Object.values(value as Record<string, unknown>);
+    if (entries.length === 1) return entries[0];
+  }
+  return value;
+}
+
+function toSourceEvent(record: CaptureRecordLike): SourceEvent {
+  const key = unwrap(record.SystemProperties['x-opt-partition-key']);
+  return {
+    body: record.Body ?? EMPTY,
+    position: Number(record.SequenceNumber),
+    offset: String(record.Offset),
+    enqueuedTimeMs: parseEnqueuedTimeUtc(record.EnqueuedTimeUtc),
+    partitionKey: typeof key === 'string' ? key : key instanceof Uint8Array ? Buffer.from(key).toString('utf8') : null,
+    properties: toProperties(record.Properties),
+  };
+}
+
+function toProperties(properties: Record<string, unknown>): ApplicationProperties {
+  const out: ApplicationProperties = {};
+  for (const [name, wrapped] of Object.entries(properties ?? {})) {
+    const value = unwrap(wrapped);
+    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
+    else if (value instanceof Uint8Array) out[name] = Buffer.from(value).toString('utf8');
+    else out[name] = JSON.stringify(value);
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+import type { TributaryConfig } from '../config/schema.js';
+import type { Logger } from '../core/log.js';
+import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
+import type { ObjectStore } from '../sink/object-store.js';
+import { createObjectStore } from '../sink/store-factory.js';
+import { CaptureSource } from './capture/source.js';
+import type { Source } from './source.js';
+
+export interface SourceDependencies {
+  /** the state store, where sources without a checkpoint protocol of their own keep checkpoints */
+  state: ObjectStore;
+  log: Logger;
+}
+
+/** Builds the configured source. */
+export function createSource(config: TributaryConfig, deps: SourceDependencies): Source {
+  const source = config.source;
+  switch (source.kind) {
+    case 'capture':
+      return new CaptureSource({
+        store: createObjectStore(source.store),
+        namespace: source.namespace,
+        hubs: source.hubs,
+        checkpoints: new ObjectCheckpointStore(deps.state),
+        batchSize: config.processing.batchSize,
+        log: deps.log.child({ component: 'capture-source' }),
+      });
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * Processes one partition of one stream and runs the commit protocol of DESIGN.md:
+ *
+ *   positions are cut into cells [k*N, (k+1)*N); a raw file (and the cell's dead letters) covers one cell, an
+ *   aggregate file one event-time span of windows. When the first event of a new cell arrives, the previous cell
+ *   is complete, so: 1. write the files whose content changed, 2. write the state snapshot taken at the new cell's
+ *   start X, 3. let the source advance its checkpoint to X.
+ *
+ * The checkpoint therefore never passes the start of the open cell, and a restart (crash, rebalance, replay)
+ * resumes at X with the state as it was at X and rewrites the same names with the same bytes.
+ */
+import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
+import { WindowAggregator } from '../aggregate/window-aggregator.js';
+import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { TributaryError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { DecodePool } from '../ingest/decode/pool.js';
+import { DecodeStatus } from '../ingest/decode/task.js';
+import type { BatchOutcome, PartitionBatch, ResumePoint, SourceEvent } from '../ingest/source.js';
+import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
+import type { ObjectStore } from '../sink/object-store.js';
+import { encodeParquet } from '../sink/parquet.js';
+import type { TableSchema } from '../sink/table.js';
+import type { PipelineObserver } from './observer.js';
+import type { StreamPlan } from './stream-plan.js';
+
+export interface ProcessorStores {
+  lake: ObjectStore;
+  deadLetters: ObjectStore;
+  state: ObjectStore;
+}
+
+export interface ProcessorSettings {
+  rowsPerFile: number;
+  maxFileBytes: number;
+  gate: GateOptions;
+}
+
+interface OpenCell {
+  start: number;
+  firstEnqueuedMs: number;
+  part: number;
+  columns: unknown[][];
+  rows: number;
+  bodyBytes: number;
+  deadLetters: DeadLetterRecord[];
+}
+
+const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
+  [DecodeStatus.Decode]: 'decode',
+  [DecodeStatus.Schema]: 'schema',
+  [DecodeStatus.Oversize]: 'oversize',
+};
+
+export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSettings): string {
+  return JSON.stringify({
+    rowsPerFile: settings.rowsPerFile,
+    maxFileBytes: settings.maxFileBytes,
+    gate: settings.gate,
+    aggregations: plan.aggregations.map((a) => a.spec),
+    raw: plan.raw.name,
+  });
+}
+
+export class PartitionProcessor {
+  private gate: EventTimeGate;
+  private aggregators: WindowAggregator[];
+  private cell: OpenCell | undefined;
+  /** every position below this has been processed by this owner (skip redeliveries) */
+  private nextPosition = 0;
+  private lastOffset = '';
+  /** aggregate spans whose fired rows changed since they were last written */
+  private readonly dirtySpans: Array<Set<number>>;
+  /** rows each file held when this process last wrote it, so the totals count rows, not rewrites */
+  private readonly writtenRows = new Map<string, number>();
+  private readonly fingerprint: string;
+
+  constructor(
+    private readonly plan: StreamPlan,
+    readonly partition: string,
+    private readonly settings: ProcessorSettings,
+    private readonly stores: ProcessorStores,
+    private readonly pool: DecodePool,
+    private readonly observer: PipelineObserver,
+    private readonly log: Logger,
+  ) {
+    this.gate = new EventTimeGate(settings.gate);
+    this.aggregators = plan.aggregations.map((a) => new WindowAggregator(a.spec));
+    this.dirtySpans = plan.aggregations.map(() => new Set());
+    this.fingerprint = settingsFingerprint(plan, settings);
+  }
+
+  /** Restores the last snapshot, if any, and says where the source must resume. */
+  async restore(): Promise<ResumePoint> {
+    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition));
+    if (!bytes) return undefined;
+    const snapshot = decodeSnapshot(bytes);
+    if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); reset the consumer group's state with "tributary reset" before changing them`,
+      );
+    }
+    this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);
+    this.aggregators = this.plan.aggregations.map((a) => {
+      const saved = snapshot.aggregators[a.spec.name];
+      return saved ? WindowAggregator.restore(a.spec, saved) : new WindowAggregator(a.spec);
+    });
+    this.nextPosition = snapshot.position;
+    this.lastOffset = snapshot.offsetBefore;
+    this.log.info({ stream: this.plan.stream, partition: this.partition, position: snapshot.position }, 'restored snapshot');
+    return { position: snapshot.position };
+  }
+
+  async process(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
+    const started = performance.now();
+    const events = batch.events.filter((e) => e.position >= this.nextPosition);
+    if (events.length === 0) return {};
+    const decoded = await this.pool.decode(this.plan.decode, events, undefined, signal);
+    let commitBelow: BatchOutcome['commitBelow'];
+    let ok = 0;
+    let duplicates = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const cellStart = Math.floor(event.position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
+      if (!this.cell || this.cell.start !== cellStart) {
+        if (this.cell) {
+          await this.commitCell(cellStart);
+          commitBelow = { position: cellStart, offset: this.lastOffset };
+        }
+        this.cell = this.openCell(cellStart, event);
+      }
+      const status = decoded.status[i]!;
+      if (status !== DecodeStatus.Ok) {
+        const error = decoded.errors.find(([index]) => index === i)?.[1] ?? 'unknown decode failure';
+        this.deadLetter(event, REASON_BY_STATUS[status]!, error);
+      } else {
+        const row = ok++;
+        const verdict = this.gate.admit(decoded.ids[row]!, decoded.eventTimes[row]!);
+        if (verdict === 'accept') {
+          this.accept(event, decoded.columns, row, decoded.eventTimes[row]!);
+          if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
+        } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(decoded.eventTimes[row]!).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
+        else duplicates++;
+      }
+      this.nextPosition = event.position + 1;
+      this.lastOffset = event.offset;
+    }
+    this.advanceWindows();
+    this.observer.eventsIn(this.plan.stream, this.partition, events.length);
+    if (duplicates) this.observer.duplicates(this.plan.stream, this.partition, duplicates);
+    this.observer.watermark(this.plan.stream, this.partition, this.gate.watermark);
+    this.observer.batchProcessed(this.plan.stream, (performance.now() - started) / 1000);
+    return { commitBelow };
+  }
+
+  /**
+   * Writes everything known so far (the open cell and every aggregate span, open windows included) without
+   * moving the checkpoint: used when the source has caught up and by the idle flush. A later, complete write
+   * replaces these files under the same names.
+   */
+  async flush(): Promise<void> {
+    if (this.cell) await this.writeCell(this.cell);
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const aggregator = this.aggregators[a]!;
+      for (const span of aggregator.spans()) await this.writeSpan(a, span, true);
+    }
+  }
+
+  private openCell(start: number, first: SourceEvent): OpenCell {
+    return {
+      start,
+      firstEnqueuedMs: first.enqueuedTimeMs,
+      part: 0,
+      columns: this.plan.raw.columns.map(() => []),
+      rows: 0,
+      bodyBytes: 0,
+      deadLetters: [],
+    };
+  }
+
+  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
+    const cell = this.cell!;
+    const out = cell.columns;
+    const bodyCount = this.plan.bodyColumns.length;
+    for (let c = 0; c < bodyCount; c++) out[c]!.push(columns[c]![row]);
+    out[bodyCount]!.push(this.partition);
+    out[bodyCount + 1]!.push(event.position);
+    out[bodyCount + 2]!.push(event.offset);
+    out[bodyCount + 3]!.push(event.enqueuedTimeMs);
+    out[bodyCount + 4]!.push(event.partitionKey);
+    const properties = this.plan.propertyColumns;
+    for (let p = 0; p < properties.length; p++) {
+      const value = event.properties[properties[p]!];
+      out[bodyCount + 5 + p]!.push(value === undefined || value === null ? null : String(value));
+    }
+    cell.rows++;
+    cell.bodyBytes += event.body.byteLength;
+    for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
+  }
+
+  /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
+  private async rollPart(): Promise<void> {
+    const cell = this.cell!;
+    await this.writeTable(this.plan.raw, cell.columns, rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs), cell.rows);
+    cell.part++;
+    cell.columns = this.plan.raw.columns.map(() => []);
+    cell.rows = 0;
+    cell.bodyBytes = 0;
+  }
+
+  private deadLetter(event: SourceEvent, reason: DeadLetterReason, error: string): void {
+    this.cell!.deadLetters.push(deadLetterRecord(this.plan.stream, this.partition, event, reason, error));
+    this.observer.deadLettered(this.plan.stream, reason, 1);
+  }
+
+  private advanceWindows(): void {
+    const watermark = this.gate.watermark;
+    this.aggregators.forEach((aggregator, a) => {
+      const { changed } = aggregator.advance(watermark);
+      for (const span of changed) this.dirtySpans[a]!.add(span);
+    });
+  }
+
+  /** Steps 1-3 of the commit protocol for the cell that just completed. */
+  private async commitCell(nextCellStart: number): Promise<void> {
+    const cell = this.cell!;
+    await this.writeCell(cell);
+    this.advanceWindows();
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const aggregator = this.aggregators[a]!;
+      const watermark = this.gate.watermark;
+      const complete = new Set(aggregator.advance(watermark).complete);
+      for (const span of this.dirtySpans[a]!) await this.writeSpan(a, span, false);
+      this.dirtySpans[a]!.clear();
+      for (const span of complete) aggregator.forget(span);
+    }
+    const snapshot: PartitionSnapshot = {
+      version: SNAPSHOT_VERSION,
+      stream: this.plan.stream,
+      partition: this.partition,
+      fingerprint: this.fingerprint,
+      position: nextCellStart,
+      offsetBefore: this.lastOffset,
+      gate: this.gate.snapshot(),
+      aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
+    };
+    await this.stores.state.put(snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);
+  }
+
+  private async writeCell(cell: OpenCell): Promise<void> {
+    if (cell.rows > 0) {
+      const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
+      await this.writeTable(this.plan.raw, cell.columns, key, cell.rows);
+    }
+    if (cell.deadLetters.length > 0) {
+      const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
+      await this.stores.deadLetters.put(deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+    }
+  }
+
+  private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {
+    const plan = this.plan.aggregations[aggregation]!;
+    const rows = this.aggregators[aggregation]!.rowsOf(span, includeOpen);
+    if (rows.length === 0) return;
+    const groupCount = plan.spec.groupColumns.length;
+    const columns: unknown[][] = plan.schema.columns.map(() => []);
+    for (const row of rows) {
+      columns[0]!.push(row.windowStart);
+      columns[1]!.push(row.windowStart + plan.spec.windowMs);
+      for (let g = 0; g < groupCount; g++) columns[2 + g]!.push(row.group[g]);
+      for (let m = 0; m < row.values.length; m++) columns[2 + groupCount + m]!.push(row.values[m]);
+      columns[2 + groupCount + row.values.length]!.push(this.partition);
+    }
+    await this.writeTable(plan.schema, columns, aggregateFileKey(plan.schema.name, this.partition, span), rows.length);
+  }
+
+  private async writeTable(schema: TableSchema, columns: unknown[][], key: string, rows: number): Promise<void> {
+    const bytes = encodeParquet({ schema, columns });
+    await this.stores.lake.put(key, bytes);
+    const before = this.writtenRows.get(key) ?? 0;
+    this.writtenRows.set(key, rows);
+    if (rows !== before) this.observer.rowsLanded(schema.name, rows - before);
+    this.observer.fileWritten(schema.name, key, bytes.byteLength);
+  }
+}
