@@ -20,15 +20,20 @@ export const CAPTURE_SCHEMA = {
   ],
 } as const;
 
-export const captureType = avro.Type.forSchema(CAPTURE_SCHEMA as unknown as avro.Schema, { wrapUnions: false });
+// avsc refuses to unwrap a union holding both long and double ("ambiguous unwrapped union"), so the property
+// maps' unions stay wrapped (`{ long: 5 }`, `{ string: 'x' }`) while Body's ["null","bytes"] is unwrapped.
+export const captureType = avro.Type.forSchema(CAPTURE_SCHEMA as unknown as avro.Schema, { wrapUnions: 'auto' });
 
-/** A Capture record as avsc decodes it with unwrapped unions. */
+/** A property value of a Capture record: a union branch wrapped in an object named after its type. */
+export type CaptureValue = { long: number } | { double: number } | { string: string } | { bytes: Buffer };
+
+/** A Capture record as `captureType` encodes and decodes it. */
 export interface CaptureRecord {
   SequenceNumber: number;
   Offset: string;
   EnqueuedTimeUtc: string;
-  SystemProperties: Record<string, number | string | Buffer>;
-  Properties: Record<string, number | string | Buffer | null>;
+  SystemProperties: Record<string, CaptureValue>;
+  Properties: Record<string, CaptureValue | null>;
   Body: Buffer | null;
 }
 
