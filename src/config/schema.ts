@@ -29,7 +29,7 @@ export const streamSchema = z.strictObject({
   schema: z.string().min(1).describe('path of the Avro schema (.avsc) of the event bodies'),
   bodyFormat: z.enum(['avro', 'json']).default('avro').describe('how event bodies are encoded'),
   eventId: z.string().min(1).describe('field holding the event id used for deduplication'),
-  eventTime: z.string().min(1).describe('field holding the event time (timestamp-millis or ISO string)'),
+  eventTime: z.string().min(1).describe('field holding the event time (timestamp-millis or ISO string), or _enqueued_time to use the source\'s enqueued time'),
   partitionKey: z.string().min(1).optional().describe('field used as partition key when generating or sending'),
   propertyColumns: z.array(z.string()).default(['traceparent']).describe('application properties landed as raw-table columns'),
   table: identifier.optional().describe('raw table name; defaults to <stream>_raw'),

@@ -121,6 +121,8 @@ export class PartitionProcessor {
     let commitBelow: BatchOutcome['commitBelow'];
     let ok = 0;
     let duplicates = 0;
+    const errors = new Map(decoded.errors);
+    const timeFromSource = this.plan.decode.eventTimePath.length === 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const cellStart = Math.floor(event.position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
@@ -133,15 +135,16 @@ export class PartitionProcessor {
       }
       const status = decoded.status[i]!;
       if (status !== DecodeStatus.Ok) {
-        const error = decoded.errors.find(([index]) => index === i)?.[1] ?? 'unknown decode failure';
+        const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
       } else {
         const row = ok++;
-        const verdict = this.gate.admit(decoded.ids[row]!, decoded.eventTimes[row]!);
+        const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
+        const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
         if (verdict === 'accept') {
-          this.accept(event, decoded.columns, row, decoded.eventTimes[row]!);
+          this.accept(event, decoded.columns, row, eventTime);
           if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
-        } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(decoded.eventTimes[row]!).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
+        } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
         else duplicates++;
       }
       this.nextPosition = event.position + 1;

@@ -21,6 +21,9 @@ export const METADATA_COLUMNS: ColumnSpec[] = [
   { name: '_partition_key', type: 'string', nullable: true },
 ];
 
+/** `eventTime: _enqueued_time` takes the event time from the source (for bodies that carry none). */
+export const ENQUEUED_TIME = '_enqueued_time';
+
 export interface AggregationPlan {
   spec: AggregationSpec;
   schema: TableSchema;
@@ -70,8 +73,9 @@ export function buildStreamPlan(stream: string, streamConfig: StreamConfig, sche
     return index;
   };
   find(streamConfig.eventId, `streams.${stream}.eventId`);
-  const timeColumn = bodyColumns[find(streamConfig.eventTime, `streams.${stream}.eventTime`)]!;
-  if (!['int64', 'timestamp_ms', 'timestamp_us', 'string', 'double'].includes(timeColumn.type)) {
+  const timeFromSource = streamConfig.eventTime === ENQUEUED_TIME;
+  const timeColumn = timeFromSource ? undefined : bodyColumns[find(streamConfig.eventTime, `streams.${stream}.eventTime`)]!;
+  if (timeColumn && !['int64', 'timestamp_ms', 'timestamp_us', 'string', 'double'].includes(timeColumn.type)) {
     throw new TributaryError('CONFIG_INVALID', `streams.${stream}.eventTime: field "${streamConfig.eventTime}" is ${timeColumn.type}; expected a timestamp, long or ISO string`);
   }
   const processing = config.processing;
@@ -93,7 +97,7 @@ export function buildStreamPlan(stream: string, streamConfig: StreamConfig, sche
     schema: schemaText,
     bodyFormat: streamConfig.bodyFormat,
     eventIdPath: streamConfig.eventId.split('.'),
-    eventTimePath: streamConfig.eventTime.split('.'),
+    eventTimePath: timeFromSource ? [] : streamConfig.eventTime.split('.'),
     maxEventBytes: processing.maxEventBytes,
   };
   return { stream, config: streamConfig, decode, bodyColumns, propertyColumns, raw, aggregations };

@@ -17,6 +17,7 @@ export interface StreamDecodeSpec {
   schema: string;
   bodyFormat: 'avro' | 'json' | 'confluent-avro';
   eventIdPath: string[];
+  /** empty when the event time is the source's enqueued time (bodies without a time field) */
   eventTimePath: string[];
   maxEventBytes: number;
 }

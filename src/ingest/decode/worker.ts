@@ -107,13 +107,14 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
       continue;
     }
     const id = stream.getId(record);
-    const time = toEventTime(stream.getTime(record), stream.timeIsMicros);
+    // NaN marks "use the enqueued time", which only the main thread knows.
+    const time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(stream.getTime(record), stream.timeIsMicros);
     if (id === undefined || id === null || id === '') {
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event id field "${spec.eventIdPath.join('.')}" is missing`]);
       continue;
     }
-    if (!Number.isFinite(time)) {
+    if (spec.eventTimePath.length > 0 && !Number.isFinite(time)) {
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event time field "${spec.eventTimePath.join('.')}" is missing or not a time`]);
       continue;

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/**
+ * The `tributary` binary. Exit codes: 0 success, 2 invalid config or missing input (fix and rerun),
+ * 1 any other failure.
+ */
+import { Command } from 'commander';
+import { TributaryError, errorMessage } from '../core/errors.js';
+import { registerRunCommand } from './run.js';
+import { registerValidateCommand } from './validate.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('tributary').description('Event Hubs / Kafka / Capture -> Avro -> event-time windows -> Parquet, exactly-once in effect');
+  registerRunCommand(program);
+  registerValidateCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    const code = error instanceof TributaryError ? error.code : 'INTERNAL';
+    process.stderr.write(`tributary: ${errorMessage(error)}\n`);
+    if (!(error instanceof TributaryError)) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    return code === 'CONFIG_INVALID' || code === 'INPUT_MISSING' ? 2 : 1;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../core/log.js';
+import { runWorker, type RunSummary } from '../runtime/worker.js';
+import { startObservability } from './observability.js';
+import { formatProgress, formatSummary } from './summary.js';
+
+export interface RunCommandOptions {
+  config: string;
+  bounded: boolean;
+  metricsPort?: number;
+  quiet?: boolean;
+}
+
+/** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
+export async function runFromConfig(options: RunCommandOptions): Promise<RunSummary> {
+  const config = await loadConfig(options.config);
+  if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
+  const log = createLogger();
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'shutting down: stop reading, flush, commit');
+    controller.abort(new Error(`received ${signal}`));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const observability = await startObservability(config, controller.signal, log);
+  try {
+    const summary = await runWorker(config, {
+      bounded: options.bounded,
+      signal: controller.signal,
+      log,
+      observers: observability.observers,
+      onReady: observability.markReady,
+      ...(options.quiet ? {} : { onProgress: (totals, elapsed) => process.stderr.write(`${formatProgress(totals, elapsed)}\n`) }),
+    });
+    return summary;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    await observability.close();
+  }
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run the worker: read the configured source, land Parquet, dead-letter what fails')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--bounded', 'stop once caught up with the source (backfills, replays, tests)', false)
+    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number.parseInt(v, 10))
+    .option('-q, --quiet', 'no progress lines', false)
+    .action(async (opts: RunCommandOptions) => {
+      const summary = await runFromConfig(opts);
+      process.stdout.write(`${formatSummary(summary)}\n`);
+    });
+}
