@@ -2,7 +2,10 @@ import type { StoreConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { BlobObjectStore } from './blob/blob-object-store.js';
+import { EventHubsCheckpointStore, type EventHubsCheckpointTargetInput } from './blob/eventhubs-checkpoint-store.js';
+import type { CheckpointStore } from './checkpoint-store.js';
 import { LocalObjectStore } from './local-object-store.js';
+import { ObjectCheckpointStore } from './object-checkpoint-store.js';
 import type { ObjectStore } from './object-store.js';
 
 export interface StoreOptions {
@@ -21,4 +24,18 @@ export function createObjectStore(config: StoreConfig, options: StoreOptions = {
     case 'blob':
       return BlobObjectStore.fromConfig(config, options);
   }
+}
+
+/**
+ * Checkpoints for the state store a config section names. With an Event Hubs target on a blob store they are
+ * written in `@azure/eventhubs-checkpointstore-blob`'s format (KEDA and other SDKs read them); otherwise they are
+ * JSON objects beside the state snapshots.
+ */
+export function createCheckpointStore(
+  config: StoreConfig,
+  options: StoreOptions & { eventHubs?: EventHubsCheckpointTargetInput } = {},
+): CheckpointStore {
+  const { eventHubs, ...storeOptions } = options;
+  if (config.kind === 'blob' && eventHubs) return EventHubsCheckpointStore.fromConfig(config, eventHubs, storeOptions);
+  return new ObjectCheckpointStore(createObjectStore(config, storeOptions));
 }

@@ -5,7 +5,10 @@ import { storeSchema } from '../../src/config/schema.js';
 import { TributaryError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
 import type { RetryPolicy } from '../../src/core/retry.js';
+import type { SourceEvent } from '../../src/ingest/source.js';
 import { BlobObjectStore } from '../../src/sink/blob/blob-object-store.js';
+import { countsFromMetadata, deadLetterRecord, decodeDeadLetters, encodeDeadLetters } from '../../src/sink/dead-letter.js';
+import { deadLetterKey } from '../../src/sink/lake-layout.js';
 import { createObjectStore } from '../../src/sink/store-factory.js';
 import { devConnectionString, startAzurite, type Azurite } from '../support/azurite.js';
 import { startFaultProxy, type FaultAction, type ProxiedRequest } from '../support/fault-proxy.js';
@@ -92,22 +95,40 @@ describe('BlobObjectStore round trips', () => {
     expect((await store.list('odd'))[0]?.metadata).toEqual(metadata);
   });
 
-  it('shows dead-letter counts per reason in the listing, without downloading', async () => {
+  it('shows dead-letter counts per reason in the listing, without downloading, and keeps every record field', async () => {
     const store = storeOn(azurite.connectionString, freshContainer());
-    await store.put('$Default/orders/partition=0/000000000000.jsonl', new TextEncoder().encode('{"reason":"decode"}\n'.repeat(5)), {
-      decode: '3',
-      schema: '1',
-      late: '1',
-      records: '5',
+    const event = (position: number): SourceEvent => ({
+      body: new Uint8Array([0xde, 0xad, position]),
+      position,
+      offset: String(position * 100),
+      enqueuedTimeMs: Date.UTC(2024, 4, 1, 13, 0, position),
+      partitionKey: position % 2 ? `key-${position}` : null,
+      properties: { traceparent: `00-${position}`, retry: position },
     });
-    await store.put('$Default/orders/partition=1/000000000000.jsonl', new TextEncoder().encode('{"reason":"late"}\n'), { late: '1', records: '1' });
+    const at = new Date(Date.UTC(2024, 4, 1, 14));
+    const first = [
+      deadLetterRecord('orders', '0', event(1), 'decode', 'truncated Avro body', at),
+      deadLetterRecord('orders', '0', event(2), 'decode', 'unknown schema fingerprint', at),
+      deadLetterRecord('orders', '0', event(3), 'late', 'event time is behind the watermark', at),
+      deadLetterRecord('orders', '0', event(4), 'schema', 'amount: expected a number', at),
+    ];
+    const second = [deadLetterRecord('orders', '1', event(9), 'late', 'event time is behind the watermark', at)];
+    for (const [partition, records] of [['0', first], ['1', second]] as const) {
+      const { bytes, metadata } = encodeDeadLetters(records);
+      await store.put(deadLetterKey('orders', partition, 0), bytes, metadata);
+    }
 
-    const listed = await store.list('$Default/orders/');
+    const listed = await store.list('orders/');
     const totals: Record<string, number> = {};
     for (const info of listed) {
-      for (const reason of ['decode', 'schema', 'late', 'sink']) totals[reason] = (totals[reason] ?? 0) + Number(info.metadata[reason] ?? 0);
+      for (const [reason, count] of Object.entries(countsFromMetadata(info.metadata))) totals[reason] = (totals[reason] ?? 0) + count;
     }
-    expect(totals).toEqual({ decode: 3, schema: 1, late: 2, sink: 0 });
+    expect(totals).toEqual({ decode: 2, late: 2, schema: 1 });
+    expect(listed.map((info) => info.metadata['total'])).toEqual(['4', '1']);
+
+    const back = decodeDeadLetters((await store.get(deadLetterKey('orders', '0', 0)))!);
+    expect(back).toEqual(first);
+    expect(Buffer.from(back[2]!.body, 'base64')).toEqual(Buffer.from([0xde, 0xad, 3]));
   });
 
   it('uploads objects larger than a block as staged blocks committed at once', async () => {
