@@ -20,7 +20,6 @@ import type { BatchOutcome, PartitionBatch, ResumePoint, SourceEvent } from '../
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../sink/object-store.js';
-import { encodeParquet } from '../sink/parquet.js';
 import type { TableSchema } from '../sink/table.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
@@ -281,7 +280,7 @@ export class PartitionProcessor {
   }
 
   private async writeTable(schema: TableSchema, columns: unknown[][], key: string, rows: number): Promise<void> {
-    const bytes = encodeParquet({ schema, columns });
+    const bytes = await this.pool.encode({ schema, columns });
     await this.stores.lake.put(key, bytes);
     const before = this.writtenRows.get(key) ?? 0;
     this.writtenRows.set(key, rows);

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SourceEvent } from '../source.js';
+import type { TableData } from '../../sink/table.js';
 import type { DecodeResult, DecodeTask, StreamDecodeSpec } from './task.js';
 
 /**
- * The piscina pool that decodes batches off the main thread. Each call packs the batch's bodies into one
+ * The piscina pool that decodes batches and encodes Parquet files off the main thread. Each call packs the batch's bodies into one
  * buffer the task owns (transferring a Buffer would detach whatever larger ArrayBuffer it is a view of) and
  * moves it to the worker.
  */
@@ -42,6 +43,11 @@ export class DecodePool {
     for (let i = 0; i < events.length; i++) view.set(events[i]!.body, offsets[i]!);
     const task: DecodeTask = { spec, bodies, offsets, ...(writerSchemas ? { writerSchemas } : {}) };
     return (await this.pool.run(task, { transferList: [bodies, offsets.buffer as ArrayBuffer], ...(signal ? { signal } : {}) })) as DecodeResult;
+  }
+
+  /** Encodes a table as Parquet on a pool thread (the columns are cloned over, the file moves back). */
+  async encode(table: TableData): Promise<Uint8Array> {
+    return (await this.pool.run(table, { name: 'encodeTable' })) as Uint8Array;
   }
 
   async close(): Promise<void> {

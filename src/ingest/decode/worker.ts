@@ -3,6 +3,9 @@
  * writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
  */
 import avro from 'avsc';
+import { Piscina } from 'piscina';
+import { encodeParquet } from '../../sink/parquet.js';
+import type { TableData } from '../../sink/table.js';
 import { compileGetter, projectColumns } from './projection.js';
 import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from './task.js';
 
@@ -124,4 +127,13 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
     for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
   }
   return { status, errors, ids, eventTimes: Float64Array.from(times), columns };
+}
+
+/**
+ * Parquet encoding runs here too: it is the heaviest per-row work after decoding, and the main thread is the
+ * one serial stage. The finished file moves back in the transfer list.
+ */
+export function encodeTable(table: TableData): Uint8Array {
+  const bytes = encodeParquet(table);
+  return Piscina.move(bytes) as Uint8Array;
 }
