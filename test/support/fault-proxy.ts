@@ -19,6 +19,8 @@ export interface ProxiedRequest {
   index: number;
   method: string;
   url: string;
+  /** the whole request body, read before `decide` is asked */
+  body: Buffer;
 }
 
 export interface FaultProxy {
@@ -35,31 +37,32 @@ export async function startFaultProxy(
   const requests: ProxiedRequest[] = [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
-    const request: ProxiedRequest = { index: requests.length + 1, method: req.method ?? 'GET', url: req.url ?? '/' };
-    requests.push(request);
-    Promise.resolve(decide(request)).then(
-      (action) => act(action, req, res),
-      (error: unknown) => {
-        res.statusCode = 599;
-        res.end(String(error));
-      },
-    );
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => {
+      const request: ProxiedRequest = { index: requests.length + 1, method: req.method ?? 'GET', url: req.url ?? '/', body: Buffer.concat(chunks) };
+      requests.push(request);
+      Promise.resolve(decide(request)).then(
+        (action) => act(action, request, req, res),
+        (error: unknown) => {
+          // A failing hook is a broken test, not a fault to inject: answer with a status no retry policy accepts.
+          res.writeHead(418, { 'x-ms-error-code': 'FaultProxyHookFailed' });
+          res.end(String(error));
+        },
+      );
+    });
   });
 
-  const act = (action: FaultAction, req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const act = (action: FaultAction, request: ProxiedRequest, req: http.IncomingMessage, res: http.ServerResponse): void => {
     switch (action.kind) {
       case 'status':
-        req.resume();
-        req.once('end', () => {
-          res.writeHead(action.status, action.errorCode ? { 'x-ms-error-code': action.errorCode } : {});
-          res.end();
-        });
+        res.writeHead(action.status, action.errorCode ? { 'x-ms-error-code': action.errorCode } : {});
+        res.end();
         return;
       case 'reset':
         req.socket.destroy();
         return;
       case 'hang':
-        req.resume();
         hanging.add(res);
         return;
       case 'forward': {
@@ -72,7 +75,7 @@ export async function startFaultProxy(
         );
         // The service went away mid-request (an outage): the client sees its connection drop, as it would.
         upstream.once('error', () => req.socket.destroy());
-        req.pipe(upstream);
+        upstream.end(request.body);
         return;
       }
     }
