@@ -27,6 +27,8 @@ export interface FaultProxy {
   port: number;
   /** every request seen, in order */
   requests: ProxiedRequest[];
+  /** forwarded requests whose connection to the service failed (the service was down) */
+  readonly unreachable: number;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startFaultProxy(
 ): Promise<FaultProxy> {
   const requests: ProxiedRequest[] = [];
   const hanging = new Set<http.ServerResponse>();
+  let unreachable = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -74,7 +77,10 @@ export async function startFaultProxy(
           },
         );
         // The service went away mid-request (an outage): the client sees its connection drop, as it would.
-        upstream.once('error', () => req.socket.destroy());
+        upstream.once('error', () => {
+          unreachable += 1;
+          req.socket.destroy();
+        });
         upstream.end(request.body);
         return;
       }
@@ -85,6 +91,9 @@ export async function startFaultProxy(
   return {
     port: (server.address() as AddressInfo).port,
     requests,
+    get unreachable() {
+      return unreachable;
+    },
     close: async () => {
       for (const res of hanging) res.socket?.destroy();
       server.closeAllConnections();
