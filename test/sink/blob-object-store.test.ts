@@ -161,6 +161,39 @@ describe('BlobObjectStore round trips', () => {
   });
 });
 
+describe('BlobObjectStore authentication and secrets', () => {
+  it('accepts an account URL alone, for Microsoft Entra ID through DefaultAzureCredential', () => {
+    const store = createObjectStore(storeSchema.parse({ kind: 'blob', container: 'lake', prefix: 'tributary', accountUrl: 'https://example.blob.core.windows.net' }));
+    expect(store.location).toBe('https://example.blob.core.windows.net/lake/tributary/');
+  });
+
+  it('keeps a SAS signature out of the location and out of error messages', async () => {
+    const proxy = await startFaultProxy(azurite.port, () => ({ kind: 'forward' }));
+    await proxy.close();
+    const connectionString = `BlobEndpoint=http://127.0.0.1:${proxy.port}/devstoreaccount1;SharedAccessSignature=sv=2023-11-03&ss=b&srt=sco&sp=rwdlac&sig=TOPSECRETSIGNATURE`;
+    const store = storeOn(connectionString, freshContainer(), { retry: ONCE });
+    expect(store.location).not.toContain('TOPSECRET');
+    const error = await expectError(store.put('x', new Uint8Array([1])));
+    expect(error.code).toBe('STORAGE_TRANSIENT');
+    expect(`${error.message} ${JSON.stringify(error)}`).not.toContain('TOPSECRET');
+  });
+
+  it('names the container, not the connection string, when the connection string is malformed', () => {
+    const error = (() => {
+      try {
+        createObjectStore(storeSchema.parse({ kind: 'blob', container: 'lake', connectionString: 'AccountName=x;AccountKey=SECRETKEY;Garbage' }));
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(TributaryError);
+    expect((error as TributaryError).code).toBe('CONFIG_INVALID');
+    expect((error as TributaryError).message).toContain('"lake"');
+    expect((error as TributaryError).message).not.toContain('SECRETKEY');
+  });
+});
+
 describe('BlobObjectStore faults', () => {
   async function throughProxy(decide: (request: ProxiedRequest) => FaultAction | Promise<FaultAction>, retry: RetryPolicy = FAST, requestTimeoutMs?: number) {
     const container = freshContainer();

@@ -2,6 +2,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import type { StoreConfig } from '../../config/schema.js';
 import { TributaryError, errorMessage } from '../../core/errors.js';
+import { redactSecrets } from './blob-errors.js';
 
 export type BlobStoreConfig = Extract<StoreConfig, { kind: 'blob' }>;
 
@@ -31,8 +32,8 @@ export function createContainerClient(config: BlobStoreConfig, requestTimeoutMs:
     }
   } catch (error) {
     if (error instanceof TributaryError) throw error;
-    // The SDK's message about a malformed connection string does not echo the string, so it is safe to keep.
-    throw new TributaryError('CONFIG_INVALID', `blob store for container "${config.container}": ${errorMessage(error)}`, { cause: error });
+    // The SDK's messages about a malformed connection string do not echo it; redacted all the same.
+    throw new TributaryError('CONFIG_INVALID', redactSecrets(`blob store for container "${config.container}": ${errorMessage(error)}`), { cause: error });
   }
   return service.getContainerClient(config.container);
 }

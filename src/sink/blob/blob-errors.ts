@@ -55,7 +55,7 @@ function networkCode(error: unknown): string | undefined {
 export function translateBlobError(error: unknown, action: string, shutdown?: AbortSignal): unknown {
   if (error instanceof TributaryError || isProgrammingError(error)) return error;
   const { name, statusCode } = shape(error);
-  const message = `${action}: ${errorMessage(error)}`;
+  const message = redactSecrets(`${action}: ${errorMessage(error)}`);
   if (name === 'AbortError' || name === 'TimeoutError') {
     if (shutdown?.aborted) return new TributaryError('ABORTED', `${action}: aborted`, { cause: error });
     return new TributaryError('STORAGE_TRANSIENT', `${action}: timed out`, { cause: error });
@@ -74,6 +74,14 @@ export function translateBlobError(error: unknown, action: string, shutdown?: Ab
   const network = networkCode(error);
   if (network) return new TributaryError('STORAGE_TRANSIENT', `${message} (${network})`, { cause: error });
   return new TributaryError('STORAGE_PERMANENT', message, { cause: error });
+}
+
+/**
+ * SDK messages may quote a request URL, and with a SAS connection string the URL carries the signature; an account
+ * key has no business in a message either. Both are cut before a message can reach a log.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(/([?&]sig=)[^&\s"']+/gi, '$1[redacted]').replace(/(AccountKey=)[^;\s"']+/gi, '$1[redacted]');
 }
 
 /** A 404 from the service: `BlobNotFound` or `ContainerNotFound`. */
