@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { registerDemoCommand } from './demo.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommand } from './run.js';
 import { registerValidateCommand } from './validate.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program.name('tributary').description('Event Hubs / Kafka / Capture -> Avro -> event-time windows -> Parquet, exactly-once in effect');
   registerRunCommand(program);
+  registerDemoCommand(program);
   registerValidateCommand(program);
   registerInspectCommands(program);
   return program;
