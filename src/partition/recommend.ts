@@ -5,7 +5,8 @@
  * the throughput ceiling, i.e. how much of the bought per-partition capacity the key can use before its hottest
  * partition throttles. Round-robin (`none`) always balances best but keeps no order, so a keyed candidate is
  * recommended whenever it reaches at least `minKeyedEfficiency` of round-robin's ceiling; among keyed candidates
- * within `tieTolerance` of the best, the one whose aggregations stay complete per partition wins.
+ * within `tieTolerance` of the best, the one whose aggregations stay complete per partition wins, then the one of
+ * fewest fields (the widest ordering scope).
  */
 import type { CandidateAnalysis, SkewResult } from './skew.js';
 
@@ -34,7 +35,7 @@ export interface RecommendOptions {
 
 export function recommend(result: SkewResult, options: RecommendOptions = {}): Recommendation {
   const minKeyed = options.minKeyedEfficiency ?? 0.5;
-  const tie = options.tieTolerance ?? 0.1;
+  const tie = options.tieTolerance ?? 0.25;
   const partitionCount = Math.max(...result.analyses.map((a) => a.partitionCount));
   const ranked = result.analyses
     .filter((analysis) => analysis.partitionCount === partitionCount)
@@ -62,14 +63,24 @@ export function recommend(result: SkewResult, options: RecommendOptions = {}): R
   const rate = (x: number): string => formatRate(x);
 
   if (bestKeyed && (!roundRobin || bestKeyed.ceilingEventsPerSecond >= minKeyed * roundRobin.ceilingEventsPerSecond)) {
-    // Prefer complete aggregates among near-ties.
+    // Among near-ties prefer complete aggregates, then the key of fewer fields: its ordering scope is wider
+    // (every event of one customer in order, not only those of one customer on one channel).
     const nearBest = keyed.filter((r) => r.ceilingEventsPerSecond >= (1 - tie) * bestKeyed.ceilingEventsPerSecond);
-    const chosen = [...nearBest].sort((x, y) => y.completeAggregations - x.completeAggregations)[0] ?? bestKeyed;
+    const chosen =
+      [...nearBest].sort(
+        (x, y) =>
+          y.completeAggregations - x.completeAggregations ||
+          x.analysis.candidate.fields.length - y.analysis.candidate.fields.length ||
+          y.ceilingEventsPerSecond - x.ceilingEventsPerSecond,
+      )[0] ?? bestKeyed;
     const a = chosen.analysis;
     const runnerUp = keyed.find((r) => r !== chosen);
-    const against = runnerUp
-      ? `; ${runnerUp.candidate} would cap at ${rate(runnerUp.ceilingEventsPerSecond)} (max/mean ${runnerUp.analysis.maxMeanEvents.toFixed(2)}, ${runnerUp.analysis.idlePartitions} idle)`
-      : '';
+    let against = '';
+    if (runnerUp && runnerUp.ceilingEventsPerSecond > chosen.ceilingEventsPerSecond) {
+      against = `; ${runnerUp.candidate} reaches ${rate(runnerUp.ceilingEventsPerSecond)} but keeps order only ${runnerUp.analysis.orderingScope.split(':')[0]}`;
+    } else if (runnerUp) {
+      against = `; ${runnerUp.candidate} would cap at ${rate(runnerUp.ceilingEventsPerSecond)} (max/mean ${runnerUp.analysis.maxMeanEvents.toFixed(2)}, ${runnerUp.analysis.idlePartitions} idle)`;
+    }
     const aggregates =
       a.aggregations.length > 0 ? `, ${chosen.completeAggregations}/${a.aggregations.length} aggregations complete per partition` : '';
     const line =

@@ -11,6 +11,7 @@
  * Lag in events (the backlog) follows from the rounds alone, so it is the same on every machine; lag in time is
  * measured: from the start of the round an event arrived in until the pipeline had processed its batch.
  */
+import { setMaxListeners } from 'node:events';
 import { abortError } from '../core/errors.js';
 import type { PartitionHandler, RunOptions, Source, SourceEvent } from '../ingest/source.js';
 import { candidateKey, partitionForKey, type KeyCandidate, type PartitionHash } from './key-candidate.js';
@@ -68,7 +69,23 @@ export class PartitionedReplaySource implements Source {
     return this.lastStats;
   }
 
-  async run(handler: PartitionHandler, { signal }: RunOptions): Promise<void> {
+  async run(handler: PartitionHandler, options: RunOptions): Promise<void> {
+    const { stream, partitionCount, batchSize } = this.options;
+    // Every partition's in-flight batch listens on the signal (decode tasks, writes); with many partitions that is
+    // more than Node's default of 10 listeners, which is expected here, not a leak.
+    const linked = new AbortController();
+    setMaxListeners(partitionCount * 4 + 16, linked.signal);
+    const forward = (): void => linked.abort(options.signal.reason);
+    if (options.signal.aborted) forward();
+    else options.signal.addEventListener('abort', forward, { once: true });
+    try {
+      await this.replay(handler, linked.signal);
+    } finally {
+      options.signal.removeEventListener('abort', forward);
+    }
+  }
+
+  private async replay(handler: PartitionHandler, signal: AbortSignal): Promise<void> {
     const { stream, partitionCount, batchSize } = this.options;
     const now = this.options.now ?? (() => performance.now());
     const partitions: PartitionState[] = Array.from({ length: partitionCount }, (_, p) => ({

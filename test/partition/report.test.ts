@@ -49,6 +49,13 @@ describe('recommendation', () => {
     expect(recommendation.line).toMatch(/every keyed candidate throttles early \(best: channel/);
   });
 
+  it('prefers the key of fewer fields among near-ties: its ordering scope is wider', () => {
+    const { recommendation } = report('customerId+channel,customerId', [8]);
+    expect(recommendation.ranking[0]!.candidate).toBe('customerId+channel');
+    expect(recommendation.candidate).toBe('customerId');
+    expect(recommendation.line).toMatch(/; customerId\+channel reaches .* but keeps order only per \(customerId, channel\)\.$/);
+  });
+
   it('keeps a keyed candidate that reaches half of round-robin', () => {
     const { recommendation } = report('customerId,channel,none', [4]);
     expect(recommendation.ranking[0]!.candidate).toBe('none');
