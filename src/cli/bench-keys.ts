@@ -10,6 +10,7 @@ import { byteSize } from '../config/units.js';
 import { TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { runKeyBenchmark, type SampleInput } from '../partition/bench-keys.js';
+import { parseGenInput } from '../partition/gen-sample.js';
 import type { PartitionHash } from '../partition/key-candidate.js';
 import { renderTerminal } from '../partition/report.js';
 import { EVENT_HUBS_STANDARD_LIMIT, type PartitionLimit } from '../partition/skew.js';
@@ -46,9 +47,7 @@ const positiveNumber = (flag: string, text: string): number => {
 
 export function parseInput(text: string): SampleInput {
   if (text === 'source') return { kind: 'configured-source' };
-  if (text === 'gen' || text.startsWith('gen:')) {
-    throw new TributaryError('CONFIG_INVALID', '--input gen: the generator input is not available in this build; write a sample with "tributary gen" and pass its Capture folder');
-  }
+  if (text === 'gen' || text.startsWith('gen:')) return { kind: 'gen', settings: parseGenInput(text) };
   return { kind: 'path', path: text };
 }
 
@@ -117,7 +116,7 @@ export function registerBenchKeysCommand(program: Command): void {
     .command('keys')
     .description('compare candidate partition keys on a sample: skew, ordering, aggregation alignment, throughput ceiling, and a measured run')
     .requiredOption('-c, --config <file>', 'YAML config file (streams, schemas, aggregations)')
-    .requiredOption('-i, --input <input>', 'sample: a Capture archive folder, an Avro object container file, or "source" (the configured Capture source)')
+    .requiredOption('-i, --input <input>', 'sample: a Capture archive folder, an Avro object container file, "source" (the configured Capture source), or "gen[:events=50000,keys=50000,distribution=zipf,skew=0.8,seed=42]" (the synthetic generator)')
     .requiredOption('-k, --keys <list>', 'candidate keys, comma-separated: a field, fields joined by "+", or "none" (round-robin)')
     .option('-p, --partitions <list>', 'partition counts, comma-separated', '4,8,32')
     .option('-o, --out <dir>', 'write report.md, load-per-partition.svg and report.json here')

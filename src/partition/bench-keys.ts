@@ -7,6 +7,7 @@ import type { TributaryConfig } from '../config/schema.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { loadSampleFromGenerator, type GenSampleSettings } from './gen-sample.js';
 import { parseKeyCandidates, type PartitionHash } from './key-candidate.js';
 import type { MeasuredRun } from './measured.js';
 import { DEFAULT_OFFERED_LOAD, measureCandidates } from './measured-run.js';
@@ -16,12 +17,13 @@ import { BodyDecoder, loadSampleFromCapture, loadSampleFromPath, type Sample, ty
 import { SkewAnalyzer, type PartitionLimit } from './skew.js';
 
 /**
- * Where the sample comes from: a local path (Capture folder or Avro file), the config's own Capture source, or a
- * sample produced in memory (the generator).
+ * Where the sample comes from: a local path (Capture folder or Avro file), the config's own Capture source, the
+ * synthetic generator, or events produced some other way in memory.
  */
 export type SampleInput =
   | { readonly kind: 'path'; readonly path: string }
   | { readonly kind: 'configured-source' }
+  | { readonly kind: 'gen'; readonly settings: GenSampleSettings }
   | { readonly kind: 'events'; readonly load: (decoder: BodyDecoder, limits: SampleLimits) => Promise<Sample> | Sample };
 
 export interface KeyBenchOptions {
@@ -126,6 +128,8 @@ async function loadSample(input: SampleInput, config: TributaryConfig, stream: s
       return loadSampleFromPath(input.path, stream, decoder, limits, log);
     case 'events':
       return input.load(decoder, limits);
+    case 'gen':
+      return loadSampleFromGenerator(config, stream, input.settings, decoder, limits);
     case 'configured-source': {
       const source = config.source;
       if (source.kind !== 'capture') throw new TributaryError('CONFIG_INVALID', 'the configured source is not a Capture archive; pass --input <folder|file>');
