@@ -20,9 +20,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--events <n>', 'events per stream when generating', (v) => Number.parseInt(v, 10), DEMO_EVENTS_PER_STREAM)
     .action(async (opts: { config: string; events: number }) => {
       const config = await loadConfig(opts.config);
-      if (config.source.kind !== 'capture') throw new Error('the demo reads a Capture archive: source.kind must be capture');
-      const store = createObjectStore(config.source.store);
-      const manifests = await Promise.all(Object.values(config.source.hubs).map((hub) => readArchiveManifest(store, config.source.namespace, hub)));
+      const source = config.source;
+      if (source.kind !== 'capture') throw new Error('the demo reads a Capture archive: source.kind must be capture');
+      const store = createObjectStore(source.store);
+      const manifests = await Promise.all(Object.values(source.hubs).map((hub) => readArchiveManifest(store, source.namespace, hub)));
       if (manifests.some((m) => m === undefined)) {
         process.stderr.write(`generating the demo archive in ${store.location} (${opts.events.toLocaleString('en-US')} events per stream, 8 partitions)\n`);
         const summary = await generateArchive(

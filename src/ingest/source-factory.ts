@@ -4,6 +4,7 @@ import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import type { ObjectStore } from '../sink/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { CaptureSource } from './capture/source.js';
+import { KafkaSource } from './kafka/source.js';
 import type { Source } from './source.js';
 
 export interface SourceDependencies {
@@ -25,5 +26,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         batchSize: config.processing.batchSize,
         log: deps.log.child({ component: 'capture-source' }),
       });
+    case 'kafka':
+      return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }) });
   }
 }

@@ -46,6 +46,8 @@ export interface CommittedOffset {
 export interface GroupDescription {
   groupId: string;
   state: GroupState;
+  /** not on the wire (DescribeGroups has no generation); for tests that check no rebalance happened */
+  generationId: number;
   protocolType: string;
   protocol: string;
   members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
@@ -219,6 +221,7 @@ class Group {
     return {
       groupId: this.groupId,
       state: this.state,
+      generationId: this.generationId,
       protocolType: this.protocolType ?? '',
       protocol,
       members: [...this.members.values()].map((member) => ({
@@ -394,7 +397,7 @@ export class GroupCoordinator {
   }
 
   describe(groupId: string): GroupDescription {
-    return this.groups.get(groupId)?.describe() ?? { groupId, state: 'Dead', protocolType: '', protocol: '', members: [] };
+    return this.groups.get(groupId)?.describe() ?? { groupId, state: 'Dead', generationId: 0, protocolType: '', protocol: '', members: [] };
   }
 
   shutdown(): void {

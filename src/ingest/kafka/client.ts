@@ -1,0 +1,79 @@
+/**
+ * Turns the source config into a kafkajs client config: TLS, SASL (PLAIN, or OAUTHBEARER with a token from
+ * @azure/identity), and kafkajs's log lines routed into our logger. Secrets are resolved here and go nowhere else.
+ */
+import { readFileSync } from 'node:fs';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { TributaryError, errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { KafkaSaslConfig, KafkaSourceConfig } from './config.js';
+
+export interface KafkaClientDependencies {
+  log: Logger;
+  /** For OAUTHBEARER; DefaultAzureCredential when not given. */
+  credential?: TokenCredential;
+  /** Where passwordEnv is looked up (process.env when not given). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** kafkajs retry policy for one operation (its own backoff with jitter); kafkajs defaults when not given. */
+  retry?: RetryOptions;
+}
+
+export function kafkaClientConfig(config: KafkaSourceConfig, deps: KafkaClientDependencies): KafkaConfig {
+  const kafkaLog = deps.log.child({ component: 'kafkajs' });
+  return {
+    brokers: config.brokers,
+    clientId: config.clientId,
+    connectionTimeout: config.connectionTimeout,
+    requestTimeout: config.requestTimeout,
+    ssl: tlsOptions(config.tls),
+    sasl: config.sasl ? saslOptions(config.sasl, config.brokers, deps) : undefined,
+    retry: deps.retry,
+    logLevel: kafkaLog.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, timestamp: _timestamp, ...extra } = entry.log;
+      const fields = { namespace: entry.namespace, ...extra };
+      if (entry.level === logLevel.ERROR) kafkaLog.error(fields, message);
+      else if (entry.level === logLevel.WARN) kafkaLog.warn(fields, message);
+      else kafkaLog.debug(fields, message);
+    },
+  };
+}
+
+function tlsOptions(tls: KafkaSourceConfig['tls']): boolean | ConnectionOptions {
+  if (typeof tls === 'boolean') return tls;
+  const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
+  if (tls.servername) options.servername = tls.servername;
+  if (tls.caFile) {
+    try {
+      options.ca = readFileSync(tls.caFile, 'utf8');
+    } catch (error) {
+      throw new TributaryError('CONFIG_INVALID', `source.tls.caFile: cannot read ${tls.caFile}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+  return options;
+}
+
+function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClientDependencies): SASLOptions {
+  if (sasl.mechanism === 'plain') {
+    let password = sasl.password;
+    if (sasl.passwordEnv !== undefined) {
+      password = (deps.env ?? process.env)[sasl.passwordEnv];
+      if (!password) throw new TributaryError('CONFIG_INVALID', `source.sasl.passwordEnv: the environment variable ${sasl.passwordEnv} is not set`);
+    }
+    return { mechanism: 'plain', username: sasl.username, password: password! };
+  }
+  const host = brokers[0]!.split(':')[0]!;
+  const scope = sasl.scope ?? `https://${host}/.default`;
+  const credential =
+    deps.credential ?? new DefaultAzureCredential(sasl.managedIdentityClientId ? { managedIdentityClientId: sasl.managedIdentityClientId } : {});
+  return {
+    mechanism: 'oauthbearer',
+    oauthBearerProvider: async () => {
+      const token = await credential.getToken(scope);
+      if (!token) throw new TributaryError('AUTHENTICATION_FAILED', `no Entra ID token for scope ${scope}`);
+      return { value: token.token };
+    },
+  };
+}

@@ -1,0 +1,356 @@
+/**
+ * One run of the Kafka source: a kafkajs consumer-group member whose partitions feed the PartitionHandler.
+ *
+ * - Fetching and processing are decoupled: eachBatch only queues into the partition's lane, and a loop per owned
+ *   partition calls handler.onBatch in order. kafkajs keeps fetching and heartbeating meanwhile, so a long batch
+ *   never costs the group membership; a lane that fills up pauses its partition (backpressure), and resumes when
+ *   it has drained to half.
+ * - Assignment (GROUP_JOIN): new partitions are paused at once, restored through onAssigned, sought to the resume
+ *   point (the snapshot's position, else the group's committed offset, else `startFrom`) and resumed. Partitions
+ *   kept across a rebalance are sought back to where their lane stands, because kafkajs restarts every partition
+ *   at its committed offset after a rejoin. Partitions no longer assigned stop at once: queued events are dropped,
+ *   the in-flight batch is aborted, onRevoked(..., 'lost') is called and nothing more is committed for them.
+ * - Offsets are committed only from a batch's `commitBelow` (the processor has made everything below it durable),
+ *   and only while the partition is ours. A commit the group refuses mid-rebalance stays pending and is retried
+ *   after the rejoin; the snapshot, not the committed offset, decides where processing resumes.
+ */
+import type { Admin, Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import { TributaryError, errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { BatchOutcome, PartitionHandler } from '../source.js';
+import type { KafkaStartFrom } from './config.js';
+import { isMembershipLost, translateKafkaError } from './errors.js';
+import { PartitionLane, laneKey, type LaneStats } from './lane.js';
+import { toSourceEvent } from './records.js';
+
+const EARLIEST_SENTINEL = -2;
+
+export interface GroupRunOptions {
+  consumer: Consumer;
+  admin: Admin;
+  groupId: string;
+  /** topic -> stream */
+  streams: ReadonlyMap<string, string>;
+  startFrom: KafkaStartFrom;
+  handler: PartitionHandler;
+  signal: AbortSignal;
+  /** bounded mode: topic -> partition -> high-water mark seen at start */
+  targets: ReadonlyMap<string, ReadonlyMap<number, number>> | undefined;
+  batchSize: number;
+  maxQueuedEvents: number;
+  log: Logger;
+}
+
+export class GroupRun {
+  private readonly lanes = new Map<string, PartitionLane>();
+  /** setups and revocations in progress; awaited before shutdown finishes */
+  private readonly background = new Set<Promise<void>>();
+  /** revocations still finishing, by lane key: a partition regained meanwhile waits for its old lane to let go */
+  private readonly revoking = new Map<string, Promise<void>>();
+  private assignedOnce = false;
+  private rebalancing = false;
+  private stopping = false;
+  private failure: TributaryError | undefined;
+  private finished!: () => void;
+  private readonly done: Promise<void>;
+  private offsetLookups = new Map<string, Promise<Map<number, number>>>();
+
+  constructor(private readonly options: GroupRunOptions) {
+    this.done = new Promise((resolve) => {
+      this.finished = resolve;
+    });
+  }
+
+  stats(): LaneStats[] {
+    return [...this.lanes.values()].map((lane) => lane.stats());
+  }
+
+  /** Joins the group and feeds the handler until bounded mode caught up, the signal aborted or a fault. */
+  async run(): Promise<void> {
+    const { consumer, signal } = this.options;
+    const onAbort = (): void => this.finished();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const listeners = [
+      consumer.on(consumer.events.GROUP_JOIN, (event) => this.onAssignment(event.payload.memberAssignment)),
+      consumer.on(consumer.events.REBALANCING, () => this.onRebalancing()),
+      consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart)),
+    ];
+    try {
+      if (!signal.aborted) {
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: true,
+          eachBatch: async (payload: EachBatchPayload) => this.onFetched(payload.batch),
+        });
+        await this.done;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      await this.shutdown();
+      for (const remove of listeners) remove();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private fail(error: unknown, context: string): void {
+    if (this.failure) return;
+    this.failure = translateKafkaError(error, context);
+    this.options.log.error({ err: this.failure }, 'kafka source failed');
+    this.finished();
+  }
+
+  private track(work: Promise<void>): void {
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+  }
+
+  // ---------------------------------------------------------------- group events
+
+  private onAssignment(assignment: Record<string, number[] | undefined>): void {
+    if (this.stopping) return;
+    this.assignedOnce = true;
+    this.rebalancing = false;
+    this.offsetLookups = new Map();
+    const { consumer, streams } = this.options;
+    const assigned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      if (!streams.has(topic)) continue;
+      for (const partition of partitions ?? []) assigned.add(laneKey(topic, partition));
+    }
+    for (const lane of [...this.lanes.values()]) {
+      if (!assigned.has(lane.key)) this.revoke(lane);
+    }
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const stream = streams.get(topic);
+      if (stream === undefined) continue;
+      for (const partition of partitions ?? []) {
+        const kept = this.lanes.get(laneKey(topic, partition));
+        if (kept) {
+          // kafkajs restarts every partition at its committed offset after a rejoin; this lane is further along.
+          if (kept.ready) consumer.seek({ topic, partition, offset: String(kept.nextFetchOffset) });
+          kept.held = false;
+          kept.notify();
+          if (kept.pendingCommit) this.track(this.flushCommit(kept));
+        } else {
+          const lane = new PartitionLane(stream, topic, partition);
+          this.lanes.set(lane.key, lane);
+          // Nothing may be fetched before the resume point is known.
+          consumer.pause([{ topic, partitions: [partition] }]);
+          lane.paused = true;
+          lane.setup = this.setUp(lane);
+          this.track(lane.setup);
+        }
+      }
+    }
+    this.options.log.info({ partitions: [...assigned].sort() }, 'kafka partitions assigned');
+    this.checkCaughtUp();
+  }
+
+  private onRebalancing(): void {
+    this.rebalancing = true;
+    for (const lane of this.lanes.values()) lane.held = true;
+  }
+
+  private onCrash(error: Error, restart: boolean): void {
+    if (this.stopping) return;
+    // kafkajs left the group before reporting the crash: every partition is gone.
+    for (const lane of [...this.lanes.values()]) this.revoke(lane);
+    if (restart) {
+      this.options.log.warn({ err: translateKafkaError(error, 'consumer') }, 'kafka consumer crashed; kafkajs restarts it');
+      return;
+    }
+    this.fail(error, 'consumer stopped');
+  }
+
+  // ---------------------------------------------------------------- partitions
+
+  private async setUp(lane: PartitionLane): Promise<void> {
+    const { handler, consumer, log } = this.options;
+    try {
+      await this.revoking.get(lane.key);
+      if (lane.revoked || this.stopping) return;
+      const resume = await handler.onAssigned(lane.stream, String(lane.partition));
+      lane.handlerOwns = true;
+      const start = resume?.position ?? (await this.startOffset(lane.topic, lane.partition));
+      if (lane.revoked || this.stopping) return;
+      lane.start(start);
+      consumer.seek({ topic: lane.topic, partition: lane.partition, offset: String(start) });
+      consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
+      lane.paused = false;
+      lane.held = this.rebalancing;
+      log.info({ stream: lane.stream, topic: lane.topic, partition: lane.partition, offset: start, from: resume ? 'snapshot' : 'group' }, 'kafka partition starts');
+      lane.loop = this.process(lane);
+      this.checkCaughtUp();
+    } catch (error) {
+      if (!lane.revoked) this.fail(error, `assigning ${lane.topic}/${lane.partition}`);
+    }
+  }
+
+  /** The group's committed offset, else the configured start. */
+  private async startOffset(topic: string, partition: number): Promise<number> {
+    const { admin, groupId, startFrom } = this.options;
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const offset = Number(committed.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    if (offset >= 0) return offset;
+    // kafkajs's admin.resetOffsets({ earliest: true }) commits the sentinel -2 itself.
+    const offsets = await this.lookupStart(topic, offset === EARLIEST_SENTINEL ? 'earliest' : startFrom);
+    const start = offsets.get(partition);
+    if (start === undefined) throw new TributaryError('BROKER_PERMANENT', `kafka: no offsets for ${topic}/${partition}`);
+    return start;
+  }
+
+  private lookupStart(topic: string, startFrom: KafkaStartFrom): Promise<Map<number, number>> {
+    let lookup = this.offsetLookups.get(topic);
+    if (!lookup) {
+      const { admin } = this.options;
+      lookup = (async () => {
+        if (typeof startFrom === 'object') {
+          const at = typeof startFrom.timestamp === 'number' ? startFrom.timestamp : Date.parse(startFrom.timestamp);
+          const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, at);
+          return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
+        }
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return new Map(offsets.map((o) => [o.partition, Number(startFrom === 'earliest' ? o.low : o.high)]));
+      })();
+      this.offsetLookups.set(topic, lookup);
+    }
+    return lookup;
+  }
+
+  private onFetched(batch: Batch): void {
+    const lane = this.lanes.get(laneKey(batch.topic, batch.partition));
+    if (!lane || !lane.ready || lane.isStopped) return;
+    const last = batch.messages[batch.messages.length - 1];
+    lane.enqueue(batch.messages.map(toSourceEvent), last ? Number(last.offset) + 1 : lane.nextFetchOffset);
+    if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
+      this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
+      lane.paused = true;
+    }
+  }
+
+  /** The partition's loop: batches in order, commit after each, until the lane stops. */
+  private async process(lane: PartitionLane): Promise<void> {
+    const { handler, consumer, batchSize, maxQueuedEvents, signal } = this.options;
+    const batchSignal = AbortSignal.any([signal, lane.abort.signal]);
+    const partition = String(lane.partition);
+    try {
+      for (;;) {
+        await this.maybeCaughtUp(lane);
+        const events = await lane.take(batchSize);
+        if (!events) return;
+        const outcome = await handler.onBatch({ stream: lane.stream, partition, events }, batchSignal);
+        lane.processedBelow = events[events.length - 1]!.position + 1;
+        await this.commit(lane, outcome);
+        if (lane.paused && !lane.caughtUp && !lane.isStopped && lane.queuedEvents <= maxQueuedEvents / 2) {
+          consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
+          lane.paused = false;
+        }
+      }
+    } catch (error) {
+      // A batch cut short because the partition was revoked or the run is stopping is not a fault.
+      const cutShort =
+        batchSignal.aborted &&
+        (error === batchSignal.reason || (error instanceof TributaryError && (error.code === 'ABORTED' || error.code === 'OWNERSHIP_LOST')));
+      if (!cutShort) this.fail(error, `processing ${lane.topic}/${lane.partition}`);
+    }
+  }
+
+  private async maybeCaughtUp(lane: PartitionLane): Promise<void> {
+    const target = this.options.targets?.get(lane.topic)?.get(lane.partition);
+    if (target === undefined || lane.caughtUp || lane.queuedEvents > 0 || lane.processedBelow < target) return;
+    const { handler, consumer } = this.options;
+    // Bounded: what arrived after the start is not this run's; stop fetching it.
+    consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
+    lane.paused = true;
+    if (handler.onCaughtUp) await this.commit(lane, await handler.onCaughtUp(lane.stream, String(lane.partition)));
+    lane.caughtUp = true;
+    this.checkCaughtUp();
+  }
+
+  private checkCaughtUp(): void {
+    if (!this.options.targets || !this.assignedOnce || this.rebalancing) return;
+    if ([...this.lanes.values()].every((lane) => lane.caughtUp)) this.finished();
+  }
+
+  private revoke(lane: PartitionLane): void {
+    lane.revoked = true;
+    lane.stop();
+    lane.abort.abort(new TributaryError('OWNERSHIP_LOST', `partition ${lane.topic}/${lane.partition} was assigned to another member`));
+    this.lanes.delete(lane.key);
+    const { handler, log } = this.options;
+    const previous = this.revoking.get(lane.key);
+    const released = (async () => {
+      await previous;
+      await lane.setup;
+      await lane.loop;
+      if (lane.handlerOwns) await handler.onRevoked(lane.stream, String(lane.partition), 'lost');
+      log.info({ stream: lane.stream, topic: lane.topic, partition: lane.partition }, 'kafka partition revoked');
+    })().catch((error: unknown) => this.fail(error, `revoking ${lane.topic}/${lane.partition}`));
+    this.revoking.set(lane.key, released);
+    void released.finally(() => {
+      if (this.revoking.get(lane.key) === released) this.revoking.delete(lane.key);
+    });
+    this.track(released);
+  }
+
+  // ---------------------------------------------------------------- commits
+
+  private async commit(lane: PartitionLane, outcome: BatchOutcome): Promise<void> {
+    const below = outcome.commitBelow;
+    if (!below) return;
+    if (!lane.pendingCommit || below.position > lane.pendingCommit.position) lane.pendingCommit = below;
+    await this.flushCommit(lane);
+  }
+
+  private async flushCommit(lane: PartitionLane): Promise<void> {
+    const pending = lane.pendingCommit;
+    if (!pending || lane.revoked) return;
+    try {
+      await this.options.consumer.commitOffsets([{ topic: lane.topic, partition: lane.partition, offset: String(pending.position) }]);
+      if (lane.pendingCommit === pending) lane.pendingCommit = undefined;
+      lane.committedBelow = Math.max(lane.committedBelow ?? 0, pending.position);
+    } catch (error) {
+      const translated = translateKafkaError(error, `committing ${lane.topic}/${lane.partition}`);
+      if (isMembershipLost(error) || translated.retriable) {
+        // The snapshot already records this position; the commit is retried after the rejoin or the next batch.
+        this.options.log.warn({ topic: lane.topic, partition: lane.partition, offset: pending.position, reason: errorMessage(error) }, 'kafka commit deferred');
+        return;
+      }
+      throw translated;
+    }
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** Stops reading, lets in-flight batches end, releases every partition (flush), commits, leaves the group. */
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    const { consumer, handler, log } = this.options;
+    const lanes = [...this.lanes.values()];
+    if (lanes.length > 0) {
+      try {
+        consumer.pause(lanes.map((lane) => ({ topic: lane.topic, partitions: [lane.partition] })));
+      } catch (error) {
+        log.debug({ reason: errorMessage(error) }, 'pausing before shutdown failed (consumer not running)');
+      }
+    }
+    for (const lane of lanes) lane.stop();
+    while (this.background.size > 0) await Promise.all([...this.background]);
+    await Promise.all(lanes.map((lane) => lane.loop));
+    for (const lane of lanes) {
+      if (!lane.handlerOwns) continue;
+      try {
+        await handler.onRevoked(lane.stream, String(lane.partition), 'shutdown');
+        await this.flushCommit(lane);
+      } catch (error) {
+        this.fail(error, `releasing ${lane.topic}/${lane.partition}`);
+      }
+    }
+    this.lanes.clear();
+    try {
+      await consumer.disconnect();
+    } catch (error) {
+      this.fail(error, 'leaving the group');
+    }
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The Kafka source against the Kafka wire-protocol peer, with kafkajs doing the real group work.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { TributaryError } from '../../src/core/errors.js';
+import { KafkaPeer, type KafkaPeerOptions } from '../peers/kafka/index.js';
+import { RecordingHandler, T0, messages, producerFor, source, sourceConfig } from './kafka-support.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+let peer: KafkaPeer | undefined;
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  if (peer) {
+    await peer.close();
+    expect(peer.internalErrors).toEqual([]);
+    peer = undefined;
+  }
+});
+
+async function startPeer(options: KafkaPeerOptions = {}, partitions = 3): Promise<KafkaPeer> {
+  peer = await KafkaPeer.start(options);
+  peer.createTopic('orders', partitions);
+  return peer;
+}
+
+/** Runs a source until `signal` aborts; the returned promise settles when run() does. */
+function runInBackground(run: (signal: AbortSignal) => Promise<void>): { stop: () => Promise<void>; settled: Promise<void> } {
+  const controller = new AbortController();
+  const settled = run(controller.signal);
+  const stop = async (): Promise<void> => {
+    controller.abort();
+    await settled;
+  };
+  cleanups.push(async () => {
+    controller.abort();
+    await settled.catch(() => undefined);
+  });
+  return { stop, settled };
+}
+
+describe('KafkaSource, bounded', () => {
+  it('delivers every record once, in order per partition, with offset, key, timestamp and headers, then commits', async () => {
+    const target = await startPeer();
+    const producer = await producerFor(target, cleanups);
+    for (const partition of [0, 1, 2]) {
+      await producer.send({ topic: 'orders', messages: messages(partition, 20 + partition * 7) });
+      await producer.send({ topic: 'orders', messages: messages(partition, 5, 20 + partition * 7) });
+    }
+    const handler = new RecordingHandler(10);
+    await source(sourceConfig(target)).run(handler, { signal: new AbortController().signal, bounded: true });
+
+    for (const partition of [0, 1, 2]) {
+      const key = `orders/${partition}`;
+      const count = 25 + partition * 7;
+      expect(handler.positions(key)).toEqual([...Array(count).keys()]);
+      const events = handler.events.get(key)!;
+      expect(events[3]).toEqual({
+        body: Buffer.from(`p${partition}-3`),
+        position: 3,
+        offset: '3',
+        enqueuedTimeMs: T0 + 3000,
+        partitionKey: `key-${partition}-3`,
+        properties: { traceparent: `00-${partition}-3-01` },
+      });
+      // Committed below the last boundary the handler reported, never beyond what it made durable.
+      expect(target.committedOffsets('tributary').get('orders')?.get(partition)?.offset).toBe(Math.floor(count / 10) * 10);
+    }
+    expect(handler.caughtUp.sort()).toEqual(['orders/0', 'orders/1', 'orders/2']);
+    expect(handler.revoked.sort()).toEqual([
+      ['orders', '0', 'shutdown'],
+      ['orders', '1', 'shutdown'],
+      ['orders', '2', 'shutdown'],
+    ]);
+    expect(target.describeGroup('tributary').members).toEqual([]);
+  });
+
+  it('resumes at the snapshot position, else at the committed offset, else at startFrom', async () => {
+    const target = await startPeer();
+    const producer = await producerFor(target, cleanups);
+    for (const partition of [0, 1, 2]) await producer.send({ topic: 'orders', messages: messages(partition, 30) });
+
+    // A first run commits partition 1 up to 20 (the handler commits every 20 positions) and stops early.
+    const first = new RecordingHandler(20);
+    const controller = new AbortController();
+    first.beforeBatch = async (batch, signal) => {
+      if (batch.partition === '1') return;
+      await new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    };
+    const running = source(sourceConfig(target, { groupId: 'resume', topics: { orders: 'orders' } }), { batchSize: 20 }).run(first, {
+      signal: controller.signal,
+      bounded: false,
+    });
+    await vi.waitFor(() => expect(target.committedOffsets('resume').get('orders')?.get(1)?.offset).toBe(20), { timeout: 10_000 });
+    controller.abort();
+    await running;
+
+    const second = new RecordingHandler(1000);
+    second.resume.set('orders/0', 12);
+    await source(sourceConfig(target, { groupId: 'resume', startFrom: { timestamp: new Date(T0 + 25_000).toISOString() } })).run(second, {
+      signal: new AbortController().signal,
+      bounded: true,
+    });
+    expect(second.positions('orders/0')).toEqual([...Array(18).keys()].map((i) => i + 12)); // snapshot
+    expect(second.positions('orders/1')).toEqual([...Array(10).keys()].map((i) => i + 20)); // committed offset
+    expect(second.positions('orders/2')).toEqual([25, 26, 27, 28, 29]); // startFrom timestamp
+  });
+
+  it('starts at the end with startFrom latest and catches up at once', async () => {
+    const target = await startPeer();
+    const producer = await producerFor(target, cleanups);
+    await producer.send({ topic: 'orders', messages: messages(0, 10) });
+    const handler = new RecordingHandler();
+    await source(sourceConfig(target, { startFrom: 'latest' })).run(handler, { signal: new AbortController().signal, bounded: true });
+    expect(handler.events.size).toBe(0);
+    expect(handler.caughtUp.sort()).toEqual(['orders/0', 'orders/1', 'orders/2']);
+  });
+
+  it('fails with INPUT_MISSING for a topic that does not exist, naming it', async () => {
+    const target = await startPeer();
+    const failure = source(sourceConfig(target, { topics: { orders: 'nope' } })).run(new RecordingHandler(), {
+      signal: new AbortController().signal,
+      bounded: true,
+    });
+    await expect(failure).rejects.toMatchObject({ code: 'INPUT_MISSING', message: expect.stringContaining('"nope"') });
+  });
+
+  it('stops on a handler failure: the run rejects with it and owned partitions are released', async () => {
+    const target = await startPeer();
+    const producer = await producerFor(target, cleanups);
+    for (const partition of [0, 1, 2]) await producer.send({ topic: 'orders', messages: messages(partition, 5) });
+    const handler = new RecordingHandler();
+    handler.beforeBatch = async (batch) => {
+      if (batch.partition === '2') throw new TributaryError('STORAGE_PERMANENT', 'the lake refused the write');
+    };
+    await expect(source(sourceConfig(target)).run(handler, { signal: new AbortController().signal, bounded: true })).rejects.toMatchObject({
+      code: 'STORAGE_PERMANENT',
+    });
+    expect(handler.revoked.map(([, , reason]) => reason)).toEqual(['shutdown', 'shutdown', 'shutdown']);
+    expect(target.describeGroup('tributary').members).toEqual([]);
+  });
+});
+
+describe('KafkaSource, group membership', () => {
+  it('splits partitions between two instances; the first loses what the second gains and leaves the rest for the new owner', async () => {
+    const target = await startPeer({}, 4);
+    const producer = await producerFor(target, cleanups);
+    for (const partition of [0, 1, 2, 3]) await producer.send({ topic: 'orders', messages: messages(partition, 25) });
+
+    const first = new RecordingHandler(10);
+    const a = runInBackground((signal) => source(sourceConfig(target)).run(first, { signal, bounded: false }));
+    await vi.waitFor(() => expect(first.owned()).toHaveLength(4), { timeout: 10_000 });
+    await vi.waitFor(() => expect([0, 1, 2, 3].every((p) => first.positions(`orders/${p}`).length === 25)).toBe(true), { timeout: 10_000 });
+
+    const second = new RecordingHandler(10);
+    const b = runInBackground((signal) => source(sourceConfig(target)).run(second, { signal, bounded: false }));
+    await vi.waitFor(
+      () => {
+        expect(first.owned()).toHaveLength(2);
+        expect(second.owned()).toHaveLength(2);
+      },
+      { timeout: 15_000 },
+    );
+    expect([...first.owned(), ...second.owned()].sort()).toEqual(['orders/0', 'orders/1', 'orders/2', 'orders/3']);
+    expect(first.revoked.every(([, , reason]) => reason === 'lost')).toBe(true);
+    // The new owner starts where the old one last committed (positions 20..24 were never committed).
+    await vi.waitFor(() => {
+      for (const key of second.owned()) expect(second.positions(key)).toEqual([20, 21, 22, 23, 24]);
+    });
+
+    for (const partition of [0, 1, 2, 3]) await producer.send({ topic: 'orders', messages: messages(partition, 5, 25) });
+    await vi.waitFor(
+      () => {
+        for (const [handler, keys] of [
+          [first, first.owned()],
+          [second, second.owned()],
+        ] as const) {
+          for (const key of keys) expect(handler.positions(key).at(-1)).toBe(29);
+        }
+      },
+      { timeout: 10_000 },
+    );
+    // Nothing beyond the new owner's own positions came to the old one after the revocation.
+    for (const key of second.owned()) expect(first.positions(key).at(-1)).toBe(24);
+
+    await b.stop();
+    await vi.waitFor(() => expect(first.owned()).toHaveLength(4), { timeout: 15_000 });
+    await a.stop();
+    expect(first.owned()).toEqual([]);
+    expect(second.revoked.filter(([, , reason]) => reason === 'shutdown')).toHaveLength(2);
+  });
+
+  it('keeps its membership through a batch that outlasts the session timeout', async () => {
+    const target = await startPeer({ minSessionTimeoutMs: 500 }, 1);
+    const producer = await producerFor(target, cleanups);
+    await producer.send({ topic: 'orders', messages: messages(0, 10) });
+    const handler = new RecordingHandler();
+    let slow = true;
+    handler.beforeBatch = async () => {
+      if (!slow) return;
+      slow = false;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    };
+    const run = runInBackground((signal) =>
+      source(sourceConfig(target, { sessionTimeout: '1s', heartbeatInterval: '100ms' })).run(handler, { signal, bounded: false }),
+    );
+    await vi.waitFor(() => expect(handler.assigned).toEqual(['orders/0']), { timeout: 10_000 });
+    const generation = target.describeGroup('tributary').generationId;
+    await vi.waitFor(() => expect(handler.positions('orders/0')).toHaveLength(10), { timeout: 15_000 });
+    expect(target.describeGroup('tributary')).toMatchObject({ state: 'Stable', generationId: generation });
+    expect(handler.revoked).toEqual([]);
+    await run.stop();
+  });
+
+  it('pauses a partition whose handler is behind and resumes it when the lane drains', async () => {
+    const target = await startPeer({}, 2);
+    const producer = await producerFor(target, cleanups);
+    for (let i = 0; i < 20; i++) await producer.send({ topic: 'orders', messages: messages(0, 10, i * 10) });
+    await producer.send({ topic: 'orders', messages: messages(1, 10) });
+
+    const handler = new RecordingHandler(1000);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    handler.beforeBatch = async (batch) => {
+      if (batch.partition === '0') await gate;
+    };
+    const kafkaSource = source(sourceConfig(target, { maxQueuedEventsPerPartition: 30, fetch: { maxWait: '50ms', maxBytesPerPartition: 1024 } }), {
+      batchSize: 10,
+    });
+    const run = runInBackground((signal) => kafkaSource.run(handler, { signal, bounded: false }));
+    // The other partition is not held up by the slow one.
+    await vi.waitFor(() => expect(handler.positions('orders/1')).toHaveLength(10), { timeout: 10_000 });
+    await vi.waitFor(() => expect(kafkaSource.stats().find((s) => s.partition === 0)?.paused).toBe(true), { timeout: 10_000 });
+    const paused = kafkaSource.stats().find((s) => s.partition === 0)!;
+    // Fetching stopped well short of the 200 records: the queue is bounded by the limit plus one fetch.
+    expect(paused.nextFetchOffset).toBeLessThan(100);
+    expect(paused.queuedEvents).toBeLessThan(100);
+
+    release();
+    await vi.waitFor(() => expect(handler.positions('orders/0')).toEqual([...Array(200).keys()]), { timeout: 15_000 });
+    expect(kafkaSource.stats().find((s) => s.partition === 0)?.paused).toBe(false);
+    await run.stop();
+  });
+});
+
+describe('KafkaSource, SASL PLAIN (Event Hubs Kafka endpoint credentials)', () => {
+  const connectionString = 'Endpoint=sb://peer.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=c2VjcmV0';
+
+  it('reads with $ConnectionString and the connection string taken from the environment', async () => {
+    const target = await startPeer({ sasl: { username: '$ConnectionString', password: connectionString } }, 1);
+    const kafka = new Kafka({
+      brokers: target.brokers,
+      logLevel: logLevel.NOTHING,
+      sasl: { mechanism: 'plain', username: '$ConnectionString', password: connectionString },
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    await producer.send({ topic: 'orders', messages: messages(0, 7) });
+
+    const handler = new RecordingHandler();
+    const config = sourceConfig(target, { sasl: { mechanism: 'plain', username: '$ConnectionString', passwordEnv: 'TEST_EVENTHUBS_CONNECTION' } });
+    await source(config, { env: { TEST_EVENTHUBS_CONNECTION: connectionString } }).run(handler, { signal: new AbortController().signal, bounded: true });
+    expect(handler.positions('orders/0')).toEqual([...Array(7).keys()]);
+  });
+
+  it('fails with AUTHENTICATION_FAILED, not a hang, on a wrong password', async () => {
+    const target = await startPeer({ sasl: { username: '$ConnectionString', password: connectionString } }, 1);
+    const config = sourceConfig(target, { sasl: { mechanism: 'plain', username: '$ConnectionString', password: 'Endpoint=sb://peer/;SharedAccessKey=wrong' } });
+    const failure = await source(config)
+      .run(new RecordingHandler(), { signal: new AbortController().signal, bounded: true })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(TributaryError);
+    expect(failure).toMatchObject({ code: 'AUTHENTICATION_FAILED', retriable: false });
+    expect((failure as Error).message).toMatch(/Invalid username or password/);
+    expect((failure as Error).message).not.toContain('wrong');
+  });
+});
