@@ -66,7 +66,7 @@ export async function measureCandidates(options: MeasureOptions): Promise<Measur
       const stats = source.stats;
       if (!stats) throw new TributaryError('INTERNAL', `the replay of ${candidate.name} ended without statistics`);
       const slowest = stats.partitions.reduce((worst, p) =>
-        p.maxLagEvents > worst.maxLagEvents || (p.maxLagEvents === worst.maxLagEvents && p.maxLagMs > worst.maxLagMs) ? p : worst,
+        p.maxLagEvents > worst.maxLagEvents || (p.maxLagEvents === worst.maxLagEvents && p.catchUpMs > worst.catchUpMs) ? p : worst,
       );
       const rawTable = config.streams[sample.stream]!.table ?? `${sample.stream}_raw`;
       const run: MeasuredRun = {
@@ -79,7 +79,7 @@ export async function measureCandidates(options: MeasureOptions): Promise<Measur
         offeredLoad,
         slowestPartition: slowest.partition,
         slowestLagEvents: slowest.maxLagEvents,
-        slowestLagMs: slowest.maxLagMs,
+        slowestLagMs: slowest.catchUpMs,
         partitions: stats.partitions,
         rowsLanded: summary.totals.rowsPerTable.get(rawTable) ?? 0,
       };

@@ -9,6 +9,11 @@ export interface MeasuredPartition {
   readonly maxLagMs: number;
   /** When its last event was processed, from the start of the run. */
   readonly drainedAtMs: number;
+  /**
+   * How long it still needed after the last event of the sample had arrived: its lag in time when the input
+   * stops, the way consumer lag is read off a hub whose producers paused.
+   */
+  readonly catchUpMs: number;
 }
 
 export interface MeasuredRun {
@@ -23,6 +28,7 @@ export interface MeasuredRun {
   readonly offeredLoad: number;
   readonly slowestPartition: number;
   readonly slowestLagEvents: number;
+  /** The slowest partition's catch-up time after the input stopped (see MeasuredPartition.catchUpMs). */
   readonly slowestLagMs: number;
   readonly partitions: readonly MeasuredPartition[];
   /** Rows the pipeline landed in the raw table (a check that the run processed the sample). */

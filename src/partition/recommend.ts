@@ -59,7 +59,7 @@ export function recommend(result: SkewResult, options: RecommendOptions = {}): R
   const roundRobin = ranked.find((r) => !r.keyed);
   const keyed = ranked.filter((r) => r.keyed);
   const bestKeyed = keyed[0];
-  const pct = (x: number): string => `${Math.round(x * 100)}%`;
+  const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
   const rate = (x: number): string => formatRate(x);
 
   if (bestKeyed && (!roundRobin || bestKeyed.ceilingEventsPerSecond >= minKeyed * roundRobin.ceilingEventsPerSecond)) {

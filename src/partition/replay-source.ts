@@ -8,8 +8,9 @@
  * partitions concurrently, the way one consumer owns one partition and reads it sequentially. A partition that
  * receives more than its share cannot catch up inside the round and builds a backlog: its lag.
  *
- * Lag in events (the backlog) follows from the rounds alone, so it is the same on every machine; lag in time is
- * measured: from the start of the round an event arrived in until the pipeline had processed its batch.
+ * Lag in events (the backlog) follows from the rounds alone, so it is the same on every machine. Lag in time is
+ * measured: how long each partition still needed after the last event of the sample had arrived (catch-up), and
+ * the longest any event waited from arrival until the pipeline had processed its batch.
  */
 import { setMaxListeners } from 'node:events';
 import { abortError } from '../core/errors.js';
@@ -108,11 +109,13 @@ export class PartitionedReplaySource implements Source {
     let rounds = 0;
     let keyless = 0;
     let revoked = false;
+    let inputEnded = started;
     try {
       for (;;) {
         if (signal.aborted) throw abortError(signal);
         const roundStart = now();
         const arriveUntil = Math.min(this.events.length, next + arrivalsPerRound);
+        if (next < this.events.length && arriveUntil === this.events.length) inputEnded = roundStart;
         for (; next < arriveUntil; next++) {
           const sample = this.events[next]!;
           const key = candidateKey(this.options.candidate, sample.fields);
@@ -168,6 +171,7 @@ export class PartitionedReplaySource implements Source {
           maxLagEvents: p.maxLagEvents,
           maxLagMs: p.maxLagMs,
           drainedAtMs: p.drainedAt,
+          catchUpMs: p.events > 0 ? Math.max(0, started + p.drainedAt - inputEnded) : 0,
         })),
       };
     } finally {

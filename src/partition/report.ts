@@ -161,12 +161,13 @@ export function renderMarkdown(report: KeyBenchReport): string {
       `Each candidate's sample is replayed through the real pipeline at ${first.partitionCount} partitions. Events arrive in sample order, ` +
         `${pct(first.offeredLoad)} of what perfectly balanced partitions could process per round; each round every partition that has events waiting ` +
         'processes one batch, in order, all partitions concurrently, exactly as a consumer owns a partition. A partition that receives more than its ' +
-        'share falls behind: its lag is the most events it ever had waiting and the longest any of them waited. ' +
+        'share falls behind: its lag is the most events it ever had waiting, and in time, how long it still needed after the ' +
+        'last event of the sample had arrived (its catch-up time). ' +
         '"rounds" is how long the hub needs to get through the sample when each partition has a consumer of its own; ' +
         'events/s is wall-clock throughput of this one process, where all partitions share the same CPUs, so it understates ' +
         'what a skewed key costs a scaled-out deployment.',
       '',
-      '| key | partitions | events/s | rounds | slowest partition | its max lag (events) | its max lag (ms) | rows landed |',
+      '| key | partitions | events/s | rounds | slowest partition | its max lag (events) | its catch-up (ms) | rows landed |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const m of report.measured) {
