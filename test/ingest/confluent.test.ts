@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchemaRegistryClient, parseConfluentFrame } from '../../src/ingest/decode/confluent.js';
-import { SchemaRegistryPeer } from '../peers/schema-registry.js';
+import { SchemaRegistryPeer, type SchemaRegistryPeerOptions } from '../peers/schema-registry.js';
 
 const FAST_RETRY = { maxAttempts: 4, initialDelayMs: 5, maxDelayMs: 20, factor: 2 };
 const ORDER_V1 = { type: 'record', name: 'Order', fields: [{ name: 'id', type: 'string' }] };
@@ -22,7 +22,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function registry(options: ConstructorParameters<typeof SchemaRegistryPeer>[0] = {}): Promise<SchemaRegistryPeer> {
+async function registry(options: SchemaRegistryPeerOptions = {}): Promise<SchemaRegistryPeer> {
   const peer = await SchemaRegistryPeer.start(options);
   cleanups.push(() => peer.close());
   return peer;
