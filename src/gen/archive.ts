@@ -90,7 +90,7 @@ async function clearPreviousArchive(store: ObjectStore, namespace: string, hubs:
     if (!overwrite) {
       throw new TributaryError(
         'CONFIG_INVALID',
-        `${store.location}/${namespace}/${hub} already holds ${existing.length} files; pass --overwrite (overwrite: true) to replace them`,
+        `${store.location}/${namespace}/${hub} already holds ${existing.length} objects; pass --overwrite (overwrite: true) to replace them`,
       );
     }
     // The manifest goes first: if this run dies, what is left is never mistaken for a complete archive.
