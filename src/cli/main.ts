@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { registerBenchKeysCommand } from './bench-keys.js';
 import { registerDemoCommand } from './demo.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommand } from './run.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerValidateCommand(program);
   registerInspectCommands(program);
+  registerBenchKeysCommand(program);
   return program;
 }
 
