@@ -1,0 +1,89 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { TributaryConfig } from '../../src/config/schema.js';
+import { generateStreams } from '../../src/gen/generate.js';
+import { parseGenOptions } from '../../src/gen/options.js';
+import type { GeneratedEvent, GenTarget } from '../../src/gen/target.js';
+
+/** A slow target that records how writes overlap. */
+class RecordingTarget implements GenTarget {
+  readonly events = new Map<string, GeneratedEvent[]>();
+  inFlight = 0;
+  maxInFlight = 0;
+  readonly busy = new Set<string>();
+  overlapsWithinPartition = 0;
+
+  async write(stream: string, partition: string, events: GeneratedEvent[]): Promise<void> {
+    const id = `${stream}/${partition}`;
+    if (this.busy.has(id)) this.overlapsWithinPartition++;
+    this.busy.add(id);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await delay(1);
+    const list = this.events.get(id) ?? [];
+    list.push(...events);
+    this.events.set(id, list);
+    this.inFlight--;
+    this.busy.delete(id);
+  }
+
+  async close(): Promise<void> {}
+}
+
+describe('generator driver', () => {
+  let config: TributaryConfig;
+  beforeAll(async () => {
+    config = await loadConfig('examples/tributary.yaml');
+  });
+
+  it('writes each partition in order with at most one write in flight per partition', async () => {
+    const target = new RecordingTarget();
+    const options = parseGenOptions({ events: 20_000, partitions: 4, batchSize: 100, faults: { duplicate: 0.02, outOfOrder: 0.02 } });
+    const summary = await generateStreams(config, options, target);
+    expect(target.overlapsWithinPartition).toBe(0);
+    expect(target.maxInFlight).toBeGreaterThan(1); // partitions do overlap
+    expect(target.maxInFlight).toBeLessThanOrEqual(4);
+    for (const stream of summary.streams) {
+      let total = 0;
+      for (const [partition, count] of Object.entries(stream.partitions)) {
+        const events = target.events.get(`${stream.stream}/${partition}`) ?? [];
+        expect(events.length).toBe(count);
+        total += count;
+        const times = events.map((e) => e.enqueuedTimeMs);
+        expect(times).toEqual([...times].sort((a, b) => a - b));
+      }
+      expect(total).toBe(stream.deliveredEvents);
+      expect(stream.deliveredEvents).toBe(20_000 + stream.faults.duplicate);
+    }
+  });
+
+  it('stops with ABORTED when the signal fires, and reports a failing target instead of hanging', async () => {
+    const controller = new AbortController();
+    const options = parseGenOptions({ events: 200_000, partitions: 2, batchSize: 50 });
+    const aborting: GenTarget = {
+      write: async () => {
+        controller.abort(new Error('stop'));
+      },
+      close: async () => undefined,
+    };
+    await expect(generateStreams(config, options, aborting, { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+
+    let writes = 0;
+    const failing: GenTarget = {
+      write: async () => {
+        writes++;
+        if (writes === 3) throw new Error('disk full');
+      },
+      close: async () => undefined,
+    };
+    await expect(generateStreams(config, options, failing)).rejects.toThrow('disk full');
+    expect(writes).toBeLessThan(20);
+  });
+
+  it('rejects out-of-order events when the config allows no out-of-orderness', async () => {
+    const strict = { ...config, processing: { ...config.processing, allowedOutOfOrderness: 0 } };
+    const options = parseGenOptions({ events: 10, faults: { outOfOrder: 0.1 } });
+    await expect(generateStreams(strict, options, new RecordingTarget())).rejects.toThrow(/faults\.outOfOrder: needs processing\.allowedOutOfOrderness/);
+  });
+});
