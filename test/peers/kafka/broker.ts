@@ -99,6 +99,13 @@ export class KafkaPeer {
     return partitions.map((log) => log.highWatermark);
   }
 
+  /** Record batches stored per partition of a topic (one per produce request and partition). */
+  batchCounts(topic: string): number[] {
+    const partitions = this.topics.partitions(topic);
+    if (!partitions) throw new RangeError(`unknown topic ${topic}`);
+    return partitions.map((log) => log.batchCount);
+  }
+
   committedOffsets(groupId: string): ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> {
     return this.groups.committed(groupId);
   }

@@ -22,6 +22,10 @@ export class PartitionLog {
     return this.next;
   }
 
+  get batchCount(): number {
+    return this.batches.length;
+  }
+
   /** Appends every batch of a produced record set; returns the base offset of the first. */
   append(recordSet: Buffer): number {
     const incoming = splitRecordSet(recordSet);
