@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { registerBenchKeysCommand } from './bench-keys.js';
 import { registerDemoCommand } from './demo.js';
+import { registerGenCommand } from './gen.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommand } from './run.js';
 import { registerValidateCommand } from './validate.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.name('tributary').description('Event Hubs / Kafka / Capture -> Avro -> event-time windows -> Parquet, exactly-once in effect');
   registerRunCommand(program);
   registerDemoCommand(program);
+  registerGenCommand(program);
   registerValidateCommand(program);
   registerInspectCommands(program);
   registerBenchKeysCommand(program);
