@@ -28,9 +28,10 @@ export function createBodyCodec(format: BodyFormat, type: avro.Type): BodyCodec 
         try {
           JSON.parse(body.toString('utf8'));
           return false;
-        } catch {
-          // The parse error is the verdict being asked for.
-          return true;
+        } catch (error) {
+          // A syntax error is the verdict being asked for; anything else is a bug.
+          if (error instanceof SyntaxError) return true;
+          throw error;
         }
       },
     };

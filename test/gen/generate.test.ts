@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import avro from 'avsc';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { TributaryConfig } from '../../src/config/schema.js';
@@ -79,6 +81,30 @@ describe('generator driver', () => {
     };
     await expect(generateStreams(config, options, failing)).rejects.toThrow('disk full');
     expect(writes).toBeLessThan(20);
+  });
+
+  it('writes JSON bodies for streams configured with bodyFormat json, corrupt ones included', async () => {
+    const jsonConfig = { ...config, streams: { orders: { ...config.streams.orders!, bodyFormat: 'json' as const } } };
+    const type = avro.Type.forSchema(JSON.parse(readFileSync('examples/schemas/orders.avsc', 'utf8')) as avro.Schema);
+    const target = new RecordingTarget();
+    const summary = await generateStreams(jsonConfig, parseGenOptions({ events: 3000, partitions: 2, faults: { corrupt: 0.05 } }), target);
+    let valid = 0;
+    let invalid = 0;
+    for (const events of target.events.values()) {
+      for (const event of events) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(Buffer.from(event.body).toString('utf8'));
+        } catch (error) {
+          if (!(error instanceof SyntaxError)) throw error;
+        }
+        if (parsed !== undefined && type.isValid(parsed)) valid++;
+        else invalid++;
+      }
+    }
+    expect(invalid).toBe(summary.streams[0]!.faults.corrupt);
+    expect(invalid).toBeGreaterThan(50);
+    expect(valid).toBe(summary.streams[0]!.deliveredEvents - invalid);
   });
 
   it('rejects out-of-order events when the config allows no out-of-orderness', async () => {

@@ -140,7 +140,7 @@ class PartitionArchive {
       EnqueuedTimeUtc: new Date(event.enqueuedTimeMs).toISOString(),
       SystemProperties: system,
       Properties: properties,
-      Body: Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength),
+      Body: Buffer.isBuffer(event.body) ? event.body : Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength),
     };
   }
 
