@@ -28,12 +28,23 @@ export type StoreConfig = z.infer<typeof storeSchema>;
 
 export const streamSchema = z.strictObject({
   schema: z.string().min(1).describe('path of the Avro schema (.avsc) of the event bodies'),
-  bodyFormat: z.enum(['avro', 'json']).default('avro').describe('how event bodies are encoded'),
+  bodyFormat: z.enum(['avro', 'json', 'confluent-avro']).default('avro')
+    .describe('how event bodies are encoded: raw Avro, JSON, or Confluent wire format (magic byte + schema id + Avro)'),
+  schemaRegistry: z.strictObject({
+    url: z.url().describe('Confluent-compatible schema registry base URL'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+  }).optional().describe('where confluent-avro writer schemas are looked up by id'),
+  writerSchemas: z.record(z.string().regex(/^\d+$/, 'expected a schema id'), z.string()).optional()
+    .describe('confluent-avro writer schemas known in advance: schema id -> .avsc file'),
   eventId: z.string().min(1).describe('field holding the event id used for deduplication'),
   eventTime: z.string().min(1).describe('field holding the event time (timestamp-millis or ISO string), or _enqueued_time to use the source\'s enqueued time'),
   partitionKey: z.string().min(1).optional().describe('field used as partition key when generating or sending'),
   propertyColumns: z.array(z.string()).default(['traceparent']).describe('application properties landed as raw-table columns'),
   table: identifier.optional().describe('raw table name; defaults to <stream>_raw'),
+}).refine((s) => s.bodyFormat !== 'confluent-avro' || s.schemaRegistry !== undefined || s.writerSchemas !== undefined, {
+  message: 'confluent-avro bodies need schemaRegistry or writerSchemas',
+  path: ['bodyFormat'],
 });
 export type StreamConfig = z.infer<typeof streamSchema>;
 

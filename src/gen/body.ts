@@ -7,7 +7,14 @@ import type avro from 'avsc';
 import { TributaryError } from '../core/errors.js';
 import type { Prng } from './prng.js';
 
-export type BodyFormat = 'avro' | 'json';
+export type BodyFormat = 'avro' | 'json' | 'confluent-avro';
+
+/** Confluent wire format: magic byte 0, the writer schema id (big-endian), then the Avro body. */
+export function confluentFrame(schemaId: number, avroBody: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(schemaId, 1);
+  return Buffer.concat([header, avroBody]);
+}
 
 export interface BodyCodec {
   encode(value: Record<string, unknown>): Buffer;
@@ -17,7 +24,7 @@ export interface BodyCodec {
   fails(body: Buffer): boolean;
 }
 
-export function createBodyCodec(format: BodyFormat, type: avro.Type): BodyCodec {
+export function createBodyCodec(format: BodyFormat, type: avro.Type, confluentSchemaId = 1): BodyCodec {
   const json = (value: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify(value, bytesAsBase64));
   const binary = (value: Record<string, unknown>): Buffer => type.toBuffer(value);
   if (format === 'json') {
@@ -34,6 +41,14 @@ export function createBodyCodec(format: BodyFormat, type: avro.Type): BodyCodec 
           throw error;
         }
       },
+    };
+  }
+  if (format === 'confluent-avro') {
+    const avroCodec = createBodyCodec('avro', type);
+    return {
+      encode: (value) => confluentFrame(confluentSchemaId, binary(value)),
+      foreign: json,
+      fails: (body) => body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== confluentSchemaId || avroCodec.fails(body.subarray(5)),
     };
   }
   return {

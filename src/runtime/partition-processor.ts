@@ -116,7 +116,8 @@ export class PartitionProcessor {
     const started = performance.now();
     const events = batch.events.filter((e) => e.position >= this.nextPosition);
     if (events.length === 0) return {};
-    const decoded = await this.pool.decode(this.plan.decode, events, undefined, signal);
+    const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
+    const decoded = await this.pool.decode(this.plan.decode, events, writerSchemas, signal);
     let commitBelow: BatchOutcome['commitBelow'];
     let ok = 0;
     let duplicates = 0;

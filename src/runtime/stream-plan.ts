@@ -9,6 +9,7 @@ import type { AggregationConfig, StreamConfig, TributaryConfig } from '../config
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { projectColumns, type ProjectedColumn } from '../ingest/decode/projection.js';
 import type { StreamDecodeSpec } from '../ingest/decode/task.js';
+import { createWriterSchemaSource, type WriterSchemaSource } from '../ingest/decode/writer-schemas.js';
 import type { AggregationSpec } from '../aggregate/window-aggregator.js';
 import type { ColumnSpec, TableSchema } from '../sink/table.js';
 import type { MeasureFn } from '../aggregate/accumulators.js';
@@ -38,6 +39,8 @@ export interface StreamPlan {
   propertyColumns: string[];
   raw: TableSchema;
   aggregations: AggregationPlan[];
+  /** Confluent-framed streams: where writer schemas come from */
+  writerSchemas: WriterSchemaSource | undefined;
 }
 
 export async function loadStreamPlans(config: TributaryConfig): Promise<Map<string, StreamPlan>> {
@@ -50,12 +53,12 @@ export async function loadStreamPlans(config: TributaryConfig): Promise<Map<stri
     } catch (error) {
       throw new TributaryError('CONFIG_INVALID', `streams.${stream}.schema: cannot load Avro schema ${streamConfig.schema}: ${errorMessage(error)}`, { cause: error });
     }
-    plans.set(stream, buildStreamPlan(stream, streamConfig, schemaText, config));
+    plans.set(stream, { ...buildStreamPlan(stream, streamConfig, schemaText, config), writerSchemas: await createWriterSchemaSource(stream, streamConfig) });
   }
   return plans;
 }
 
-export function buildStreamPlan(stream: string, streamConfig: StreamConfig, schemaText: string, config: TributaryConfig): StreamPlan {
+export function buildStreamPlan(stream: string, streamConfig: StreamConfig, schemaText: string, config: TributaryConfig): Omit<StreamPlan, 'writerSchemas'> {
   let bodyColumns: ProjectedColumn[];
   try {
     bodyColumns = projectColumns(JSON.parse(schemaText));
