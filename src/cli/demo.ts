@@ -19,6 +19,8 @@ export function registerDemoCommand(program: Command): void {
     .option('-c, --config <file>', 'YAML config file', DEMO_CONFIG)
     .option('--events <n>', 'events per stream when generating', (v) => Number.parseInt(v, 10), DEMO_EVENTS_PER_STREAM)
     .action(async (opts: { config: string; events: number }) => {
+      // The demo shows progress lines and a summary; per-partition info logs would drown them.
+      process.env.TRIBUTARY_LOG_LEVEL ??= 'warn';
       const config = await loadConfig(opts.config);
       const source = config.source;
       if (source.kind !== 'capture') throw new Error('the demo reads a Capture archive: source.kind must be capture');
