@@ -21,7 +21,7 @@ export interface KafkaClientDependencies {
 }
 
 export function kafkaClientConfig(config: KafkaSourceConfig, deps: KafkaClientDependencies): KafkaConfig {
-  const kafkaLog = deps.log.child({ component: 'kafkajs' });
+  const kafkaLog = deps.log.child({ library: 'kafkajs' });
   return {
     brokers: config.brokers,
     clientId: config.clientId,
@@ -34,7 +34,10 @@ export function kafkaClientConfig(config: KafkaSourceConfig, deps: KafkaClientDe
     logCreator: () => (entry: LogEntry) => {
       const { message, timestamp: _timestamp, ...extra } = entry.log;
       const fields = { namespace: entry.namespace, ...extra };
-      if (entry.level === logLevel.ERROR) kafkaLog.error(fields, message);
+      // kafkajs logs every error response at ERROR, a rebalance's REBALANCE_IN_PROGRESS included; the code that
+      // sent the request handles it, and the source logs what matters, so these are debug lines here.
+      const responseError = entry.namespace === 'Connection' && message.startsWith('Response ');
+      if (entry.level === logLevel.ERROR && !responseError) kafkaLog.error(fields, message);
       else if (entry.level === logLevel.WARN) kafkaLog.warn(fields, message);
       else kafkaLog.debug(fields, message);
     },
