@@ -5,9 +5,11 @@
  * config (or the key-field option) and everything else from the Avro schema.
  */
 import { readFile } from 'node:fs/promises';
-import type { TributaryConfig } from '../config/schema.js';
+import path from 'node:path';
+import type { StreamConfig, TributaryConfig } from '../config/schema.js';
 import { TributaryError, abortError, errorMessage } from '../core/errors.js';
 import { mapPartitionKeyToId } from '../partition/eventhubs-hash.js';
+import { ENQUEUED_TIME } from '../runtime/stream-plan.js';
 import { createBodyCodec } from './body.js';
 import { createKeySampler } from './key-distribution.js';
 import type { GenOptions } from './options.js';
@@ -72,10 +74,16 @@ export async function prepareStreams(config: TributaryConfig, options: GenOption
     }
     const keyOption = typeof options.keyField === 'string' ? options.keyField : options.keyField?.[stream];
     const keyField = keyOption ?? streamConfig.partitionKey;
-    const overrides: FieldOverride[] = [
-      { kind: 'eventId', path: streamConfig.eventId, configPath: `streams.${stream}.eventId` },
-      { kind: 'eventTime', path: streamConfig.eventTime, configPath: `streams.${stream}.eventTime` },
-    ];
+    const overrides: FieldOverride[] = [{ kind: 'eventId', path: streamConfig.eventId, configPath: `streams.${stream}.eventId` }];
+    if (streamConfig.eventTime !== ENQUEUED_TIME) {
+      overrides.push({ kind: 'eventTime', path: streamConfig.eventTime, configPath: `streams.${stream}.eventTime` });
+    } else if (options.faults.outOfOrder > 0 || options.faults.late > 0) {
+      // The broker's enqueued time never goes back, so such a stream has nothing to be out of order or late.
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `streams.${stream}.eventTime is ${ENQUEUED_TIME}: its events cannot be out of order or late; set the out-of-order and late rates to 0 or leave the stream out`,
+      );
+    }
     if (keyField !== undefined) {
       const configPath = keyOption !== undefined ? `keyField (${stream})` : `streams.${stream}.partitionKey`;
       if (keyField === streamConfig.eventId || keyField === streamConfig.eventTime) {
@@ -85,7 +93,8 @@ export async function prepareStreams(config: TributaryConfig, options: GenOption
     }
     const salt = new Prng(options.seed, `${stream}/key-salt`).uint32();
     const records = compileRecordGenerator(schema, { overrides, origin: `${streamConfig.schema} (stream ${stream})`, salt });
-    prepared.push({ stream, keyField, records, codec: createBodyCodec(streamConfig.bodyFormat, records.type) });
+    const schemaId = streamConfig.bodyFormat === 'confluent-avro' ? confluentSchemaId(stream, streamConfig) : undefined;
+    prepared.push({ stream, keyField, records, codec: createBodyCodec(streamConfig.bodyFormat, records.type, schemaId) });
   }
   const faults = options.faults;
   if (faults.outOfOrder > 0 && config.processing.allowedOutOfOrderness < 2) {
@@ -95,6 +104,19 @@ export async function prepareStreams(config: TributaryConfig, options: GenOption
     );
   }
   return prepared;
+}
+
+/** The id Confluent-framed bodies carry: the `writerSchemas` entry naming the stream's own schema file. */
+function confluentSchemaId(stream: string, streamConfig: StreamConfig): number {
+  const entries = Object.entries(streamConfig.writerSchemas ?? {});
+  const own = entries.find(([, file]) => path.resolve(file) === path.resolve(streamConfig.schema)) ?? (entries.length === 1 ? entries[0] : undefined);
+  if (!own) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `streams.${stream}.writerSchemas: generating confluent-avro bodies needs the schema id of ${streamConfig.schema}; list it there`,
+    );
+  }
+  return Number(own[0]);
 }
 
 export interface PreparedStream {

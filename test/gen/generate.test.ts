@@ -107,6 +107,39 @@ describe('generator driver', () => {
     expect(valid).toBe(summary.streams[0]!.deliveredEvents - invalid);
   });
 
+  it('frames Confluent bodies with the schema id the config lists for the stream schema', async () => {
+    const orders = config.streams.orders!;
+    const confluent = { ...config, streams: { orders: { ...orders, bodyFormat: 'confluent-avro' as const, writerSchemas: { '3': 'x.avsc', '17': orders.schema } } } };
+    const type = avro.Type.forSchema(JSON.parse(readFileSync(orders.schema, 'utf8')) as avro.Schema);
+    const target = new RecordingTarget();
+    const summary = await generateStreams(confluent, parseGenOptions({ events: 2000, partitions: 1, faults: { corrupt: 0.05 } }), target);
+    let framed = 0;
+    for (const event of target.events.get('orders/0')!) {
+      const body = Buffer.from(event.body);
+      if (body.length >= 5 && body[0] === 0 && body.readUInt32BE(1) === 17) {
+        try {
+          type.fromBuffer(body.subarray(5));
+          framed++;
+        } catch (error) {
+          if (!(error instanceof Error)) throw error;
+        }
+      }
+    }
+    expect(framed).toBe(summary.streams[0]!.deliveredEvents - summary.streams[0]!.faults.corrupt);
+    const unknown = { ...config, streams: { orders: { ...orders, bodyFormat: 'confluent-avro' as const, writerSchemas: { '3': 'a.avsc', '4': 'b.avsc' } } } };
+    await expect(generateStreams(unknown, parseGenOptions({ events: 10 }), new RecordingTarget())).rejects.toThrow(/streams\.orders\.writerSchemas: .*needs the schema id/);
+  });
+
+  it('times streams by enqueued time when the config says so, and refuses faults that cannot exist there', async () => {
+    const byEnqueued = { ...config, streams: { telemetry: { ...config.streams.telemetry!, eventTime: '_enqueued_time' } } };
+    const target = new RecordingTarget();
+    await generateStreams(byEnqueued, parseGenOptions({ events: 100, partitions: 1, faults: { duplicate: 0.1 } }), target);
+    expect(target.events.get('telemetry/0')!.length).toBeGreaterThanOrEqual(100);
+    await expect(generateStreams(byEnqueued, parseGenOptions({ events: 100, faults: { late: 0.1 } }), target)).rejects.toThrow(
+      /streams\.telemetry\.eventTime is _enqueued_time: its events cannot be out of order or late/,
+    );
+  });
+
   it('rejects out-of-order events when the config allows no out-of-orderness', async () => {
     const strict = { ...config, processing: { ...config.processing, allowedOutOfOrderness: 0 } };
     const options = parseGenOptions({ events: 10, faults: { outOfOrder: 0.1 } });
