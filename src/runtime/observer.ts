@@ -13,6 +13,8 @@ export interface PipelineObserver {
   batchProcessed(stream: string, seconds: number): void;
   watermark(stream: string, partition: string, watermarkMs: number): void;
   checkpointed(stream: string, partition: string, position: number): void;
+  /** ownership ended: per-partition gauges should go, or a stale checkpoint age would alert */
+  partitionReleased?(stream: string, partition: string): void;
 }
 
 /** Totals for the end-of-run summary. */
@@ -57,5 +59,6 @@ export function fanOut(observers: PipelineObserver[]): PipelineObserver {
     batchProcessed: (...a) => observers.forEach((o) => o.batchProcessed(...a)),
     watermark: (...a) => observers.forEach((o) => o.watermark(...a)),
     checkpointed: (...a) => observers.forEach((o) => o.checkpointed(...a)),
+    partitionReleased: (...a) => observers.forEach((o) => o.partitionReleased?.(...a)),
   };
 }

@@ -67,6 +67,7 @@ export class PartitionRouter implements PartitionHandler {
     // its newer ones. On shutdown we still own it, so leaving complete-so-far files behind is safe.
     if (reason === 'shutdown' && !owned.flushedSinceActivity) await this.serialise(owned, () => owned.processor.flush());
     else await owned.tail.catch(() => undefined);
+    this.observer.partitionReleased?.(stream, partition);
     this.log.info({ stream, partition, reason }, 'partition released');
   }
 
