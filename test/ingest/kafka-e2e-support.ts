@@ -140,9 +140,13 @@ export async function readDeadLetterRecords(ws: Workspace): Promise<DeadLetterRe
 }
 
 /** Ids landed more than once, and ids expected but missing. */
-export function landedOnce(rows: Row[], expectedIds: Iterable<string>): { duplicates: string[]; missing: string[]; unexpected: string[] } {
+export function landedOnce(
+  rows: Row[],
+  expectedIds: Iterable<string>,
+  idField = 'orderId',
+): { duplicates: string[]; missing: string[]; unexpected: string[] } {
   const counts = new Map<string, number>();
-  for (const row of rows) counts.set(String(row.orderId), (counts.get(String(row.orderId)) ?? 0) + 1);
+  for (const row of rows) counts.set(String(row[idField]), (counts.get(String(row[idField])) ?? 0) + 1);
   const expected = new Set(expectedIds);
   return {
     duplicates: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
