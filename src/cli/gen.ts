@@ -21,6 +21,7 @@ export interface GenCommandOptions {
   distribution: string;
   skew: string;
   keys: string;
+  hash: string;
   span: string;
   start: string;
   duplicates: string;
@@ -70,6 +71,7 @@ export function genOptionsFromCli(options: GenCommandOptions): Omit<GenerateArch
     distribution: options.distribution as 'uniform' | 'zipf',
     skew: number('--skew', options.skew),
     keys: number('--keys', options.keys),
+    hash: options.hash as 'eventhubs' | 'kafka',
     span: unit(options.span),
     start: /^-?\d+$/.test(options.start) ? Number(options.start) : options.start,
     faults: {
@@ -162,6 +164,7 @@ export function registerGenCommand(program: Command): void {
     .option('--distribution <kind>', 'key distribution: uniform | zipf', 'uniform')
     .option('--skew <s>', 'Zipf exponent (P(rank k) ~ 1/k^s)', '1.1')
     .option('--keys <n>', 'distinct partition keys', '10000')
+    .option('--hash <kind>', "key -> partition routing: eventhubs (Event Hubs' hash) | kafka (murmur2)", 'eventhubs')
     .option('--span <duration>', 'enqueued-time span of the events', '1h')
     .option('--start <time>', 'time of the first event (ISO 8601 or epoch ms)', '2024-01-01T00:00:00Z')
     .option('--duplicates <rate>', 'share of events delivered twice', '0.01')

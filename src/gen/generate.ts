@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { StreamConfig, TributaryConfig } from '../config/schema.js';
 import { TributaryError, abortError, errorMessage } from '../core/errors.js';
 import { mapPartitionKeyToId } from '../partition/eventhubs-hash.js';
+import { kafkaPartitionForKey } from '../partition/kafka-murmur2.js';
 import { ENQUEUED_TIME } from '../runtime/stream-plan.js';
 import { createBodyCodec } from './body.js';
 import { createKeySampler } from './key-distribution.js';
@@ -157,7 +158,7 @@ export async function generateStreams(
       codec,
       keyed: keyField !== undefined,
       keys,
-      route: (key) => mapPartitionKeyToId(key, options.partitions),
+      route: options.hash === 'kafka' ? (key) => kafkaPartitionForKey(key, options.partitions) : (key) => mapPartitionKeyToId(key, options.partitions),
       partitions: options.partitions,
       events: options.events,
       startMs: options.start,

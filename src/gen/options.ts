@@ -29,6 +29,8 @@ export const genOptionsSchema = z.strictObject({
   streams: z.array(z.string().min(1)).min(1).optional().describe('streams to generate (keys of `streams` in the config); default all'),
   keyField: z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]).optional()
     .describe('partition-key field overriding the config: one dotted path for every stream, or stream -> path'),
+  hash: z.enum(['eventhubs', 'kafka']).default('eventhubs')
+    .describe("key -> partition routing: Event Hubs' partition-key hash or Kafka's default partitioner (murmur2)"),
   keys: z.number().int().min(1).max(2 ** 31).default(10_000).describe('distinct partition keys'),
   distribution: z.enum(['uniform', 'zipf']).default('uniform').describe('how often each key occurs'),
   skew: z.number().positive().max(100).default(1.1).describe('Zipf exponent s: P(rank k) ~ 1 / k^s'),

@@ -69,12 +69,12 @@ describe('tributary gen (command line)', () => {
 
   it('maps flags onto generator options', () => {
     const options = genOptionsFromCli({
-      config: 'x', events: '10', partitions: '4', distribution: 'zipf', skew: '1.5', keys: '9', span: '2h', start: '0',
+      config: 'x', events: '10', partitions: '4', distribution: 'zipf', skew: '1.5', keys: '9', hash: 'kafka', span: '2h', start: '0',
       duplicates: '0.1', outOfOrder: '0.2', late: '0.3', corrupt: '0.05', seed: '3', window: '60000', maxFileSize: '1MiB',
       codec: 'null', overwrite: true, json: false, quiet: false, streams: 'a, b', keyField: 'k',
     } satisfies GenCommandOptions);
     expect(options).toMatchObject({
-      events: 10, partitions: 4, distribution: 'zipf', skew: 1.5, keys: 9, span: '2h', start: 0, seed: 3, streams: ['a', 'b'], keyField: 'k',
+      events: 10, partitions: 4, distribution: 'zipf', skew: 1.5, keys: 9, hash: 'kafka', span: '2h', start: 0, seed: 3, streams: ['a', 'b'], keyField: 'k',
       faults: { duplicate: 0.1, outOfOrder: 0.2, late: 0.3, corrupt: 0.05 }, capture: { window: 60000, maxFileBytes: '1MiB', codec: 'null' }, overwrite: true,
     });
     expect(parseKeyField('orders=customerId,telemetry=siteId')).toEqual({ orders: 'customerId', telemetry: 'siteId' });

@@ -7,6 +7,7 @@ import type { TributaryConfig } from '../../src/config/schema.js';
 import { generateStreams } from '../../src/gen/generate.js';
 import { parseGenOptions } from '../../src/gen/options.js';
 import type { GeneratedEvent, GenTarget } from '../../src/gen/target.js';
+import { kafkaPartitionForKey } from '../../src/partition/kafka-murmur2.js';
 
 /** A slow target that records how writes overlap. */
 class RecordingTarget implements GenTarget {
@@ -58,6 +59,20 @@ describe('generator driver', () => {
       expect(total).toBe(stream.deliveredEvents);
       expect(stream.deliveredEvents).toBe(20_000 + stream.faults.duplicate);
     }
+  });
+
+  it("routes keys with Kafka's default partitioner when asked", async () => {
+    const target = new RecordingTarget();
+    await generateStreams(config, parseGenOptions({ events: 2000, partitions: 5, hash: 'kafka', streams: ['orders'] }), target);
+    let checked = 0;
+    for (const [id, events] of target.events) {
+      const partition = Number(id.split('/')[1]);
+      for (const event of events) {
+        if (kafkaPartitionForKey(event.partitionKey, 5) !== partition) throw new Error(`${event.partitionKey} is not in partition ${partition}`);
+        checked++;
+      }
+    }
+    expect(checked).toBe(2000);
   });
 
   it('stops with ABORTED when the signal fires, and reports a failing target instead of hanging', async () => {
