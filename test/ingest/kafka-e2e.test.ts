@@ -97,6 +97,12 @@ describe('Kafka source end to end (in process)', () => {
 
     const deadLetters = await readDeadLetterRecords(ws);
     expect(deadLetters.map((d) => [d.reason, d.partition, d.position]).sort()).toEqual(corrupt.map((c) => ['decode', String(c.partition), c.offset]).sort());
+    // A dead letter keeps the record's Kafka coordinates, key and headers.
+    for (const letter of deadLetters) {
+      expect(letter.offset).toBe(String(letter.position));
+      expect(letter.partitionKey).toMatch(/^C\d{7}$/);
+      expect(letter.properties.traceparent).toMatch(/^00-[0-9]{32}-/);
+    }
 
     // Each event counted once in the aggregates.
     const aggregates = await readTable(ws, 'orders_by_channel_1m');
