@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { byteSize, duration } from './units.js';
 import { kafkaSourceSchema } from '../ingest/kafka/config.js';
+import { eventHubsSourceSchema } from '../ingest/eventhubs/config.js';
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
 
@@ -73,7 +74,7 @@ export const captureSourceSchema = z.strictObject({
   hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
 });
 
-export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema]);
+export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
 export type SourceConfig = z.infer<typeof sourceSchema>;
 
 export const processingSchema = z.strictObject({

@@ -4,6 +4,7 @@ import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import type { ObjectStore } from '../sink/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { CaptureSource } from './capture/source.js';
+import { EventHubsSource } from './eventhubs/source.js';
 import { KafkaSource } from './kafka/source.js';
 import type { Source } from './source.js';
 
@@ -28,5 +29,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
       });
     case 'kafka':
       return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }) });
+    case 'eventhubs':
+      return new EventHubsSource({ config: source, log: deps.log.child({ component: 'eventhubs-source' }) });
   }
 }

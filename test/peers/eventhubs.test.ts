@@ -195,7 +195,7 @@ describe('Event Hubs peer', () => {
     const second = receive(consumer('tributary'), '0', earliestEventPosition, 1, { ownerLevel: 2 });
     await second.done;
     await waitFor(() => stolen(first));
-    expect(peer.activeConsumers()).toEqual([{ hub: HUB, consumerGroup: 'tributary', partitionId: '0', ownerLevel: 2 }]);
+    expect(peer.activeConsumers()).toEqual([{ hub: HUB, consumerGroup: 'tributary', partitionId: '0', ownerLevel: 2, sent: 1 }]);
 
     // Equal level: the newcomer wins (this is how the load-balanced processor, always at level 0, takes over).
     const third = receive(consumer('tributary'), '0', earliestEventPosition, 1, { ownerLevel: 2 });

@@ -50,6 +50,8 @@ export interface ConsumerInfo {
   consumerGroup: string;
   partitionId: string;
   ownerLevel: number | undefined;
+  /** events sent on this link so far (bounded by the credit the client granted) */
+  sent: number;
 }
 
 export interface PublishInput {
@@ -78,6 +80,7 @@ interface ConsumerLink {
   /** True once the first event at or after the start position was found. */
   started: boolean;
   runtimeMetric: boolean;
+  sent: number;
   unsubscribe: () => void;
 }
 
@@ -139,6 +142,11 @@ export class EventHubsPeer {
     return `Endpoint=${this.endpoint};SharedAccessKeyName=peer;SharedAccessKey=peer-key;EntityPath=${hub};UseDevelopmentEmulator=true`;
   }
 
+  /** A namespace-level connection string (no EntityPath), for clients that name the hub themselves. */
+  namespaceConnectionString(): string {
+    return `Endpoint=${this.endpoint};SharedAccessKeyName=peer;SharedAccessKey=peer-key;UseDevelopmentEmulator=true`;
+  }
+
   /** The events stored in one partition, with the annotations the service stamped. */
   events(hub: string, partitionId: string): PeerEvent[] {
     return this.logOrThrow(hub, partitionId).events.map(toPeerEvent);
@@ -176,6 +184,7 @@ export class EventHubsPeer {
       consumerGroup: c.consumerGroup,
       partitionId: c.log.partitionId,
       ownerLevel: c.ownerLevel,
+      sent: c.sent,
     }));
   }
 
@@ -459,6 +468,7 @@ export class EventHubsPeer {
       cursor: 0,
       started: false,
       runtimeMetric: capabilities(sender).includes(RUNTIME_METRIC_CAPABILITY),
+      sent: 0,
       unsubscribe: () => undefined,
     };
     consumer.unsubscribe = log.onAppend(() => this.pump(consumer));
@@ -507,11 +517,17 @@ export class EventHubsPeer {
     }
   }
 
-  /** Sends what the link's credit allows; called on credit, on drain requests and on every append. */
+  /**
+   * Sends what the link's credit allows; called on credit, on drain requests and on every append. rhea queues a
+   * send and takes the credit only when it writes the transfer, so the budget is the credit minus what this link
+   * queued and rhea has not written yet (its delivery count has not caught up with our count).
+   */
   private pump(consumer: ConsumerLink): void {
     const { sender, log } = consumer;
     if (!sender.is_open()) return;
-    while (sender.sendable() && consumer.cursor < log.events.length) {
+    const flow = sender as unknown as { credit: number; delivery_count: number };
+    let budget = flow.credit - Math.max(0, consumer.sent - flow.delivery_count);
+    while (budget > 0 && sender.sendable() && consumer.cursor < log.events.length) {
       const event = log.events[consumer.cursor]!;
       consumer.cursor++;
       if (!consumer.started) {
@@ -519,6 +535,8 @@ export class EventHubsPeer {
         consumer.started = true;
       }
       sender.send(this.outgoing(consumer, event));
+      consumer.sent++;
+      budget--;
     }
   }
 

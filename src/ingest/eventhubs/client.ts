@@ -1,0 +1,74 @@
+/**
+ * Builds SDK clients from config: a namespace connection string, or a fully qualified namespace with
+ * DefaultAzureCredential. The SDK's own messages for a bad connection string quote the string (with its key),
+ * so construction errors are replaced by ones that name the config field instead.
+ */
+import { EventHubConsumerClient, EventHubProducerClient, type CheckpointStore, type EventHubConsumerClientOptions } from '@azure/event-hubs';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { TributaryError } from '../../core/errors.js';
+
+export interface NamespaceConnection {
+  connectionString?: string | undefined;
+  fullyQualifiedNamespace?: string | undefined;
+}
+
+export function entityPathOf(connectionString: string): string | undefined {
+  for (const part of connectionString.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim().toLowerCase() === 'entitypath') return part.slice(at + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
+function checkEntityPath(connection: NamespaceConnection, hub: string, field: string): void {
+  const entityPath = connection.connectionString ? entityPathOf(connection.connectionString) : undefined;
+  if (entityPath !== undefined && entityPath !== hub) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `${field}.connectionString is scoped to the event hub "${entityPath}" (EntityPath) but hub "${hub}" is configured; use a namespace-level connection string`,
+    );
+  }
+}
+
+function construct<T>(field: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof TypeError) {
+      throw new TributaryError('CONFIG_INVALID', `${field}: the connection settings are not valid for Event Hubs (check connectionString / fullyQualifiedNamespace)`);
+    }
+    throw error;
+  }
+}
+
+export function createConsumerClient(
+  connection: NamespaceConnection,
+  consumerGroup: string,
+  hub: string,
+  store: CheckpointStore,
+  options: EventHubConsumerClientOptions,
+  credential?: TokenCredential,
+  field = 'source',
+): EventHubConsumerClient {
+  checkEntityPath(connection, hub, field);
+  return construct(field, () =>
+    connection.connectionString
+      ? new EventHubConsumerClient(consumerGroup, connection.connectionString, hub, store, options)
+      : new EventHubConsumerClient(consumerGroup, connection.fullyQualifiedNamespace!, hub, credential ?? new DefaultAzureCredential(), store, options),
+  );
+}
+
+export function createProducerClient(
+  connection: NamespaceConnection,
+  hub: string,
+  options: { identifier?: string } = {},
+  credential?: TokenCredential,
+  field = 'target',
+): EventHubProducerClient {
+  checkEntityPath(connection, hub, field);
+  return construct(field, () =>
+    connection.connectionString
+      ? new EventHubProducerClient(connection.connectionString, hub, options)
+      : new EventHubProducerClient(connection.fullyQualifiedNamespace!, hub, credential ?? new DefaultAzureCredential(), options),
+  );
+}

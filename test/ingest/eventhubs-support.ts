@@ -1,0 +1,116 @@
+/**
+ * Helpers for the Event Hubs source tests: a PartitionHandler that records what the source hands it (and
+ * commits after every batch, like a sink that lands each batch durably), and config for the loopback peer.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger, type Logger } from '../../src/core/log.js';
+import { eventHubsSourceSchema, type EventHubsSourceConfig, type EventHubsSourceConfigInput } from '../../src/ingest/eventhubs/config.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/ingest/source.js';
+import type { EventHubsPeer } from '../peers/eventhubs/index.js';
+
+export const quietLog: Logger = createLogger(process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent');
+
+export interface RecordingOptions {
+  /** the resume point onAssigned returns */
+  resume?: (stream: string, partition: string) => ResumePoint;
+  /** runs inside onBatch before it returns (slow sinks, failures) */
+  process?: (batch: PartitionBatch, signal: AbortSignal) => Promise<void>;
+  /** commit (commitBelow) after every batch; default true */
+  commit?: boolean;
+}
+
+export class RecordingHandler implements PartitionHandler {
+  readonly events = new Map<string, SourceEvent[]>();
+  readonly assigned: string[] = [];
+  readonly revoked: Array<{ partition: string; reason: 'lost' | 'shutdown' }> = [];
+  readonly caughtUp: string[] = [];
+  readonly batchSizes: number[] = [];
+  private readonly owned = new Set<string>();
+  /** set when the source broke the contract (a batch for a partition it does not own, overlapping batches) */
+  readonly violations: string[] = [];
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly options: RecordingOptions = {}) {}
+
+  async onAssigned(stream: string, partition: string): Promise<ResumePoint> {
+    const key = `${stream}/${partition}`;
+    if (this.owned.has(key)) this.violations.push(`assigned twice: ${key}`);
+    this.owned.add(key);
+    this.assigned.push(key);
+    return this.options.resume?.(stream, partition);
+  }
+
+  async onBatch(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
+    const key = `${batch.stream}/${batch.partition}`;
+    if (!this.owned.has(key)) this.violations.push(`batch for a partition not owned: ${key}`);
+    if (this.busy.has(key)) this.violations.push(`overlapping batches: ${key}`);
+    this.busy.add(key);
+    try {
+      await this.options.process?.(batch, signal);
+      const list = this.events.get(key) ?? [];
+      list.push(...batch.events);
+      this.events.set(key, list);
+      this.batchSizes.push(batch.events.length);
+      const last = batch.events[batch.events.length - 1]!;
+      return this.options.commit === false ? {} : { commitBelow: { position: last.position + 1, offset: last.offset } };
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
+  async onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void> {
+    const key = `${stream}/${partition}`;
+    if (!this.owned.has(key)) this.violations.push(`revoked but not owned: ${key}`);
+    if (this.busy.has(key)) this.violations.push(`revoked during a batch: ${key}`);
+    this.owned.delete(key);
+    this.revoked.push({ partition: key, reason });
+  }
+
+  async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {
+    this.caughtUp.push(`${stream}/${partition}`);
+    return {};
+  }
+
+  positions(key: string): number[] {
+    return (this.events.get(key) ?? []).map((e) => e.position);
+  }
+
+  total(): number {
+    let n = 0;
+    for (const list of this.events.values()) n += list.length;
+    return n;
+  }
+}
+
+export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { path: dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Source config against the peer, tuned for tests: short waits, fast load balancing. */
+export function peerSourceConfig(peer: EventHubsPeer, checkpointPath: string, overrides: Partial<EventHubsSourceConfigInput> = {}): EventHubsSourceConfig {
+  return eventHubsSourceSchema.parse({
+    kind: 'eventhubs',
+    connectionString: peer.namespaceConnectionString(),
+    consumerGroup: 'tributary',
+    hubs: { orders: 'orders' },
+    checkpointStore: { kind: 'local', path: checkpointPath },
+    maxWaitTime: '200ms',
+    maxBatchSize: 100,
+    loadBalancing: { strategy: 'greedy', updateInterval: '300ms', ownershipExpiration: '3s' },
+    clientRetry: { maxRetries: 5, delay: '100ms', maxDelay: '1s', timeout: '10s' },
+    ...overrides,
+  });
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
