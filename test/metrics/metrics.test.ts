@@ -137,7 +137,7 @@ describe('TributaryMetrics registry', () => {
     expect(registered.map((m) => m.name).sort()).toEqual(Object.values(METRIC_NAMES).sort());
     for (const metric of registered) {
       expect(metric.name).toMatch(/^tributary_[a-z0-9_]+$/);
-      if (metric.type === 'counter') expect(metric.name).toMatch(/_total$/);
+      if (String(metric.type) === 'counter') expect(metric.name).toMatch(/_total$/);
     }
   });
 

@@ -51,7 +51,7 @@ export async function readParquet(bytes: Uint8Array): Promise<ParquetContents> {
 }
 
 export async function readParquetMetadata(bytes: Uint8Array): Promise<ParquetFileInfo> {
-  const file = await ParquetFile.fromFile(new Blob([bytes]));
+  const file = await ParquetFile.fromFile(new Blob([new Uint8Array(bytes)]));
   try {
     const metadata = file.metadata();
     const fileMetadata = metadata.fileMetadata();
