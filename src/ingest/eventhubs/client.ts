@@ -3,13 +3,33 @@
  * DefaultAzureCredential. The SDK's own messages for a bad connection string quote the string (with its key),
  * so construction errors are replaced by ones that name the config field instead.
  */
-import { EventHubConsumerClient, EventHubProducerClient, type CheckpointStore, type EventHubConsumerClientOptions } from '@azure/event-hubs';
+import {
+  EventHubConsumerClient,
+  EventHubProducerClient,
+  RetryMode,
+  type CheckpointStore,
+  type EventHubClientOptions,
+  type EventHubConsumerClientOptions,
+  type RetryOptions,
+} from '@azure/event-hubs';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { TributaryError } from '../../core/errors.js';
+import type { EventHubsSourceConfig } from './config.js';
 
 export interface NamespaceConnection {
   connectionString?: string | undefined;
   fullyQualifiedNamespace?: string | undefined;
+}
+
+/** The SDK's per-operation retries from config: exponential backoff instead of its fixed 30 s default. */
+export function sdkRetryOptions(retry: EventHubsSourceConfig['clientRetry']): RetryOptions {
+  return {
+    mode: RetryMode.Exponential,
+    maxRetries: retry.maxRetries,
+    retryDelayInMs: retry.delay,
+    maxRetryDelayInMs: retry.maxDelay,
+    timeoutInMs: retry.timeout,
+  };
 }
 
 export function entityPathOf(connectionString: string): string | undefined {
@@ -61,7 +81,7 @@ export function createConsumerClient(
 export function createProducerClient(
   connection: NamespaceConnection,
   hub: string,
-  options: { identifier?: string } = {},
+  options: EventHubClientOptions = {},
   credential?: TokenCredential,
   field = 'target',
 ): EventHubProducerClient {

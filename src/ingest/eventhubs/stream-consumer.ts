@@ -12,16 +12,15 @@
  *
  * Bounded mode stops once every partition of the hub reached the last sequence number it had at start.
  */
-import {
-  RetryMode,
-  type Checkpoint,
-  type CheckpointStore,
-  type EventHubConsumerClient,
-  type EventPosition,
-  type PartitionContext,
-  type PartitionProperties,
-  type ReceivedEventData,
-  type Subscription,
+import type {
+  Checkpoint,
+  CheckpointStore,
+  EventHubConsumerClient,
+  EventPosition,
+  PartitionContext,
+  PartitionProperties,
+  ReceivedEventData,
+  Subscription,
 } from '@azure/event-hubs';
 import type { TokenCredential } from '@azure/identity';
 import os from 'node:os';
@@ -30,7 +29,7 @@ import type { Logger } from '../../core/log.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../../core/retry.js';
 import type { BatchOutcome, PartitionHandler } from '../source.js';
 import { OwnershipOnlyStore } from './checkpoint-stores.js';
-import { createConsumerClient } from './client.js';
+import { createConsumerClient, sdkRetryOptions } from './client.js';
 import type { EventHubsSourceConfig, HubPlan } from './config.js';
 import { stopsTheRun, translateEventHubsError } from './errors.js';
 import { toSourceEvent } from './event-mapping.js';
@@ -107,13 +106,7 @@ export class StreamConsumer {
         new OwnershipOnlyStore(this.options.store),
         {
           identifier: config.identifier ?? `${os.hostname()}-${process.pid}`,
-          retryOptions: {
-            mode: RetryMode.Exponential,
-            maxRetries: config.clientRetry.maxRetries,
-            retryDelayInMs: config.clientRetry.delay,
-            maxRetryDelayInMs: config.clientRetry.maxDelay,
-            timeoutInMs: config.clientRetry.timeout,
-          },
+          retryOptions: sdkRetryOptions(config.clientRetry),
           loadBalancingOptions: {
             // A bounded run reads the whole hub: claim everything unowned at once.
             strategy: this.options.bounded ? 'greedy' : config.loadBalancing.strategy,
