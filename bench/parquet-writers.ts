@@ -78,6 +78,7 @@ const PARQUETJS_TYPE: Record<ColumnType, string> = {
   timestamp_us: 'TIMESTAMP_MICROS',
   // parquetjs-lite's JSON type shreds a top-level array as a repeated field, so the text is passed as UTF8
   json: 'UTF8',
+  json_text: 'UTF8',
 };
 
 async function writeWithParquetjs(table: TableData): Promise<number> {

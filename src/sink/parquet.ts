@@ -17,9 +17,11 @@
  * The output is a pure function of the input: the footer carries a fixed created_by and no clock, so a replay
  * rewrites a file with the same bytes (the commit protocol relies on that).
  */
-import { parquetWriteBuffer, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { ByteWriter, ParquetWriter, parquetWriteBuffer, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../core/errors.js';
-import type { ColumnSpec, ColumnType, TableData } from './table.js';
+import type { ColumnSpec, ColumnType, TableData, TableSchema } from './table.js';
 
 export type ParquetCompression = 'SNAPPY' | 'UNCOMPRESSED';
 
@@ -45,11 +47,91 @@ interface PreparedColumn {
 
 export function encodeParquet(table: TableData, options: ParquetEncodeOptions = {}): Uint8Array {
   const { schema } = table;
+  const prepared = prepareTable(table);
+  const rowCount = table.columns[0]?.length ?? 0;
   const compression = options.compression ?? 'SNAPPY';
   const rowGroupSize = options.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
   if (!Number.isSafeInteger(rowGroupSize) || rowGroupSize <= 0) {
     throw new RangeError(`parquet: rowGroupSize must be a positive integer, got ${rowGroupSize}`);
   }
+  const buffer = parquetWriteBuffer({
+    columnData: prepared.map((column) => column.source),
+    schema: schemaElements(prepared),
+    codec: compression,
+    rowGroupSize,
+    createdBy: PARQUET_CREATED_BY,
+  });
+  const bytes = new Uint8Array(buffer);
+  return rowCount === 0 ? fixEmptyRowGroupList(bytes, schema.name) : bytes;
+}
+
+/**
+ * One row group, encoded on its own so a file that grows (an open cell) is encoded once per row, as its rows
+ * arrive, instead of whole at every rewrite; `assembleParquet` puts groups together into a file. The bytes are
+ * what follows the 4-byte magic in a file holding only this group, which is what the metadata's offsets assume.
+ */
+export interface EncodedRowGroup {
+  bytes: Uint8Array;
+  rowGroup: RowGroup;
+}
+
+const MAGIC = 0x31524150; // "PAR1"
+
+export function encodeRowGroup(table: TableData, options: { compression?: ParquetCompression } = {}): EncodedRowGroup {
+  const prepared = prepareTable(table);
+  const rows = table.columns[0]?.length ?? 0;
+  if (rows === 0) throw contractError(table.schema.name, 'cannot encode an empty row group');
+  const writer = new ByteWriter();
+  const parquet = new ParquetWriter({ writer, schema: schemaElements(prepared), codec: options.compression ?? 'SNAPPY', createdBy: PARQUET_CREATED_BY });
+  // Page indexes live after all row groups and point into them; per-group encoding cannot place them.
+  void parquet.write({ columnData: prepared.map((c) => ({ ...c.source, offsetIndex: false, columnIndex: false })), rowGroupSize: rows });
+  const rowGroup = parquet.row_groups[0];
+  if (!rowGroup || parquet.row_groups.length !== 1) throw contractError(table.schema.name, 'row group encoding produced an unexpected number of groups');
+  return { bytes: new Uint8Array(writer.getBuffer().slice(4, writer.offset)), rowGroup };
+}
+
+/** A whole file from groups encoded by `encodeRowGroup` with the same schema, offsets moved to where each group lands. */
+export function assembleParquet(schema: TableSchema, groups: readonly EncodedRowGroup[]): Uint8Array {
+  const elements = schemaElements(schema.columns.map((spec) => prepareColumn(schema.name, spec, [])));
+  const writer = new ByteWriter();
+  writer.appendUint32(MAGIC);
+  const rowGroups: RowGroup[] = [];
+  let rows = 0n;
+  for (const group of groups) {
+    const shift = BigInt(writer.offset - 4);
+    writer.appendBytes(group.bytes);
+    rowGroups.push({ ...group.rowGroup, columns: group.rowGroup.columns.map((chunk) => shiftChunk(chunk, shift)) });
+    rows += group.rowGroup.num_rows;
+  }
+  writeMetadata(writer, { version: 2, created_by: PARQUET_CREATED_BY, schema: elements, num_rows: rows, row_groups: rowGroups, metadata_length: 0 });
+  writer.appendUint32(MAGIC);
+  const bytes = new Uint8Array(writer.getBuffer().slice(0, writer.offset));
+  return groups.length === 0 ? fixEmptyRowGroupList(bytes, schema.name) : bytes;
+}
+
+function shiftChunk(chunk: ColumnChunk, shift: bigint): ColumnChunk {
+  const meta = chunk.meta_data;
+  return {
+    ...chunk,
+    file_offset: chunk.file_offset + shift,
+    ...(meta
+      ? {
+          meta_data: {
+            ...meta,
+            data_page_offset: meta.data_page_offset + shift,
+            ...(meta.dictionary_page_offset !== undefined ? { dictionary_page_offset: meta.dictionary_page_offset + shift } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+function schemaElements(prepared: readonly PreparedColumn[]): SchemaElement[] {
+  return [{ name: 'schema', num_children: prepared.length }, ...prepared.map((column) => column.element)];
+}
+
+function prepareTable(table: TableData): PreparedColumn[] {
+  const { schema } = table;
   if (table.columns.length !== schema.columns.length) {
     throw contractError(schema.name, `has ${schema.columns.length} column specs but ${table.columns.length} value arrays`);
   }
@@ -62,15 +144,7 @@ export function encodeParquet(table: TableData, options: ParquetEncodeOptions = 
     return prepareColumn(schema.name, spec, values);
   });
 
-  const buffer = parquetWriteBuffer({
-    columnData: prepared.map((column) => column.source),
-    schema: [{ name: 'schema', num_children: prepared.length }, ...prepared.map((column) => column.element)],
-    codec: compression,
-    rowGroupSize,
-    createdBy: PARQUET_CREATED_BY,
-  });
-  const bytes = new Uint8Array(buffer);
-  return rowCount === 0 ? fixEmptyRowGroupList(bytes, schema.name) : bytes;
+  return prepared;
 }
 
 /**
@@ -129,6 +203,10 @@ function prepareColumn(table: string, spec: ColumnSpec, values: unknown[]): Prep
       // Logical type only: with the JSON converted type the writer re-serialises every value through a deep copy.
       // Min/max statistics of JSON text help no reader and would put whole documents in the footer.
       return textColumn({ ...base, type: 'BYTE_ARRAY', logical_type: { type: 'JSON' } }, toJsonText(table, spec, values), false);
+    }
+    case 'json_text': {
+      const texts = check((v) => typeof v === 'string', 'JSON text (string)') as (string | null)[];
+      return textColumn({ ...base, type: 'BYTE_ARRAY', logical_type: { type: 'JSON' } }, texts, false);
     }
     default:
       return assertNever(spec.type);

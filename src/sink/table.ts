@@ -5,7 +5,9 @@
  * Value conventions per type (what producers put in `values`):
  * - boolean: boolean; int32: number; int64: number (safe integer) or bigint; float/double: number;
  * - string: string; bytes: Uint8Array; timestamp_ms / timestamp_us: epoch milliseconds as number;
- * - json: any JSON-serialisable value, stored as a UTF-8 string column annotated JSON.
+ * - json: any JSON-serialisable value, stored as a UTF-8 string column annotated JSON;
+ * - json_text: the same column, from values already serialised to JSON text (the decode threads do that, so
+ *   nested values cross the thread boundary as one string each).
  * Every column may hold null when `nullable`.
  */
 export type ColumnType =
@@ -18,7 +20,8 @@ export type ColumnType =
   | 'bytes'
   | 'timestamp_ms'
   | 'timestamp_us'
-  | 'json';
+  | 'json'
+  | 'json_text';
 
 export interface ColumnSpec {
   name: string;

@@ -70,6 +70,14 @@ describe('embedded pipeline on a faulty generated archive', () => {
     }
   });
 
+  it('keeps nested values as JSON text written once (regression: order lines were JSON-encoded twice)', async () => {
+    const rows = await readTable(new LocalObjectStore(ws.file('lake')), 'orders_raw');
+    const lines = JSON.parse(String(rows[0]!.lines)) as Array<Record<string, unknown>>;
+    expect(Array.isArray(lines)).toBe(true);
+    expect(lines[0]).toHaveProperty('sku');
+    expect(lines[0]).toHaveProperty('quantity');
+  });
+
   it('orders aggregates equal the brute-force computation', async () => {
     const rows = await readTable(new LocalObjectStore(ws.file('lake')), 'orders_by_channel_1m');
     const want = aggregate(expected.get('orders')!.accepted, 60_000, ['channel', 'currency'], (r) => Number(r.totalAmount));

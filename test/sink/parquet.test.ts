@@ -19,6 +19,7 @@ function everyTypeTable(): TableData {
     timestamp_ms: [T0, 0, T0 + 1, Date.UTC(2100, 0, 1)],
     timestamp_us: [T0, T0 + 0.5, 0, T0 + 1.001],
     json: [{ a: 1, b: [1, 2] }, [1, 'two', null], 'text', { nested: { deep: true } }],
+    json_text: ['{"a":1}', '[1,"two",null]', '"text"', '{"nested":{"deep":true}}'],
   };
   const columns: ColumnSpec[] = [];
   const values: unknown[][] = [];
@@ -74,6 +75,7 @@ describe('encodeParquet', () => {
       timestamp_ms: 'Timestamp<MILLISECOND, UTC>',
       timestamp_us: 'Timestamp<MICROSECOND, UTC>',
       json: 'Utf8',
+      json_text: 'Utf8',
     };
     const want = everyTypeTable().schema.columns.map((spec) => ({ name: spec.name, type: arrowType[spec.type], nullable: spec.nullable }));
     expect(columns).toEqual(want);

@@ -50,7 +50,7 @@ function collect(record: { [key: string]: unknown }, prefix: string[], nullable:
 }
 
 function columnType(schema: AvroSchema): ColumnType {
-  if (Array.isArray(schema)) return 'json';
+  if (Array.isArray(schema)) return 'json_text';
   if (typeof schema === 'string') return primitiveType(schema);
   const logical = schema.logicalType;
   if (logical === 'timestamp-millis' || logical === 'local-timestamp-millis') return 'timestamp_ms';
@@ -62,9 +62,9 @@ function columnType(schema: AvroSchema): ColumnType {
       return 'bytes';
     case 'array':
     case 'map':
-      return 'json';
+      return 'json_text';
     default:
-      return typeof schema.type === 'string' ? primitiveType(schema.type) : 'json';
+      return typeof schema.type === 'string' ? primitiveType(schema.type) : 'json_text';
   }
 }
 
@@ -85,7 +85,7 @@ function primitiveType(name: string): ColumnType {
     case 'bytes':
       return 'bytes';
     default:
-      return 'json';
+      return 'json_text';
   }
 }
 
@@ -107,7 +107,7 @@ function resolveNamed(schema: AvroSchema, named: NamedSchemas, namespace: string
 /** Reads a column's value out of a decoded record; null when any record on the way is null. */
 export function compileGetter(column: ProjectedColumn): (record: Record<string, unknown>) => unknown {
   const { path, type } = column;
-  const toJson = type === 'json';
+  const toJson = type === 'json_text';
   if (path.length === 1) {
     const [key] = path as [string];
     return toJson ? (r) => jsonValue(r[key]) : (r) => r[key] ?? null;
