@@ -16,7 +16,7 @@ import { parseConfig } from '../src/config/load.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { generateArchive } from '../src/gen/archive.js';
-import { decodeBlock, readContainer } from '../src/ingest/capture/container.js';
+import { blockData, decodeBlock, readContainer } from '../src/ingest/capture/container.js';
 import decodeBatch from '../src/ingest/decode/worker.js';
 import { runWorker } from '../src/runtime/worker.js';
 import { loadStreamPlans } from '../src/runtime/stream-plan.js';
@@ -59,7 +59,9 @@ async function loadBodies(): Promise<Buffer[]> {
     if (!object.key.endsWith('.avro')) continue;
     const container = readContainer((await store.get(object.key))!, object.key);
     const type = avro.Type.forSchema(container.schema);
-    for (const block of container.blocks) for (const r of decodeBlock(type, block, object.key)) bodies.push((r as { Body: Buffer }).Body);
+    for (const block of container.blocks) {
+      for (const r of decodeBlock(type, await blockData(container, block, object.key), block.count, object.key)) bodies.push((r as { Body: Buffer }).Body);
+    }
   }
   return bodies;
 }

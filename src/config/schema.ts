@@ -82,6 +82,7 @@ export const processingSchema = z.strictObject({
   allowedLateness: duration.default(0).describe('how long after the watermark passes a window it still accepts events'),
   dedupRetention: duration.default(3_600_000).describe('how far behind the watermark event ids are remembered'),
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
+  rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
   aggregateFileSpan: duration.default(3_600_000).describe('event-time span of windows per aggregate file'),
   flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),

@@ -13,7 +13,7 @@ import type { StreamConfig } from '../config/schema.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { CaptureSource } from '../ingest/capture/source.js';
-import { decodeBlock, readContainer } from '../ingest/capture/container.js';
+import { blockData, decodeBlock, readContainer } from '../ingest/capture/container.js';
 import { parseCaptureKey } from '../ingest/capture/format.js';
 import type { ApplicationProperties, PartitionBatch, PartitionHandler, SourceEvent } from '../ingest/source.js';
 import type { ObjectInfo, ObjectStore } from '../sink/object-store.js';
@@ -116,7 +116,7 @@ export async function loadSampleFromAvroFile(file: string, stream: string, decod
   const events: Array<{ body: Uint8Array; enqueuedTimeMs: number }> = [];
   let index = 0;
   outer: for (const block of container.blocks) {
-    for (const record of decodeBlock(writer, block, file)) {
+    for (const record of decodeBlock(writer, await blockData(container, block, file), block.count, file)) {
       if (events.length >= limits.maxEvents) break outer;
       let body: Uint8Array;
       if (isCapture) {

@@ -15,12 +15,13 @@ import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapsho
 import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
-import { DecodeStatus } from '../ingest/decode/task.js';
+import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { BatchOutcome, PartitionBatch, ResumePoint, SourceEvent } from '../ingest/source.js';
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../sink/object-store.js';
 import type { TableSchema } from '../sink/table.js';
+import { GrowingParquetFile } from '../sink/growing-file.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
 
@@ -32,16 +33,24 @@ export interface ProcessorStores {
 
 export interface ProcessorSettings {
   rowsPerFile: number;
+  /** rows per Parquet row group of raw files */
+  rowGroupRows: number;
   maxFileBytes: number;
   gate: GateOptions;
+}
+
+export interface DecodedBatch {
+  events: SourceEvent[];
+  decoded: DecodeResult | undefined;
+  started: number;
+  signal: AbortSignal;
 }
 
 interface OpenCell {
   start: number;
   firstEnqueuedMs: number;
   part: number;
-  columns: unknown[][];
-  rows: number;
+  file: GrowingParquetFile;
   bodyBytes: number;
   deadLetters: DeadLetterRecord[];
 }
@@ -55,6 +64,7 @@ const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
 export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSettings): string {
   return JSON.stringify({
     rowsPerFile: settings.rowsPerFile,
+    rowGroupRows: settings.rowGroupRows,
     maxFileBytes: settings.maxFileBytes,
     gate: settings.gate,
     aggregations: plan.aggregations.map((a) => a.spec),
@@ -113,18 +123,37 @@ export class PartitionProcessor {
   }
 
   async process(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
+    return this.apply(await this.decode(batch, signal));
+  }
+
+  /**
+   * The stateless half of a batch: decoding on the pool. It may run ahead of `apply` for the batch before, so
+   * the next batch decodes while this one is applied.
+   */
+  async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
     const events = batch.events.filter((e) => e.position >= this.nextPosition);
-    if (events.length === 0) return {};
+    if (events.length === 0) return { events, decoded: undefined, started, signal };
     const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
-    const decoded = await this.pool.decode(this.plan.decode, events, writerSchemas, signal);
+    return { events, decoded: await this.pool.decode(this.plan.decode, events, writerSchemas, signal), started, signal };
+  }
+
+  /** The ordered half: dedup, lateness, windows, files and the commit protocol, one batch after the other. */
+  async apply({ events, decoded, started }: DecodedBatch): Promise<BatchOutcome> {
+    if (!decoded) return {};
     let commitBelow: BatchOutcome['commitBelow'];
     let ok = 0;
     let duplicates = 0;
+    let applied = 0;
     const errors = new Map(decoded.errors);
     const timeFromSource = this.plan.decode.eventTimePath.length === 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
+      const status = decoded.status[i]!;
+      const row = status === DecodeStatus.Ok ? ok++ : -1;
+      // decoded ahead while the batch before was applied: skip what that batch already covered
+      if (event.position < this.nextPosition) continue;
+      applied++;
       const cellStart = Math.floor(event.position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
       if (!this.cell || this.cell.start !== cellStart) {
         if (this.cell) {
@@ -133,16 +162,15 @@ export class PartitionProcessor {
         }
         this.cell = this.openCell(cellStart, event);
       }
-      const status = decoded.status[i]!;
       if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
       } else {
-        const row = ok++;
         const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
         const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
         if (verdict === 'accept') {
-          this.accept(event, decoded.columns, row, eventTime);
+          const sealing = this.accept(event, decoded.columns, row, eventTime);
+          if (sealing) await sealing;
           if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
         } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
         else duplicates++;
@@ -151,7 +179,7 @@ export class PartitionProcessor {
       this.lastOffset = event.offset;
     }
     this.advanceWindows();
-    this.observer.eventsIn(this.plan.stream, this.partition, events.length);
+    this.observer.eventsIn(this.plan.stream, this.partition, applied);
     if (duplicates) this.observer.duplicates(this.plan.stream, this.partition, duplicates);
     this.observer.watermark(this.plan.stream, this.partition, this.gate.watermark);
     this.observer.batchProcessed(this.plan.stream, (performance.now() - started) / 1000);
@@ -172,20 +200,17 @@ export class PartitionProcessor {
   }
 
   private openCell(start: number, first: SourceEvent): OpenCell {
-    return {
-      start,
-      firstEnqueuedMs: first.enqueuedTimeMs,
-      part: 0,
-      columns: this.plan.raw.columns.map(() => []),
-      rows: 0,
-      bodyBytes: 0,
-      deadLetters: [],
-    };
+    return { start, firstEnqueuedMs: first.enqueuedTimeMs, part: 0, file: this.newRawFile(), bodyBytes: 0, deadLetters: [] };
   }
 
-  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
+  private newRawFile(): GrowingParquetFile {
+    return new GrowingParquetFile(this.plan.raw, this.settings.rowGroupRows, (table) => this.pool.encodeRowGroup(table));
+  }
+
+  /** Appends the event to the raw file and the aggregates; returns a promise only when a row group was sealed. */
+  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): Promise<void> | undefined {
     const cell = this.cell!;
-    const out = cell.columns;
+    const out = cell.file.columns;
     const bodyCount = this.plan.bodyColumns.length;
     for (let c = 0; c < bodyCount; c++) out[c]!.push(columns[c]![row]);
     out[bodyCount]!.push(this.partition);
@@ -198,18 +223,17 @@ export class PartitionProcessor {
       const value = event.properties[properties[p]!];
       out[bodyCount + 5 + p]!.push(value === undefined || value === null ? null : String(value));
     }
-    cell.rows++;
     cell.bodyBytes += event.body.byteLength;
     for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
+    return cell.file.rowAdded();
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
   private async rollPart(): Promise<void> {
     const cell = this.cell!;
-    await this.writeTable(this.plan.raw, cell.columns, rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs), cell.rows);
+    await this.writeRawPart(cell);
     cell.part++;
-    cell.columns = this.plan.raw.columns.map(() => []);
-    cell.rows = 0;
+    cell.file = this.newRawFile();
     cell.bodyBytes = 0;
   }
 
@@ -254,14 +278,16 @@ export class PartitionProcessor {
   }
 
   private async writeCell(cell: OpenCell): Promise<void> {
-    if (cell.rows > 0) {
-      const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
-      await this.writeTable(this.plan.raw, cell.columns, key, cell.rows);
-    }
+    if (cell.file.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
       await this.stores.deadLetters.put(deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
     }
+  }
+
+  private async writeRawPart(cell: OpenCell): Promise<void> {
+    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
+    await this.putFile(this.plan.raw.name, key, await cell.file.bytes(), cell.file.rows);
   }
 
   private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {
@@ -281,11 +307,14 @@ export class PartitionProcessor {
   }
 
   private async writeTable(schema: TableSchema, columns: unknown[][], key: string, rows: number): Promise<void> {
-    const bytes = await this.pool.encode({ schema, columns });
+    await this.putFile(schema.name, key, await this.pool.encode({ schema, columns }), rows);
+  }
+
+  private async putFile(table: string, key: string, bytes: Uint8Array, rows: number): Promise<void> {
     await this.stores.lake.put(key, bytes);
     const before = this.writtenRows.get(key) ?? 0;
     this.writtenRows.set(key, rows);
-    if (rows !== before) this.observer.rowsLanded(schema.name, rows - before);
-    this.observer.fileWritten(schema.name, key, bytes.byteLength);
+    if (rows !== before) this.observer.rowsLanded(table, rows - before);
+    this.observer.fileWritten(table, key, bytes.byteLength);
   }
 }

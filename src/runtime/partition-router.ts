@@ -49,7 +49,10 @@ export class PartitionRouter implements PartitionHandler {
     const owned = this.mustOwn(batch.stream, batch.partition);
     owned.lastActivity = Date.now();
     owned.flushedSinceActivity = false;
-    return this.serialise(owned, () => owned.processor.process(batch, signal));
+    // Decoding starts now, even while an earlier batch of this partition is still being applied.
+    const decoding = owned.processor.decode(batch, signal);
+    decoding.catch(() => undefined); // surfaces through the apply below
+    return this.serialise(owned, async () => owned.processor.apply(await decoding));
   }
 
   async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {

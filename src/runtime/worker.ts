@@ -53,6 +53,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     plans,
     {
       rowsPerFile: processing.rowsPerFile,
+      rowGroupRows: processing.rowGroupRows,
       maxFileBytes: processing.maxFileBytes,
       gate: {
         allowedOutOfOrdernessMs: processing.allowedOutOfOrderness,

@@ -1,9 +1,10 @@
 /**
  * A strict reader of Avro object container files held in memory. It walks the block structure (count, size,
  * data, sync marker) itself, so a truncated or corrupt file is detected before any record is used, and the
- * error names the file and the byte position.
+ * error names the file and the byte position. Blocks are inflated only when read.
  */
-import { inflateRawSync } from 'node:zlib';
+import { inflateRaw } from 'node:zlib';
+import { promisify } from 'node:util';
 import avro from 'avsc';
 import { TributaryError } from '../../core/errors.js';
 
@@ -21,9 +22,11 @@ const longType = avro.Type.forSchema('long');
 
 export interface ContainerBlock {
   count: number;
-  /** uncompressed record bytes */
-  data: Buffer;
+  /** record bytes as stored (deflated when the codec is deflate) */
+  stored: Buffer;
 }
+
+const inflateRawAsync = promisify(inflateRaw);
 
 export interface Container {
   schema: avro.Schema;
@@ -59,26 +62,29 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
     const end = size.offset + size.value;
     if (end + 16 > buf.length) fail(name, `truncated block at byte ${pos}: ${size.value} bytes announced, ${buf.length - size.offset} present`);
     if (!buf.subarray(end, end + 16).equals(sync)) fail(name, `corrupt block at byte ${pos}: sync marker mismatch`);
-    const raw = buf.subarray(size.offset, end);
-    let data: Buffer;
-    try {
-      data = codec === 'deflate' ? inflateRawSync(raw) : raw;
-    } catch (error) {
-      fail(name, `corrupt deflate block at byte ${pos}: ${(error as Error).message}`);
-    }
-    blocks.push({ count: count.value, data });
+    blocks.push({ count: count.value, stored: buf.subarray(size.offset, end) });
     pos = end + 16;
   }
   return { schema, codec, blocks };
 }
 
+/** A block's record bytes; deflate runs on libuv's thread pool, off the thread that orders events. */
+export async function blockData(container: Container, block: ContainerBlock, name: string): Promise<Buffer> {
+  if (container.codec !== 'deflate') return block.stored;
+  try {
+    return await inflateRawAsync(block.stored);
+  } catch (error) {
+    fail(name, `corrupt deflate block: ${(error as Error).message}`);
+  }
+}
+
 /** Decodes a block's records with the file's own writer schema. */
-export function decodeBlock(type: avro.Type, block: ContainerBlock, name: string): unknown[] {
-  const records: unknown[] = new Array(block.count);
+export function decodeBlock(type: avro.Type, data: Buffer, count: number, name: string): unknown[] {
+  const records: unknown[] = new Array(count);
   let pos = 0;
-  for (let i = 0; i < block.count; i++) {
-    const decoded = type.decode(block.data, pos) as { value: unknown; offset: number };
-    if (decoded.offset < 0) fail(name, `corrupt block: record ${i} of ${block.count} is truncated`);
+  for (let i = 0; i < count; i++) {
+    const decoded = type.decode(data, pos) as { value: unknown; offset: number };
+    if (decoded.offset < 0) fail(name, `corrupt block: record ${i} of ${count} is truncated`);
     records[i] = decoded.value;
     pos = decoded.offset;
   }

@@ -10,8 +10,10 @@ import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../sink/checkpoint-store.js';
 import type { ObjectStore } from '../../sink/object-store.js';
-import type { ApplicationProperties, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
-import { decodeBlock, readContainer } from './container.js';
+import type { ApplicationProperties, BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
+
+const BATCHES_IN_FLIGHT = 2;
+import { blockData, decodeBlock, readContainer } from './container.js';
 import { parseCaptureKey, parseEnqueuedTimeUtc } from './format.js';
 
 export interface CaptureSourceOptions {
@@ -112,9 +114,19 @@ export class CaptureSource implements Source {
   ): Promise<void> {
     const resume = await handler.onAssigned(stream, partition);
     let nextPosition = resume?.position ?? 0;
-    const commit = async (outcome: { commitBelow?: { position: number; offset: string } | undefined }): Promise<void> => {
+    const commit = async (outcome: BatchOutcome): Promise<void> => {
       if (!outcome.commitBelow) return;
       await this.options.checkpoints.update({ stream, partition, nextPosition: outcome.commitBelow.position, offset: outcome.commitBelow.offset });
+    };
+    // Two batches in flight per partition: the next one decodes while this one is applied (the handler keeps
+    // their effects in order); commits are taken in order as each completes.
+    const inFlight: Array<Promise<BatchOutcome>> = [];
+    const deliver = async (events: SourceEvent[]): Promise<void> => {
+      inFlight.push(handler.onBatch({ stream, partition, events }, signal));
+      if (inFlight.length >= BATCHES_IN_FLIGHT) await commit(await inFlight.shift()!);
+    };
+    const drain = async (): Promise<void> => {
+      while (inFlight.length > 0) await commit(await inFlight.shift()!);
     };
     let done = new Set<string>();
     let pending = files;
@@ -123,25 +135,27 @@ export class CaptureSource implements Source {
         for (const file of pending) {
           const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
           const type = avro.Type.forSchema(container.schema);
+          const name = `${this.options.store.location}/${file.key}`;
           let batch: SourceEvent[] = [];
           for (const block of container.blocks) {
-            for (const record of decodeBlock(type, block, file.key)) {
+            for (const record of decodeBlock(type, await blockData(container, block, name), block.count, name)) {
               const event = toSourceEvent(record as CaptureRecordLike);
               if (event.position < nextPosition) continue;
               batch.push(event);
               if (batch.length >= this.options.batchSize) {
                 if (signal.aborted) return;
-                await commit(await handler.onBatch({ stream, partition, events: batch }, signal));
+                await deliver(batch);
                 batch = [];
               }
             }
           }
           if (batch.length > 0) {
             if (signal.aborted) return;
-            await commit(await handler.onBatch({ stream, partition, events: batch }, signal));
+            await deliver(batch);
           }
           done.add(file.key);
         }
+        await drain();
         if (handler.onCaughtUp) await commit(await handler.onCaughtUp(stream, partition));
         if (bounded || signal.aborted) return;
         await sleep(this.options.pollIntervalMs ?? 10_000, signal);
@@ -150,6 +164,9 @@ export class CaptureSource implements Source {
         done = new Set([...done].filter((key) => fresh.some((f) => f.key === key)));
       }
     } finally {
+      // Let batches already handed over finish before releasing the partition; their errors are reported by
+      // whoever awaited them first, or are moot once another error is unwinding this loop.
+      await Promise.allSettled(inFlight);
       await handler.onRevoked(stream, partition, 'shutdown');
     }
   }

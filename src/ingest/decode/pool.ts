@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SourceEvent } from '../source.js';
 import type { TableData } from '../../sink/table.js';
+import type { EncodedRowGroup } from '../../sink/parquet.js';
 import type { DecodeResult, DecodeTask, StreamDecodeSpec } from './task.js';
 
 /**
@@ -50,6 +51,11 @@ export class DecodePool {
   /** Encodes a table as Parquet on a pool thread (the columns are cloned over, the file moves back). */
   async encode(table: TableData): Promise<Uint8Array> {
     return (await this.pool.run(table, { name: 'encodeTable' })) as Uint8Array;
+  }
+
+  /** Encodes one row group on a pool thread, for a file assembled later from its groups. */
+  async encodeRowGroup(table: TableData): Promise<EncodedRowGroup> {
+    return (await this.pool.run(table, { name: 'encodeGroup' })) as EncodedRowGroup;
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import avro from 'avsc';
 import { Piscina } from 'piscina';
-import { encodeParquet } from '../../sink/parquet.js';
+import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../../sink/parquet.js';
 import type { TableData } from '../../sink/table.js';
 import { compileGetter, projectColumns } from './projection.js';
 import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from './task.js';
@@ -136,4 +136,9 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
 export function encodeTable(table: TableData): Uint8Array {
   const bytes = encodeParquet(table);
   return Piscina.move(bytes) as Uint8Array;
+}
+
+/** One row group; it comes back by structured clone (piscina moves only a top-level transferable). */
+export function encodeGroup(table: TableData): EncodedRowGroup {
+  return encodeRowGroup(table);
 }
