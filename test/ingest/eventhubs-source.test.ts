@@ -221,6 +221,16 @@ describe('EventHubsSource', () => {
     expect(handler.positions('orders/2')).toEqual(range(0, 5));
   });
 
+  it('fails the run with AUTHENTICATION_FAILED when the service refuses the token', async () => {
+    peer.denyTokens();
+    const error = await source({ clientRetry: { maxRetries: 0, delay: '10ms', maxDelay: '10ms', timeout: '5s' } })
+      .run(new RecordingHandler(), { signal: new AbortController().signal, bounded: false })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TributaryError);
+    expect((error as TributaryError).code).toBe('AUTHENTICATION_FAILED');
+    expect((error as TributaryError).retriable).toBe(false);
+  });
+
   it('reports configuration faults as CONFIG_INVALID: an unknown consumer group, a hub-scoped connection string', async () => {
     await producer().sendBatch([{ body: bytes('x') }], { partitionId: '0' });
     await expect(runBounded({ consumerGroup: 'missing' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });

@@ -102,6 +102,7 @@ export class EventHubsPeer {
   private readonly maxMessageSize: number;
   private server: Server | undefined;
   private counters = { connections: 0, consumerAttaches: 0, producerAttaches: 0 };
+  private refuseTokens = false;
 
   private constructor(options: EventHubsPeerOptions) {
     const now = options.now ?? Date.now;
@@ -170,6 +171,11 @@ export class EventHubsPeer {
       const log = partitionId !== undefined ? this.logOrThrow(hub, partitionId) : this.route(target, key);
       return log.append(message, size, key);
     });
+  }
+
+  /** From now on answer every CBS put-token with 401, as the service does for a bad key or a missing role. */
+  denyTokens(deny = true): void {
+    this.refuseTokens = deny;
   }
 
   /** How many connections and entity links were ever accepted: a test waits on these to see a client come back. */
@@ -366,7 +372,10 @@ export class EventHubsPeer {
   private replyCbs(context: EventContext, delivery: Delivery): void {
     const request = context.message as Message;
     delivery.accept();
-    this.reply(context.connection, request, { 'status-code': rhea.types.wrap_int(200), 'status-description': 'OK' }, undefined);
+    const status = this.refuseTokens
+      ? { 'status-code': rhea.types.wrap_int(401), 'status-description': 'InvalidSignature: The token has an invalid signature.' }
+      : { 'status-code': rhea.types.wrap_int(200), 'status-description': 'OK' };
+    this.reply(context.connection, request, status, undefined);
   }
 
   private replyManagement(context: EventContext, delivery: Delivery): void {
