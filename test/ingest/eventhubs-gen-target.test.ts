@@ -8,7 +8,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { generateStreams } from '../../src/gen/generate.js';
 import { parseGenOptions } from '../../src/gen/options.js';
 import type { GeneratedEvent } from '../../src/gen/target.js';
-import { EventHubsTarget } from '../../src/gen/targets/eventhubs.js';
+import { EventHubsTarget, connectEventHubsTargetForSource } from '../../src/gen/targets/eventhubs.js';
 import { mapPartitionKeyToId } from '../../src/partition/eventhubs-hash.js';
 import { startEventHubsPeer, type EventHubsPeer } from '../peers/eventhubs/index.js';
 import { quietLog, range } from './eventhubs-support.js';
@@ -85,7 +85,8 @@ describe('EventHubsTarget', () => {
         checkpointStore: { kind: 'local', path: 'unused' },
       },
     });
-    const t = await target('key', { orders: 'orders', telemetry: 'telemetry' });
+    if (config.source.kind !== 'eventhubs') throw new Error('expected an eventhubs source');
+    const t = await connectEventHubsTargetForSource(config.source, { partitions: 4, log: quietLog });
     const summary = await generateStreams(config, parseGenOptions({ events: 400, partitions: 4, keys: 50, seed: 7 }), t);
     await t.close();
     for (const stream of summary.streams) {

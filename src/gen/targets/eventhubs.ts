@@ -17,7 +17,7 @@ import type { TokenCredential } from '@azure/identity';
 import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { createProducerClient, sdkRetryOptions, type NamespaceConnection } from '../../ingest/eventhubs/client.js';
-import type { EventHubsSourceConfig } from '../../ingest/eventhubs/config.js';
+import { hubPlans, type EventHubsSourceConfig } from '../../ingest/eventhubs/config.js';
 import { translateEventHubsError } from '../../ingest/eventhubs/errors.js';
 import { mapPartitionKeyToId } from '../../partition/eventhubs-hash.js';
 import type { GeneratedEvent, GenTarget } from '../target.js';
@@ -127,6 +127,19 @@ export class EventHubsTarget implements GenTarget {
     if (String(mapPartitionKeyToId(event.partitionKey, this.options.partitions)) !== partition) this.misrouted++;
     return { partitionKey: event.partitionKey };
   }
+}
+
+/** The target for a config whose source is Event Hubs: its namespace, credentials, hubs and SDK retries. */
+export function connectEventHubsTargetForSource(
+  source: EventHubsSourceConfig,
+  options: { partitions: number; log: Logger; routing?: EventHubsRouting; credential?: TokenCredential },
+): Promise<EventHubsTarget> {
+  return EventHubsTarget.connect({
+    connection: { connectionString: source.connectionString, fullyQualifiedNamespace: source.fullyQualifiedNamespace },
+    hubs: Object.fromEntries(hubPlans(source).map((plan) => [plan.stream, plan.hub])),
+    clientRetry: source.clientRetry,
+    ...options,
+  });
 }
 
 function sameRoute(a: Route, b: Route): boolean {
