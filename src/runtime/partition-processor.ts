@@ -21,7 +21,6 @@ import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLe
 import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../sink/object-store.js';
 import type { TableSchema } from '../sink/table.js';
-import { GrowingParquetFile } from '../sink/growing-file.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
 
@@ -42,6 +41,8 @@ export interface ProcessorSettings {
 export interface DecodedBatch {
   events: SourceEvent[];
   decoded: DecodeResult | undefined;
+  /** the lane holds this batch's rows until they are appended or released */
+  batchId: number;
   started: number;
   signal: AbortSignal;
 }
@@ -50,10 +51,14 @@ interface OpenCell {
   start: number;
   firstEnqueuedMs: number;
   part: number;
-  file: GrowingParquetFile;
+  /** the open raw file in the partition's lane */
+  fileId: string;
+  rows: number;
   bodyBytes: number;
   deadLetters: DeadLetterRecord[];
 }
+
+let processorIncarnation = 0;
 
 const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
   [DecodeStatus.Decode]: 'decode',
@@ -84,6 +89,15 @@ export class PartitionProcessor {
   /** rows each file held when this process last wrote it, so the totals count rows, not rewrites */
   private readonly writtenRows = new Map<string, number>();
   private readonly fingerprint: string;
+  private readonly lane: number;
+  /** distinguishes this owner's files in the lane from an earlier owner's of the same partition */
+  private readonly incarnation = ++processorIncarnation;
+  /** Ok rows of the batch being applied that land in the open file, not yet sent to the lane */
+  private pendingRows: number[] = [];
+  /** the lane's id of the batch being applied, whose rows `pendingRows` index */
+  private batchId = 0;
+  /** body columns the main thread needs back from decoding: aggregation inputs */
+  private readonly returnColumns: number[];
 
   constructor(
     private readonly plan: StreamPlan,
@@ -98,6 +112,8 @@ export class PartitionProcessor {
     this.aggregators = plan.aggregations.map((a) => new WindowAggregator(a.spec));
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
+    this.lane = pool.laneFor(plan.stream, partition);
+    this.returnColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column)]))].filter((c) => c >= 0);
   }
 
   /** Restores the last snapshot, if any, and says where the source must resume. */
@@ -133,14 +149,32 @@ export class PartitionProcessor {
   async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
     const events = batch.events.filter((e) => e.position >= this.nextPosition);
-    if (events.length === 0) return { events, decoded: undefined, started, signal };
+    if (events.length === 0) return { events, decoded: undefined, batchId: 0, started, signal };
     const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
-    return { events, decoded: await this.pool.decode(this.plan.decode, events, writerSchemas, signal), started, signal };
+    const { batchId, result } = await this.pool.decodeInLane(
+      this.lane,
+      this.plan.decode,
+      events,
+      { partition: this.partition, propertyColumns: this.plan.propertyColumns },
+      this.returnColumns,
+      writerSchemas,
+    );
+    return { events, decoded: result, batchId, started, signal };
   }
 
   /** The ordered half: dedup, lateness, windows, files and the commit protocol, one batch after the other. */
-  async apply({ events, decoded, started }: DecodedBatch): Promise<BatchOutcome> {
+  async apply({ events, decoded, batchId, started }: DecodedBatch): Promise<BatchOutcome> {
     if (!decoded) return {};
+    try {
+      return await this.applyDecoded(events, decoded, batchId, started);
+    } finally {
+      this.pendingRows = [];
+      await this.pool.releaseBatch(this.lane, batchId);
+    }
+  }
+
+  private async applyDecoded(events: SourceEvent[], decoded: DecodeResult, batchId: number, started: number): Promise<BatchOutcome> {
+    this.batchId = batchId;
     let commitBelow: BatchOutcome['commitBelow'];
     let ok = 0;
     let duplicates = 0;
@@ -157,6 +191,7 @@ export class PartitionProcessor {
       const cellStart = Math.floor(event.position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
       if (!this.cell || this.cell.start !== cellStart) {
         if (this.cell) {
+          await this.sendPendingRows();
           await this.commitCell(cellStart);
           commitBelow = { position: cellStart, offset: this.lastOffset };
         }
@@ -169,8 +204,7 @@ export class PartitionProcessor {
         const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
         const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
         if (verdict === 'accept') {
-          const sealing = this.accept(event, decoded.columns, row, eventTime);
-          if (sealing) await sealing;
+          this.accept(event, decoded.columns, row, eventTime);
           if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
         } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
         else duplicates++;
@@ -178,6 +212,7 @@ export class PartitionProcessor {
       this.nextPosition = event.position + 1;
       this.lastOffset = event.offset;
     }
+    await this.sendPendingRows();
     this.advanceWindows();
     this.observer.eventsIn(this.plan.stream, this.partition, applied);
     if (duplicates) this.observer.duplicates(this.plan.stream, this.partition, duplicates);
@@ -199,41 +234,48 @@ export class PartitionProcessor {
     }
   }
 
+  /** Ownership ended: free what the lane holds for this partition. */
+  async close(): Promise<void> {
+    if (this.cell) await this.pool.dropFile(this.lane, this.cell.fileId);
+    this.cell = undefined;
+  }
+
   private openCell(start: number, first: SourceEvent): OpenCell {
-    return { start, firstEnqueuedMs: first.enqueuedTimeMs, part: 0, file: this.newRawFile(), bodyBytes: 0, deadLetters: [] };
+    return { start, firstEnqueuedMs: first.enqueuedTimeMs, part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
   }
 
-  private newRawFile(): GrowingParquetFile {
-    return new GrowingParquetFile(this.plan.raw, this.settings.rowGroupRows, (table) => this.pool.encodeRowGroup(table));
+  private fileId(cellStart: number, part: number): string {
+    return `${this.plan.stream}/${this.partition}/${this.incarnation}/${cellStart}/${part}`;
   }
 
-  /** Appends the event to the raw file and the aggregates; returns a promise only when a row group was sealed. */
-  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): Promise<void> | undefined {
+  /** Hands the rows accepted so far in this batch to the lane's open file. */
+  private async sendPendingRows(): Promise<void> {
+    if (this.pendingRows.length === 0) return;
+    const rows = Int32Array.from(this.pendingRows);
+    this.pendingRows = [];
+    await this.pool.appendRows(this.lane, [
+      { batchId: this.batchId, fileId: this.cell!.fileId, schema: this.plan.raw, rowGroupRows: this.settings.rowGroupRows, rows },
+    ]);
+  }
+
+  /** Lands the event in the raw file (its row stays in the lane) and in the aggregates. */
+  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
     const cell = this.cell!;
-    const out = cell.file.columns;
-    const bodyCount = this.plan.bodyColumns.length;
-    for (let c = 0; c < bodyCount; c++) out[c]!.push(columns[c]![row]);
-    out[bodyCount]!.push(this.partition);
-    out[bodyCount + 1]!.push(event.position);
-    out[bodyCount + 2]!.push(event.offset);
-    out[bodyCount + 3]!.push(event.enqueuedTimeMs);
-    out[bodyCount + 4]!.push(event.partitionKey);
-    const properties = this.plan.propertyColumns;
-    for (let p = 0; p < properties.length; p++) {
-      const value = event.properties[properties[p]!];
-      out[bodyCount + 5 + p]!.push(value === undefined || value === null ? null : String(value));
-    }
+    this.pendingRows.push(row);
+    cell.rows++;
     cell.bodyBytes += event.body.byteLength;
     for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
-    return cell.file.rowAdded();
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
   private async rollPart(): Promise<void> {
     const cell = this.cell!;
+    await this.sendPendingRows();
     await this.writeRawPart(cell);
+    await this.pool.dropFile(this.lane, cell.fileId);
     cell.part++;
-    cell.file = this.newRawFile();
+    cell.fileId = this.fileId(cell.start, cell.part);
+    cell.rows = 0;
     cell.bodyBytes = 0;
   }
 
@@ -254,6 +296,7 @@ export class PartitionProcessor {
   private async commitCell(nextCellStart: number): Promise<void> {
     const cell = this.cell!;
     await this.writeCell(cell);
+    await this.pool.dropFile(this.lane, cell.fileId);
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
       const aggregator = this.aggregators[a]!;
@@ -278,7 +321,7 @@ export class PartitionProcessor {
   }
 
   private async writeCell(cell: OpenCell): Promise<void> {
-    if (cell.file.rows > 0) await this.writeRawPart(cell);
+    if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
       await this.stores.deadLetters.put(deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
@@ -287,7 +330,9 @@ export class PartitionProcessor {
 
   private async writeRawPart(cell: OpenCell): Promise<void> {
     const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
-    await this.putFile(this.plan.raw.name, key, await cell.file.bytes(), cell.file.rows);
+    const bytes = await this.pool.fileBytes(this.lane, cell.fileId);
+    if (!bytes) throw new TributaryError('INTERNAL', `the decode lane lost the open file ${cell.fileId} (${cell.rows} rows)`);
+    await this.putFile(this.plan.raw.name, key, bytes, cell.rows);
   }
 
   private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {

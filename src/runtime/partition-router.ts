@@ -69,7 +69,7 @@ export class PartitionRouter implements PartitionHandler {
     // A partition we lost may already be written by its new owner: writing our partial files now could replace
     // its newer ones. On shutdown we still own it, so leaving complete-so-far files behind is safe.
     if (reason === 'shutdown' && !owned.flushedSinceActivity) await this.serialise(owned, () => owned.processor.flush());
-    else await owned.tail.catch(() => undefined);
+    await this.serialise(owned, () => owned.processor.close());
     this.observer.partitionReleased?.(stream, partition);
     this.log.info({ stream, partition, reason }, 'partition released');
   }

@@ -22,25 +22,7 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../core/errors.js';
 import type { ColumnSpec, ColumnType, TableData, TableSchema } from './table.js';
-import { createRequire } from 'node:module';
 
-/**
- * Snappy from the native `snappy` package (Google's C++ library via napi-rs, shipped prebuilt per platform):
- * measured here 12x faster than hyparquet-writer's JavaScript snappy (8 ms vs 101 ms for 9.9 MB of JSON text),
- * which was the largest single cost of encoding. Platforms without a prebuilt binary keep the JavaScript one.
- */
-function loadNativeSnappy(): ((input: Uint8Array) => Uint8Array) | undefined {
-  try {
-    const { compressSync } = createRequire(import.meta.url)('snappy') as { compressSync: (input: Buffer) => Buffer };
-    return (input) => compressSync(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' || /binding|\.node/.test(String(error))) return undefined;
-    throw error;
-  }
-}
-const nativeSnappy = loadNativeSnappy();
-export const SNAPPY_IMPLEMENTATION: 'native' | 'javascript' = nativeSnappy ? 'native' : 'javascript';
-const COMPRESSORS = nativeSnappy ? { SNAPPY: nativeSnappy } : undefined;
 
 export type ParquetCompression = 'SNAPPY' | 'UNCOMPRESSED';
 
@@ -77,7 +59,6 @@ export function encodeParquet(table: TableData, options: ParquetEncodeOptions = 
     columnData: prepared.map((column) => column.source),
     schema: schemaElements(prepared),
     codec: compression,
-    ...(COMPRESSORS ? { compressors: COMPRESSORS } : {}),
     rowGroupSize,
     createdBy: PARQUET_CREATED_BY,
   });
@@ -106,7 +87,6 @@ export function encodeRowGroup(table: TableData, options: { compression?: Parque
     writer,
     schema: schemaElements(prepared),
     codec: options.compression ?? 'SNAPPY',
-    ...(COMPRESSORS ? { compressors: COMPRESSORS } : {}),
     createdBy: PARQUET_CREATED_BY,
   });
   // Page indexes live after all row groups and point into them; per-group encoding cannot place them.
