@@ -12,6 +12,14 @@ import { generateArchive, type ArchiveSummary, type GenerateArchiveOptions } fro
 import type { GenProgress } from '../gen/generate.js';
 import { FAULT_KINDS } from '../gen/stream-generator.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
+import type { TributaryConfig } from '../config/schema.js';
+import { createLogger } from '../core/log.js';
+import { generateStreams, type GenerateHooks } from '../gen/generate.js';
+import { parseGenOptions } from '../gen/options.js';
+import type { GenTarget } from '../gen/target.js';
+import { connectEventHubsTargetForSource } from '../gen/targets/eventhubs.js';
+import { KafkaTarget } from '../gen/targets/kafka.js';
+import { hubPlans } from '../ingest/eventhubs/config.js';
 
 export interface GenCommandOptions {
   config: string;
@@ -103,14 +111,51 @@ export async function genFromCli(options: GenCommandOptions): Promise<ArchiveSum
     process.stderr.write(`gen ${progress.stream}: ${fmt(progress.generated)} / ${fmt(progress.total)} events (${share.toFixed(0)}%)\n`);
   };
   try {
-    return await generateArchive(
-      config,
-      { ...genOptionsFromCli(options), ...(options.out !== undefined ? { store: new LocalObjectStore(options.out) } : {}), signal: controller.signal },
-      onProgress,
-    );
+    const source = config.source;
+    if (options.out !== undefined || source.kind === 'capture') {
+      return await generateArchive(
+        config,
+        { ...genOptionsFromCli(options), ...(options.out !== undefined ? { store: new LocalObjectStore(options.out) } : {}), signal: controller.signal },
+        onProgress,
+      );
+    }
+    return await sendToBroker(config, options, { onProgress, signal: controller.signal });
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+  }
+}
+
+/**
+ * With an Event Hubs or Kafka source (and no --out), gen sends the streams to the hubs or topics that source
+ * reads: Event Hubs by partition key through the producer client, Kafka through kafkajs's default partitioner.
+ */
+async function sendToBroker(config: TributaryConfig, options: GenCommandOptions, hooks: GenerateHooks): Promise<ArchiveSummary> {
+  const source = config.source;
+  const cliOptions = genOptionsFromCli(options);
+  // Kafka places keyed records with murmur2; plan partitions the same way unless told otherwise.
+  if (source.kind === 'kafka' && options.hash === 'eventhubs') cliOptions.hash = 'kafka';
+  const parsed = parseGenOptions(cliOptions);
+  const log = createLogger();
+  let target: GenTarget;
+  let location: string;
+  let hubs: Record<string, string>;
+  if (source.kind === 'eventhubs') {
+    target = await connectEventHubsTargetForSource(source, { partitions: parsed.partitions, log });
+    location = `event hubs ${source.fullyQualifiedNamespace ?? 'namespace of the connection string'}`;
+    hubs = Object.fromEntries(hubPlans(source).map((plan) => [plan.stream, plan.hub]));
+  } else if (source.kind === 'kafka') {
+    target = await KafkaTarget.connect({ source, partitions: parsed.partitions, log });
+    location = `kafka ${source.brokers.join(',')}`;
+    hubs = source.topics;
+  } else {
+    throw new TributaryError('INTERNAL', `no broker target for source kind ${source.kind}`);
+  }
+  try {
+    const report = await generateStreams(config, parsed, target, hooks);
+    return { ...report, output: target.stats?.(), location, namespace: '', hubs };
+  } finally {
+    await target.close();
   }
 }
 
@@ -139,7 +184,7 @@ export function formatGenSummary(summary: ArchiveSummary): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const seconds = summary.elapsedMs / 1000;
   const lines = [
-    `Capture archive: ${summary.location}/${summary.namespace} (seed ${summary.seed})`,
+    summary.namespace === '' ? `Sent to ${summary.location} (seed ${summary.seed})` : `Capture archive: ${summary.location}/${summary.namespace} (seed ${summary.seed})`,
     line(header),
     ...rows.map(line),
     '',
@@ -156,7 +201,7 @@ export function formatGenSummary(summary: ArchiveSummary): string {
 export function registerGenCommand(program: Command): void {
   program
     .command('gen')
-    .description('generate the configured streams as a synthetic Event Hubs Capture archive (into source.store, or --out)')
+    .description('generate the configured streams: a Capture archive (capture source, or --out), or sent to the Event Hubs / Kafka source')
     .option('-c, --config <file>', 'YAML config file', 'examples/tributary.yaml')
     .option('--events <n>', 'logical events per stream (duplicates come on top)', '100000')
     .option('--partitions <n>', 'partitions per hub', '8')
