@@ -36,6 +36,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `tributary checkpoints | head` closes stdout early; that ends the output, it is not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main(process.argv).then((code) => {
   process.exitCode = code;
 });
