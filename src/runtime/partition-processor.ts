@@ -96,6 +96,14 @@ export class PartitionProcessor {
   private pendingRows: number[] = [];
   /** the lane's id of the batch being applied, whose rows `pendingRows` index */
   private batchId = 0;
+  /**
+   * This partition's stateful lane operations (append, release, read, drop a file), chained so each is sent once
+   * the one before it has finished: piscina does not promise to run one thread's queue in submission order.
+   * Appends and releases are not awaited by the batch loop, so a partition does not wait behind other partitions'
+   * decoding and encoding in the lane; a failure is kept and thrown at this partition's next step.
+   */
+  private laneChain: Promise<unknown> = Promise.resolve();
+  private laneFailure: unknown;
   /** body columns the main thread needs back from decoding: aggregation inputs */
   private readonly returnColumns: number[];
 
@@ -166,11 +174,28 @@ export class PartitionProcessor {
   async apply({ events, decoded, batchId, started }: DecodedBatch): Promise<BatchOutcome> {
     if (!decoded) return {};
     try {
+      this.throwLaneFailure();
       return await this.applyDecoded(events, decoded, batchId, started);
     } finally {
       this.pendingRows = [];
-      await this.pool.releaseBatch(this.lane, batchId);
+      this.inLane(() => this.pool.releaseBatch(this.lane, batchId));
     }
+  }
+
+  private inLane(operation: () => Promise<unknown>): void {
+    this.inLaneAwaited(operation).catch((error: unknown) => {
+      this.laneFailure ??= error;
+    });
+  }
+
+  private inLaneAwaited<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.laneChain.then(operation);
+    this.laneChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private throwLaneFailure(): void {
+    if (this.laneFailure !== undefined) throw this.laneFailure;
   }
 
   private async applyDecoded(events: SourceEvent[], decoded: DecodeResult, batchId: number, started: number): Promise<BatchOutcome> {
@@ -236,7 +261,10 @@ export class PartitionProcessor {
 
   /** Ownership ended: free what the lane holds for this partition. */
   async close(): Promise<void> {
-    if (this.cell) await this.pool.dropFile(this.lane, this.cell.fileId);
+    if (this.cell) {
+      const fileId = this.cell.fileId;
+      await this.inLaneAwaited(() => this.pool.dropFile(this.lane, fileId));
+    }
     this.cell = undefined;
   }
 
@@ -253,9 +281,8 @@ export class PartitionProcessor {
     if (this.pendingRows.length === 0) return;
     const rows = Int32Array.from(this.pendingRows);
     this.pendingRows = [];
-    await this.pool.appendRows(this.lane, [
-      { batchId: this.batchId, fileId: this.cell!.fileId, schema: this.plan.raw, rowGroupRows: this.settings.rowGroupRows, rows },
-    ]);
+    const task = { batchId: this.batchId, fileId: this.cell!.fileId, schema: this.plan.raw, rowGroupRows: this.settings.rowGroupRows, rows };
+    this.inLane(() => this.pool.appendRows(this.lane, [task]));
   }
 
   /** Lands the event in the raw file (its row stays in the lane) and in the aggregates. */
@@ -272,7 +299,8 @@ export class PartitionProcessor {
     const cell = this.cell!;
     await this.sendPendingRows();
     await this.writeRawPart(cell);
-    await this.pool.dropFile(this.lane, cell.fileId);
+    const fileId = cell.fileId;
+    this.inLane(() => this.pool.dropFile(this.lane, fileId));
     cell.part++;
     cell.fileId = this.fileId(cell.start, cell.part);
     cell.rows = 0;
@@ -296,7 +324,8 @@ export class PartitionProcessor {
   private async commitCell(nextCellStart: number): Promise<void> {
     const cell = this.cell!;
     await this.writeCell(cell);
-    await this.pool.dropFile(this.lane, cell.fileId);
+    const fileId = cell.fileId;
+    this.inLane(() => this.pool.dropFile(this.lane, fileId));
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
       const aggregator = this.aggregators[a]!;
@@ -330,7 +359,9 @@ export class PartitionProcessor {
 
   private async writeRawPart(cell: OpenCell): Promise<void> {
     const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
-    const bytes = await this.pool.fileBytes(this.lane, cell.fileId);
+    const fileId = cell.fileId;
+    const bytes = await this.inLaneAwaited(() => this.pool.fileBytes(this.lane, fileId));
+    this.throwLaneFailure();
     if (!bytes) throw new TributaryError('INTERNAL', `the decode lane lost the open file ${cell.fileId} (${cell.rows} rows)`);
     await this.putFile(this.plan.raw.name, key, bytes, cell.rows);
   }

@@ -4,17 +4,17 @@
  * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
  * writes anything. Without `bounded`, the archive is polled for new files.
  */
-import avro from 'avsc';
 import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../sink/checkpoint-store.js';
 import type { ObjectStore } from '../../sink/object-store.js';
-import type { ApplicationProperties, BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
+import type { BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
 
 const BATCHES_IN_FLIGHT = 2;
-import { blockData, decodeBlock, readContainer } from './container.js';
-import { parseCaptureKey, parseEnqueuedTimeUtc } from './format.js';
+import { blockData, readContainer } from './container.js';
+import { captureEventReader } from './event-reader.js';
+import { parseCaptureKey } from './format.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -134,12 +134,11 @@ export class CaptureSource implements Source {
       for (;;) {
         for (const file of pending) {
           const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
-          const type = avro.Type.forSchema(container.schema);
+          const readEvents = captureEventReader(container.schema);
           const name = `${this.options.store.location}/${file.key}`;
           let batch: SourceEvent[] = [];
           for (const block of container.blocks) {
-            for (const record of decodeBlock(type, await blockData(container, block, name), block.count, name)) {
-              const event = toSourceEvent(record as CaptureRecordLike);
+            for (const event of readEvents(await blockData(container, block, name), block.count, name)) {
               if (event.position < nextPosition) continue;
               batch.push(event);
               if (batch.length >= this.options.batchSize) {
@@ -176,47 +175,4 @@ export class CaptureSource implements Source {
     if (!bytes) throw new TributaryError('INPUT_MISSING', `${this.options.store.location}/${key} disappeared while reading the archive`);
     return bytes;
   }
-}
-
-interface CaptureRecordLike {
-  SequenceNumber: number;
-  Offset: string;
-  EnqueuedTimeUtc: string;
-  SystemProperties: Record<string, unknown>;
-  Properties: Record<string, unknown>;
-  Body: Buffer | null;
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** Capture's property maps are unions (long | double | string | bytes); avsc wraps such values as { type: value }. */
-function unwrap(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const entries = Object.values(value as Record<string, unknown>);
-    if (entries.length === 1) return entries[0];
-  }
-  return value;
-}
-
-function toSourceEvent(record: CaptureRecordLike): SourceEvent {
-  const key = unwrap(record.SystemProperties['x-opt-partition-key']);
-  return {
-    body: record.Body ?? EMPTY,
-    position: Number(record.SequenceNumber),
-    offset: String(record.Offset),
-    enqueuedTimeMs: parseEnqueuedTimeUtc(record.EnqueuedTimeUtc),
-    partitionKey: typeof key === 'string' ? key : key instanceof Uint8Array ? Buffer.from(key).toString('utf8') : null,
-    properties: toProperties(record.Properties),
-  };
-}
-
-function toProperties(properties: Record<string, unknown>): ApplicationProperties {
-  const out: ApplicationProperties = {};
-  for (const [name, wrapped] of Object.entries(properties ?? {})) {
-    const value = unwrap(wrapped);
-    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
-    else if (value instanceof Uint8Array) out[name] = Buffer.from(value).toString('utf8');
-    else out[name] = JSON.stringify(value);
-  }
-  return out;
 }
