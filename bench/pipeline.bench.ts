@@ -16,7 +16,8 @@ import { parseConfig } from '../src/config/load.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { generateArchive } from '../src/gen/archive.js';
-import { blockData, decodeBlock, readContainer } from '../src/ingest/capture/container.js';
+import { blockData, readContainer } from '../src/ingest/capture/container.js';
+import { captureEventReader, type CaptureEventReader } from '../src/ingest/capture/event-reader.js';
 import decodeBatch from '../src/ingest/decode/worker.js';
 import { runWorker } from '../src/runtime/worker.js';
 import { loadStreamPlans } from '../src/runtime/stream-plan.js';
@@ -55,18 +56,18 @@ function benchConfig(threads: number, lake: string) {
 /** Reads the archive the way the capture source does, timing its stages on this thread. */
 async function loadBodies(): Promise<{ bodies: Buffer[]; readInflateUs: number; eventDataUs: number }> {
   const store = new LocalObjectStore(path.join(OUT, 'capture'));
-  const blocks: Array<{ type: avro.Type; data: Buffer; count: number }> = [];
+  const blocks: Array<{ read: CaptureEventReader; data: Buffer; count: number }> = [];
   let started = performance.now();
   for (const object of await store.list('bench/orders/')) {
     if (!object.key.endsWith('.avro')) continue;
     const container = readContainer((await store.get(object.key))!, object.key);
-    const type = avro.Type.forSchema(container.schema);
-    for (const block of container.blocks) blocks.push({ type, data: await blockData(container, block, object.key), count: block.count });
+    const read = captureEventReader(container.schema);
+    for (const block of container.blocks) blocks.push({ read, data: await blockData(container, block, object.key), count: block.count });
   }
   const readInflateMs = performance.now() - started;
   started = performance.now();
   const bodies: Buffer[] = [];
-  for (const { type, data, count } of blocks) for (const r of decodeBlock(type, data, count, 'bench')) bodies.push((r as { Body: Buffer }).Body);
+  for (const { read, data, count } of blocks) for (const event of read(data, count, 'bench')) bodies.push(Buffer.from(event.body));
   const eventDataMs = performance.now() - started;
   return { bodies, readInflateUs: (readInflateMs * 1000) / bodies.length, eventDataUs: (eventDataMs * 1000) / bodies.length };
 }
@@ -127,13 +128,16 @@ async function main(): Promise<void> {
   process.stderr.write(`bare write: hyparquet-writer ${fmt(hyparquet.rowsPerSecond)} rows/s, parquetjs-lite ${fmt(parquetjs.rowsPerSecond)} rows/s\n`);
 
   // 3. whole pipeline, 1 and 2 threads
-  const pipeline: Array<{ threads: number; eventsPerSecond: number; seconds: number }> = [];
+  const pipeline: Array<{ threads: number; eventsPerSecond: number; seconds: number; cpuUsPerEvent: number }> = [];
   for (const threads of [1, 2]) {
     const lake = path.join(OUT, `lake-${threads}`);
     for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
+    const cpuBefore = process.cpuUsage();
     const summary = await runWorker(benchConfig(threads, lake), { bounded: true, signal: new AbortController().signal, log: createLogger('warn') });
+    const cpu = process.cpuUsage(cpuBefore);
     const seconds = summary.elapsedMs / 1000;
-    pipeline.push({ threads, eventsPerSecond: summary.totals.eventsRead / seconds, seconds });
+    const cpuUsPerEvent = (cpu.user + cpu.system) / summary.totals.eventsRead;
+    pipeline.push({ threads, eventsPerSecond: summary.totals.eventsRead / seconds, seconds, cpuUsPerEvent });
     process.stderr.write(`pipeline, ${threads} thread(s): ${fmt(summary.totals.eventsRead / seconds)} events/s\n`);
   }
   const ideal = (threads: number) => threads / (1 / decodeRate + 1 / hyparquet.rowsPerSecond);
@@ -167,11 +171,12 @@ async function main(): Promise<void> {
     '| stage | thread in the pipeline | us/event |',
     '|---|---|---:|',
     `| read Capture files + inflate deflate blocks | main (inflate on libuv's pool) | ${readInflateUs.toFixed(2)} |`,
-    `| decode Capture's EventData records (avsc) | main | ${eventDataUs.toFixed(2)} |`,
+    `| Capture EventData records -> SourceEvents (avsc) | main | ${eventDataUs.toFixed(2)} |`,
     `| decode the Avro order body alone (avsc) | lane | ${avscUs.toFixed(2)} |`,
     `| decode + project into raw-table columns (JSON text for arrays) | lane | ${(1e6 / decodeRate).toFixed(2)} |`,
     `| Parquet encode (hyparquet-writer, snappy) | lane | ${(1e6 / hyparquet.rowsPerSecond).toFixed(2)} |`,
     ...pipeline.map((p) => `| whole pipeline, ${p.threads} lane(s), wall clock | all | ${(1e6 / p.eventsPerSecond).toFixed(2)} |`),
+    ...pipeline.map((p) => `| whole pipeline, ${p.threads} lane(s), CPU time of all threads | all | ${p.cpuUsPerEvent.toFixed(2)} |`),
     '',
   ];
   const notes = await readFile(path.join(ROOT, 'bench', 'NOTES.md'), 'utf8').catch(() => '');
