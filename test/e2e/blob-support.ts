@@ -1,14 +1,14 @@
 /**
- * Shared pieces of the blob end-to-end tests: a small demo archive (the example schemas, Capture's format and
- * layout, with corrupt, duplicate and late events), the demo config pointed at local or blob stores, and readers
+ * Shared pieces of the blob end-to-end tests: a small demo archive (the generator's, with corrupt, duplicate,
+ * out-of-order and late events), the demo config pointed at local or blob stores, and readers
  * that bring a lake and its dead letters back for comparison.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import avro from 'avsc';
 import { parse as parseYaml } from 'yaml';
 import type { StoreConfig, TributaryConfigInput } from '../../src/config/schema.js';
-import { captureKey, captureType, type CaptureRecord } from '../../src/ingest/capture/format.js';
+import { parseConfig } from '../../src/config/load.js';
+import { generateArchive } from '../../src/gen/archive.js';
 import { decodeDeadLetters, type DeadLetterRecord } from '../../src/sink/dead-letter.js';
 import type { ObjectStore } from '../../src/sink/object-store.js';
 import { readParquet } from '../support/read-parquet.js';
@@ -23,130 +23,32 @@ export interface ArchiveSpec {
   seed: number;
 }
 
-/** mulberry32: small, seeded, good enough to make test data look varied and stay reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function bodyType(stream: string): Promise<avro.Type> {
-  const schema = JSON.parse(await readFile(path.join(REPO_ROOT, 'examples', 'schemas', `${stream}.avsc`), 'utf8')) as avro.Schema;
-  return avro.Type.forSchema(schema);
-}
-
-const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const cents = (value: number): number => Math.round(value * 100) / 100;
-const pad = (n: number, width: number): string => String(n).padStart(width, '0');
-
-function eventValue(stream: string, random: () => number, id: string, eventTimeMs: number): { value: Record<string, unknown>; key: string } {
-  if (stream === 'orders') {
-    const customerId = `C${pad(Math.floor(random() * 300), 7)}`;
-    const lines = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({
-      sku: `SKU-${pad(Math.floor(random() * 500), 5)}`,
-      quantity: 1 + Math.floor(random() * 5),
-      unitPrice: cents(0.99 + random() * 200),
-    }));
-    return {
-      key: customerId,
-      value: {
-        orderId: id,
-        customerId,
-        lines,
-        totalAmount: cents(lines.reduce((sum, line) => sum + line.quantity * line.unitPrice, 0)),
-        currency: pick(random, ['EUR', 'USD', 'GBP', 'CHF', 'JPY']),
-        channel: pick(random, ['web', 'app', 'store', 'partner']),
-        shippingCountry: pick(random, ['DE', 'FR', 'NL', 'GB']),
-        createdAt: eventTimeMs,
-        couponCode: random() < 0.8 ? null : pick(random, ['WELCOME10', 'VIP20']),
-      },
-    };
-  }
-  const deviceId = `dev-${pad(Math.floor(random() * 100), 6)}`;
-  return {
-    key: deviceId,
-    value: {
-      eventId: id,
-      deviceId,
-      siteId: `site-${pad(Math.floor(random() * 12), 2)}`,
-      readings: {
-        temperature: cents(-5 + random() * 50),
-        humidity: cents(10 + random() * 85),
-        pressure: cents(960 + random() * 85),
-        batteryVoltage: random() < 0.1 ? null : cents(3.1 + random()),
-      },
-      counter: Math.floor(random() * 1e6),
-      status: pick(random, ['OK', 'OK', 'OK', 'WARN', 'FAULT']),
-      timestamp: eventTimeMs,
-    },
-  };
-}
-
-async function containerFile(records: CaptureRecord[]): Promise<Buffer> {
-  const encoder = new avro.streams.BlockEncoder(captureType, { codec: 'deflate' });
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    encoder.on('data', (chunk: Buffer) => chunks.push(chunk));
-    encoder.once('end', () => resolve());
-    encoder.once('error', reject);
-  });
-  for (const record of records) encoder.write(record);
-  encoder.end();
-  await done;
-  return Buffer.concat(chunks);
-}
-
 /**
- * Writes the same archive into every store given: per stream and partition, events 250 ms apart in one-minute
- * Capture files, with every 97th body corrupt, every 53rd a redelivery of an earlier event and every 71st ten
- * minutes late. Returns the number of events per stream.
+ * Writes the same generated archive (`tributary gen`'s generator, same seed) into every store given: both
+ * example streams, with duplicate, out-of-order, late and corrupt events, in one-minute Capture files.
+ * Returns the number of events delivered, duplicates included, over both streams.
  */
 export async function writeDemoArchive(stores: ObjectStore[], spec: ArchiveSpec): Promise<number> {
-  const start = Date.UTC(2024, 4, 1, 12, 0, 0);
-  for (const stream of STREAMS) {
-    const type = await bodyType(stream);
-    for (let partition = 0; partition < spec.partitions; partition++) {
-      const random = prng(spec.seed * 1000 + partition * 10 + (stream === 'orders' ? 1 : 2));
-      const bodies: Buffer[] = [];
-      const files = new Map<number, CaptureRecord[]>();
-      let offset = 0;
-      for (let position = 0; position < spec.eventsPerPartition; position++) {
-        const enqueued = start + partition * 7 + position * 250;
-        const late = position % 71 === 41;
-        const eventTime = late ? enqueued - 10 * 60_000 : enqueued - Math.floor(random() * 20_000);
-        const id = `${stream}-${spec.seed}-${partition}-${position}`;
-        const { value, key } = eventValue(stream, random, id, eventTime);
-        let body: Buffer = type.toBuffer(value);
-        if (position % 53 === 29 && position >= 10) body = bodies[position - 7]!;
-        else if (position % 97 === 13) body = body.subarray(0, Math.floor(body.length / 2));
-        bodies.push(body);
-        const record: CaptureRecord = {
-          SequenceNumber: position,
-          Offset: String(offset),
-          EnqueuedTimeUtc: new Date(enqueued).toISOString(),
-          SystemProperties: { 'x-opt-partition-key': { string: key } },
-          Properties: { traceparent: { string: `00-${pad(position, 32)}-${pad(partition, 16)}-01` } },
-          Body: body,
-        };
-        offset += body.length;
-        const window = Math.floor(enqueued / 60_000) * 60_000;
-        let records = files.get(window);
-        if (!records) files.set(window, (records = []));
-        records.push(record);
-      }
-      for (const [window, records] of files) {
-        const key = captureKey({ namespace: NAMESPACE, hub: stream, partition: String(partition), windowStart: new Date(window) });
-        const bytes = await containerFile(records);
-        for (const store of stores) await store.put(key, bytes);
-      }
-    }
+  const config = parseConfig(
+    await demoConfig({ archive: { kind: 'local', path: 'unused' }, lake: { kind: 'local', path: 'unused' }, deadLetter: { kind: 'local', path: 'unused' }, state: { kind: 'local', path: 'unused' } }),
+    'blob test demo config',
+  );
+  let delivered = 0;
+  for (const store of stores) {
+    const summary = await generateArchive(config, {
+      store,
+      events: spec.partitions * spec.eventsPerPartition,
+      partitions: spec.partitions,
+      seed: spec.seed,
+      keys: 300,
+      span: '15m',
+      start: '2024-05-01T12:00:00Z',
+      faults: { duplicate: 0.02, outOfOrder: 0.05, late: 0.015, corrupt: 0.01 },
+      capture: { window: '1m' },
+    });
+    delivered = summary.totals.deliveredEvents;
   }
-  return spec.eventsPerPartition * spec.partitions;
+  return delivered;
 }
 
 export interface DemoStores {
