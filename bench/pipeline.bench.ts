@@ -19,6 +19,7 @@ import { generateArchive } from '../src/gen/archive.js';
 import { blockData, readContainer } from '../src/ingest/capture/container.js';
 import { captureEventReader, type CaptureEventReader } from '../src/ingest/capture/event-reader.js';
 import decodeBatch from '../src/ingest/decode/worker.js';
+import { packBodies } from '../src/ingest/decode/pool.js';
 import { runWorker } from '../src/runtime/worker.js';
 import { loadStreamPlans } from '../src/runtime/stream-plan.js';
 import { LocalObjectStore } from '../src/sink/local-object-store.js';
@@ -103,16 +104,8 @@ async function main(): Promise<void> {
   let rows: unknown[][] = plan.bodyColumns.map(() => []);
   const decodeStart = performance.now();
   for (let i = 0; i < bodies.length; i += batch) {
-    const slice = bodies.slice(i, i + batch);
-    const offsets = new Uint32Array(slice.length + 1);
-    let total = 0;
-    slice.forEach((b, j) => {
-      offsets[j] = total;
-      total += b.length;
-    });
-    offsets[slice.length] = total;
-    const packed = Buffer.concat(slice);
-    const result = decodeBatch({ spec: plan.decode, bodies: packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer, offsets });
+    const packed = packBodies(bodies.slice(i, i + batch).map((body) => ({ body })));
+    const result = decodeBatch({ spec: plan.decode, ...packed });
     result.columns.forEach((c, k) => rows[k]!.push(...c));
   }
   const decodeSeconds = (performance.now() - decodeStart) / 1000;

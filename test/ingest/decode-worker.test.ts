@@ -1,6 +1,7 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import decodeBatch from '../../src/ingest/decode/worker.js';
+import { packBodies } from '../../src/ingest/decode/pool.js';
 import { DecodeStatus, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
 import { confluentFrame } from '../../src/gen/body.js';
 
@@ -16,17 +17,7 @@ const readerSchema = {
 };
 const writerV1 = { type: 'record', name: 'Order', fields: readerSchema.fields.slice(0, 3) };
 
-function pack(bodies: Buffer[]): { bodies: ArrayBuffer; offsets: Uint32Array } {
-  const offsets = new Uint32Array(bodies.length + 1);
-  let total = 0;
-  bodies.forEach((b, i) => {
-    offsets[i] = total;
-    total += b.length;
-  });
-  offsets[bodies.length] = total;
-  const all = Buffer.concat(bodies);
-  return { bodies: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer, offsets };
-}
+const pack = (bodies: Buffer[]) => packBodies(bodies.map((body) => ({ body })));
 
 const spec = (bodyFormat: StreamDecodeSpec['bodyFormat']): StreamDecodeSpec => ({
   stream: `orders-${bodyFormat}`,

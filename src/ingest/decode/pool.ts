@@ -129,7 +129,7 @@ export class DecodePool {
 }
 
 /** Copies the bodies into one buffer this task owns: transferring a Buffer would detach its whole pool slab. */
-function packBodies(events: readonly SourceEvent[]): { bodies: ArrayBuffer; offsets: Uint32Array } {
+export function packBodies(events: ReadonlyArray<Pick<SourceEvent, 'body'>>): { bodies: ArrayBuffer; offsets: Uint32Array } {
   const offsets = new Uint32Array(events.length + 1);
   let total = 0;
   for (let i = 0; i < events.length; i++) {
