@@ -4,7 +4,7 @@
  * State is plain data so it snapshots to JSON and restores exactly.
  */
 import { accumulate, initialState, result, type MeasureFn } from './accumulators.js';
-import { TumblingWindows } from './tumbling.js';
+import { HoppingWindows } from './windows.js';
 
 export interface MeasureSpec {
   fn: MeasureFn;
@@ -16,6 +16,8 @@ export interface MeasureSpec {
 export interface AggregationSpec {
   name: string;
   windowMs: number;
+  /** distance between window starts; equal to windowMs for tumbling windows */
+  hopMs: number;
   allowedLatenessMs: number;
   /** event-time span of windows per output file */
   fileSpanMs: number;
@@ -40,34 +42,38 @@ export interface AggregatorSnapshot {
 }
 
 export class WindowAggregator {
-  private readonly windows: TumblingWindows;
+  private readonly windows: HoppingWindows;
+  private readonly starts: number[] = [];
   /** window start -> group key -> partial state */
   private open = new Map<number, Map<string, GroupState>>();
   /** file span start -> rows of fired windows not yet in a complete file */
   private fired = new Map<number, AggregateRow[]>();
 
   constructor(readonly spec: AggregationSpec) {
-    this.windows = new TumblingWindows(spec.windowMs);
+    this.windows = new HoppingWindows(spec.windowMs, spec.hopMs);
   }
 
   add(eventTime: number, columns: readonly unknown[][], row: number): void {
-    const start = this.windows.windowStart(eventTime);
-    let groups = this.open.get(start);
-    if (!groups) {
-      groups = new Map();
-      this.open.set(start, groups);
-    }
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
     const key = group.length === 1 ? String(group[0]) : JSON.stringify(group);
-    let state = groups.get(key);
-    if (!state) {
-      state = { group, states: this.spec.measures.map((m) => initialState(m.fn)) };
-      groups.set(key, state);
-    }
     const measures = this.spec.measures;
-    for (let m = 0; m < measures.length; m++) {
-      const measure = measures[m]!;
-      accumulate(measure.fn, state.states[m]!, measure.column < 0 ? 1 : columns[measure.column]![row]);
+    const windows = this.windows.windowStarts(eventTime, this.starts);
+    for (let w = 0; w < windows; w++) {
+      const start = this.starts[w]!;
+      let groups = this.open.get(start);
+      if (!groups) {
+        groups = new Map();
+        this.open.set(start, groups);
+      }
+      let state = groups.get(key);
+      if (!state) {
+        state = { group, states: measures.map((m) => initialState(m.fn)) };
+        groups.set(key, state);
+      }
+      for (let m = 0; m < measures.length; m++) {
+        const measure = measures[m]!;
+        accumulate(measure.fn, state.states[m]!, measure.column < 0 ? 1 : columns[measure.column]![row]);
+      }
     }
   }
 

@@ -59,10 +59,17 @@ export const aggregationSchema = z.strictObject({
   name: identifier.describe('output table name'),
   stream: z.string().min(1).describe('input stream (a key of streams)'),
   groupBy: z.array(z.string().min(1)).default([]).describe('group-by fields (dotted paths allowed)'),
-  window: z.strictObject({
-    kind: z.literal('tumbling'),
-    size: duration.refine((ms) => ms > 0, 'window size must be positive'),
-  }),
+  window: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('tumbling'),
+      size: duration.refine((ms) => ms > 0, 'window size must be positive'),
+    }),
+    z.strictObject({
+      kind: z.literal('hopping'),
+      size: duration.refine((ms) => ms > 0, 'window size must be positive'),
+      hop: duration.refine((ms) => ms > 0, 'hop must be positive').describe('distance between window starts'),
+    }).refine((w) => w.size % w.hop === 0 && w.size > w.hop, { message: 'size must be a multiple of hop, and larger', path: ['hop'] }),
+  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them)'),
   measures: z.array(measureSchema).min(1),
 });
 export type AggregationConfig = z.infer<typeof aggregationSchema>;

@@ -115,8 +115,9 @@ function planAggregation(
   fileSpanMs: number,
 ): AggregationPlan {
   const where = `aggregations[${index}]`;
-  if (fileSpanMs % aggregation.window.size !== 0) {
-    throw new TributaryError('CONFIG_INVALID', `${where}.window.size: ${aggregation.window.size} ms must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
+  const step = aggregation.window.kind === 'hopping' ? aggregation.window.hop : aggregation.window.size;
+  if (fileSpanMs % step !== 0) {
+    throw new TributaryError('CONFIG_INVALID', `${where}.window: its ${aggregation.window.kind === 'hopping' ? 'hop' : 'size'} (${step} ms) must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
   }
   const groupColumns = aggregation.groupBy.map((field, g) => find(field, `${where}.groupBy[${g}]`));
   const measures = aggregation.measures.map((measure, m) => {
@@ -127,7 +128,8 @@ function planAggregation(
     const output = measure.as ?? (measure.fn === 'count' ? 'count' : `${measure.fn}_${measure.field!.replace(/\./g, '_')}`);
     return { fn: measure.fn as MeasureFn, column, output };
   });
-  const spec: AggregationSpec = { name: aggregation.name, windowMs: aggregation.window.size, allowedLatenessMs, fileSpanMs, groupColumns, measures };
+  const hopMs = aggregation.window.kind === 'hopping' ? aggregation.window.hop : aggregation.window.size;
+  const spec: AggregationSpec = { name: aggregation.name, windowMs: aggregation.window.size, hopMs, allowedLatenessMs, fileSpanMs, groupColumns, measures };
   const schema: TableSchema = {
     name: aggregation.name,
     columns: [

@@ -5,6 +5,7 @@ import { decodeSnapshot, encodeSnapshot } from '../../src/aggregate/snapshot.js'
 const spec: AggregationSpec = {
   name: 'by_channel',
   windowMs: 60_000,
+  hopMs: 60_000,
   allowedLatenessMs: 0,
   fileSpanMs: 3_600_000,
   groupColumns: [0],
@@ -53,5 +54,15 @@ describe('WindowAggregator', () => {
     const aggregator = new WindowAggregator(spec);
     aggregator.add(1_000, columns, 0);
     expect(aggregator.advance(3_600_000).complete).toEqual([0]);
+  });
+
+  it('counts an event in every hopping window that holds it', () => {
+    const hopping = new WindowAggregator({ ...spec, windowMs: 180_000, hopMs: 60_000 });
+    hopping.add(125_000, columns, 0); // windows starting at 0, 60 s and 120 s
+    const rows = hopping.rowsOf(0, true);
+    expect(rows.map((r) => [r.windowStart, r.values[0]])).toEqual([[0, 1], [60_000, 1], [120_000, 1]]);
+    // the first fires once the watermark passes its end (180 s), the others stay open
+    expect(hopping.advance(180_000).changed).toEqual([0]);
+    expect(hopping.rowsOf(0, false).map((r) => r.windowStart)).toEqual([0]);
   });
 });

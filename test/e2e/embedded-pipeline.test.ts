@@ -104,4 +104,16 @@ describe('embedded pipeline on a faulty generated archive', () => {
       expect(Number(got.get(key)!.max_temperature)).toBeCloseTo(w.max, 9);
     }
   });
+
+  it('telemetry hopping aggregates (10 min windows every 2 min) equal the brute-force computation', async () => {
+    const rows = await readTable(new LocalObjectStore(ws.file('lake')), 'telemetry_hopping_10m');
+    const want = aggregate(expected.get('telemetry')!.accepted, 600_000, ['siteId'], (r) => Number((r.readings as Record<string, number>).humidity), 120_000);
+    const got = new Map(rows.map((r) => [[r.partition, Number(r.window_start), r.siteId].join('|'), r]));
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, w] of want) {
+      expect(Number(got.get(key)!.count)).toBe(w.count);
+      expect(Number(got.get(key)!.sum_humidity)).toBeCloseTo(w.sum, 6);
+      expect(Number(got.get(key)!.window_end) - Number(got.get(key)!.window_start)).toBe(600_000);
+    }
+  });
 });

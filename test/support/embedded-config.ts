@@ -24,6 +24,13 @@ export function embeddedConfig(ws: Workspace) {
         window: { kind: 'tumbling' as const, size: '5m' },
         measures: [{ fn: 'count' as const }, { fn: 'max' as const, field: 'readings.temperature', as: 'max_temperature' }],
       },
+      {
+        name: 'telemetry_hopping_10m',
+        stream: 'telemetry',
+        groupBy: ['siteId'],
+        window: { kind: 'hopping' as const, size: '10m', hop: '2m' },
+        measures: [{ fn: 'count' as const }, { fn: 'sum' as const, field: 'readings.humidity', as: 'sum_humidity' }],
+      },
     ],
     processing: { allowedOutOfOrderness: '30s', allowedLateness: '0s', rowsPerFile: 1500, aggregateFileSpan: '1h', decodeThreads: 2, batchSize: 500 },
     lake: { kind: 'local' as const, path: ws.file('lake') },

@@ -97,19 +97,27 @@ export interface ExpectedAggregateRow {
   max: number;
 }
 
-/** count/sum/min/max of `field` per (partition, window start, group values). */
-export function aggregate(accepted: Verdicts['accepted'], windowMs: number, groupBy: string[], field: (record: Record<string, unknown>) => number): Map<string, ExpectedAggregateRow> {
+/** count/sum/min/max of `field` per (partition, window start, group values); hopping windows when hopMs < windowMs. */
+export function aggregate(
+  accepted: Verdicts['accepted'],
+  windowMs: number,
+  groupBy: string[],
+  field: (record: Record<string, unknown>) => number,
+  hopMs = windowMs,
+): Map<string, ExpectedAggregateRow> {
   const rows = new Map<string, ExpectedAggregateRow>();
   for (const { partition, record, time } of accepted) {
-    const windowStart = Math.floor(time / windowMs) * windowMs;
-    const key = [partition, windowStart, ...groupBy.map((g) => String(record[g]))].join('|');
-    const value = field(record);
-    const row = rows.get(key) ?? { key, count: 0, sum: 0, min: Infinity, max: -Infinity };
-    row.count++;
-    row.sum += value;
-    row.min = Math.min(row.min, value);
-    row.max = Math.max(row.max, value);
-    rows.set(key, row);
+    // every window [start, start + windowMs) with start a multiple of hopMs that contains the time
+    for (let windowStart = Math.floor(time / hopMs) * hopMs; windowStart > time - windowMs; windowStart -= hopMs) {
+      const key = [partition, windowStart, ...groupBy.map((g) => String(record[g]))].join('|');
+      const value = field(record);
+      const row = rows.get(key) ?? { key, count: 0, sum: 0, min: Infinity, max: -Infinity };
+      row.count++;
+      row.sum += value;
+      row.min = Math.min(row.min, value);
+      row.max = Math.max(row.max, value);
+      rows.set(key, row);
+    }
   }
   return rows;
 }
