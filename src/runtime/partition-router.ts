@@ -57,6 +57,8 @@ export class PartitionRouter implements PartitionHandler {
 
   async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {
     const owned = this.mustOwn(stream, partition);
+    // A polling source reports catching up again and again; rewrite only when something arrived since.
+    if (owned.flushedSinceActivity) return {};
     await this.serialise(owned, () => owned.processor.flush());
     owned.flushedSinceActivity = true;
     return {};
