@@ -26,6 +26,9 @@ export interface PartitionBatch {
   stream: string;
   partition: string;
   events: SourceEvent[];
+  /** the last position the source knows to exist in the partition (Kafka high watermark - 1, Event Hubs last
+   * enqueued sequence number), when it knows one: the consumer lag is reported from it */
+  endPosition?: number;
 }
 
 /** Where to resume a partition: an inclusive position, or the source's configured start when undefined. */

@@ -13,6 +13,8 @@ export interface PipelineObserver {
   batchProcessed(stream: string, seconds: number): void;
   watermark(stream: string, partition: string, watermarkMs: number): void;
   checkpointed(stream: string, partition: string, position: number): void;
+  /** events the source holds beyond what this partition has processed */
+  lag?(stream: string, partition: string, events: number): void;
   /** ownership ended: per-partition gauges should go, or a stale checkpoint age would alert */
   partitionReleased?(stream: string, partition: string): void;
 }
@@ -60,5 +62,6 @@ export function fanOut(observers: PipelineObserver[]): PipelineObserver {
     watermark: (...a) => observers.forEach((o) => o.watermark(...a)),
     checkpointed: (...a) => observers.forEach((o) => o.checkpointed(...a)),
     partitionReleased: (...a) => observers.forEach((o) => o.partitionReleased?.(...a)),
+    lag: (...a) => observers.forEach((o) => o.lag?.(...a)),
   };
 }

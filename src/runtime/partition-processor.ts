@@ -40,6 +40,7 @@ export interface ProcessorSettings {
 
 export interface DecodedBatch {
   events: SourceEvent[];
+  endPosition: number | undefined;
   decoded: DecodeResult | undefined;
   /** the lane holds this batch's rows until they are appended or released */
   batchId: number;
@@ -157,7 +158,7 @@ export class PartitionProcessor {
   async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
     const events = batch.events.filter((e) => e.position >= this.nextPosition);
-    if (events.length === 0) return { events, decoded: undefined, batchId: 0, started, signal };
+    if (events.length === 0) return { events, endPosition: batch.endPosition, decoded: undefined, batchId: 0, started, signal };
     const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
     const { batchId, result } = await this.pool.decodeInLane(
       this.lane,
@@ -167,15 +168,17 @@ export class PartitionProcessor {
       this.returnColumns,
       writerSchemas,
     );
-    return { events, decoded: result, batchId, started, signal };
+    return { events, endPosition: batch.endPosition, decoded: result, batchId, started, signal };
   }
 
   /** The ordered half: dedup, lateness, windows, files and the commit protocol, one batch after the other. */
-  async apply({ events, decoded, batchId, started }: DecodedBatch): Promise<BatchOutcome> {
+  async apply({ events, endPosition, decoded, batchId, started }: DecodedBatch): Promise<BatchOutcome> {
     if (!decoded) return {};
     try {
       this.throwLaneFailure();
-      return await this.applyDecoded(events, decoded, batchId, started);
+      const outcome = await this.applyDecoded(events, decoded, batchId, started);
+      if (endPosition !== undefined) this.observer.lag?.(this.plan.stream, this.partition, Math.max(0, endPosition + 1 - this.nextPosition));
+      return outcome;
     } finally {
       this.pendingRows = [];
       this.inLane(() => this.pool.releaseBatch(this.lane, batchId));

@@ -148,6 +148,8 @@ export class StreamConsumer {
           maxWaitTimeInSeconds: config.maxWaitTime / 1000,
           prefetchCount: config.prefetchCount,
           skipParsingBodyAsJson: true,
+          // the last enqueued sequence number rides along with each receive: the lag metric comes from it
+          trackLastEnqueuedEventProperties: true,
         },
       );
       this.log.info({ consumerGroup: config.consumerGroup, partitions: hub.partitionIds.length, bounded: this.options.bounded }, 'subscribed');
@@ -226,7 +228,7 @@ export class StreamConsumer {
     if (target) events = events.filter((e) => e.sequenceNumber <= target.lastEnqueuedSequenceNumber);
     if (events.length > 0) {
       lease.nextPosition = events[events.length - 1]!.sequenceNumber + 1;
-      const work = this.deliver(lease, events);
+      const work = this.deliver(lease, events, context.lastEnqueuedEventProperties?.sequenceNumber);
       lease.inflight = work;
       try {
         await work;
@@ -272,9 +274,14 @@ export class StreamConsumer {
 
   // --- work -----------------------------------------------------------------------------------------------
 
-  private async deliver(lease: Lease, received: ReceivedEventData[]): Promise<void> {
+  private async deliver(lease: Lease, received: ReceivedEventData[], lastEnqueued: number | undefined): Promise<void> {
     const { handler, plan } = this.options;
-    const batch = { stream: plan.stream, partition: lease.partitionId, events: received.map(toSourceEvent) };
+    const batch = {
+      stream: plan.stream,
+      partition: lease.partitionId,
+      events: received.map(toSourceEvent),
+      ...(lastEnqueued !== undefined ? { endPosition: lastEnqueued } : {}),
+    };
     try {
       const outcome = await this.callHandler(lease, 'processing a batch', () => handler.onBatch(batch, lease.abort.signal));
       await this.commit(lease, outcome);

@@ -221,6 +221,7 @@ export class GroupRun {
     const lane = this.lanes.get(laneKey(batch.topic, batch.partition));
     if (!lane || !lane.ready || lane.isStopped) return;
     const last = batch.messages[batch.messages.length - 1];
+    lane.highWatermark = Number(batch.highWatermark);
     lane.enqueue(batch.messages.map(toSourceEvent), last ? Number(last.offset) + 1 : lane.nextFetchOffset);
     if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
       this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
@@ -238,7 +239,8 @@ export class GroupRun {
         await this.maybeCaughtUp(lane);
         const events = await lane.take(batchSize);
         if (!events) return;
-        const outcome = await handler.onBatch({ stream: lane.stream, partition, events }, batchSignal);
+        const endPosition = lane.highWatermark >= 0 ? lane.highWatermark - 1 : undefined;
+        const outcome = await handler.onBatch({ stream: lane.stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) }, batchSignal);
         lane.processedBelow = events[events.length - 1]!.position + 1;
         await this.commit(lane, outcome);
         if (lane.paused && !lane.caughtUp && !lane.isStopped && lane.queuedEvents <= maxQueuedEvents / 2) {

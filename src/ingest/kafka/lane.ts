@@ -33,6 +33,8 @@ export class PartitionLane {
   revoked = false;
   caughtUp = false;
   nextFetchOffset = 0;
+  /** the partition's high watermark as last fetched (-1 until known), for lag */
+  highWatermark = -1;
   processedBelow = 0;
   committedBelow: number | undefined;
   pendingCommit: { position: number; offset: string } | undefined;
