@@ -2,30 +2,21 @@
  * The Kafka generator target against the Kafka peer: placement by kafkajs's default partitioner, timestamps and
  * headers, topic creation and checks, request splitting, and a whole generator run read back by the Kafka source.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { generateStreams } from '../../src/gen/generate.js';
 import { parseGenOptions } from '../../src/gen/options.js';
 import type { GeneratedEvent } from '../../src/gen/target.js';
 import { KafkaTarget } from '../../src/gen/targets/kafka.js';
 import { kafkaPartitionForKey } from '../../src/partition/kafka-murmur2.js';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { kafkaPeerPerTest } from '../peers/kafka/fixture.js';
 import { RecordingHandler, log, source, sourceConfig } from './kafka-support.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-let peer: KafkaPeer | undefined;
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  if (peer) {
-    await peer.close();
-    expect(peer.internalErrors).toEqual([]);
-    peer = undefined;
-  }
-});
+const peers = kafkaPeerPerTest();
+const cleanups = peers.cleanups;
 
 async function target(partitions: number, extra: { maxRequestBytes?: number } = {}): Promise<KafkaTarget> {
-  const connected = await KafkaTarget.connect({ source: sourceConfig(peer!), partitions, log, ...extra });
+  const connected = await KafkaTarget.connect({ source: sourceConfig(peers.current()), partitions, log, ...extra });
   cleanups.push(() => connected.close());
   return connected;
 }
@@ -36,13 +27,13 @@ function event(key: string, i: number): GeneratedEvent {
 
 async function readBack(): Promise<RecordingHandler> {
   const handler = new RecordingHandler(1_000_000);
-  await source(sourceConfig(peer!, { groupId: `read-${Math.random()}` })).run(handler, { signal: new AbortController().signal, bounded: true });
+  await source(sourceConfig(peers.current(), { groupId: `read-${Math.random()}` })).run(handler, { signal: new AbortController().signal, bounded: true });
   return handler;
 }
 
 describe('KafkaTarget', () => {
   it('creates the topic and places keyed events by the default partitioner, keyless ones where the generator put them', async () => {
-    peer = await KafkaPeer.start({ autoCreateTopics: false });
+    const peer = await peers.start({ autoCreateTopics: false });
     const kafka = await target(4);
     const keys = ['customer-1', 'customer-2', 'customer-3', 'customer-42', 'ü-key'];
     for (const key of keys) {
@@ -67,7 +58,7 @@ describe('KafkaTarget', () => {
   });
 
   it('counts keyed events the generator planned for another partition than Kafka puts them', async () => {
-    peer = await KafkaPeer.start();
+    const peer = await peers.start();
     const kafka = await target(4);
     const key = 'customer-1';
     const wrong = (kafkaPartitionForKey(key, 4) + 1) % 4;
@@ -77,7 +68,7 @@ describe('KafkaTarget', () => {
   });
 
   it('splits a large write into requests below the size limit', async () => {
-    peer = await KafkaPeer.start();
+    const peer = await peers.start();
     const kafka = await target(1, { maxRequestBytes: 2_000 });
     await kafka.write('orders', '0', Array.from({ length: 100 }, (_, i) => ({ ...event('', i), body: Buffer.alloc(100, i) })));
     // Each request became its own record batch; all records arrive, in order.
@@ -88,7 +79,7 @@ describe('KafkaTarget', () => {
   });
 
   it('refuses a topic whose partition count differs from the generator\'s', async () => {
-    peer = await KafkaPeer.start();
+    const peer = await peers.start();
     peer.createTopic('orders', 3);
     await expect(KafkaTarget.connect({ source: sourceConfig(peer), partitions: 8, log })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
@@ -97,7 +88,7 @@ describe('KafkaTarget', () => {
   });
 
   it('takes a whole generator run, faults included, and the Kafka source reads every delivery back', async () => {
-    peer = await KafkaPeer.start();
+    const peer = await peers.start();
     const config = parseConfig(
       {
         streams: {

@@ -1,26 +1,18 @@
 /**
  * The Kafka source against the Kafka wire-protocol peer, with kafkajs doing the real group work.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { TributaryError } from '../../src/core/errors.js';
-import { KafkaPeer, type KafkaPeerOptions } from '../peers/kafka/index.js';
+import { type KafkaPeer, type KafkaPeerOptions } from '../peers/kafka/index.js';
+import { kafkaPeerPerTest } from '../peers/kafka/fixture.js';
 import { RecordingHandler, T0, messages, producerFor, source, sourceConfig } from './kafka-support.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-let peer: KafkaPeer | undefined;
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  if (peer) {
-    await peer.close();
-    expect(peer.internalErrors).toEqual([]);
-    peer = undefined;
-  }
-});
+const peers = kafkaPeerPerTest();
+const cleanups = peers.cleanups;
 
 async function startPeer(options: KafkaPeerOptions = {}, partitions = 3): Promise<KafkaPeer> {
-  peer = await KafkaPeer.start(options);
+  const peer = await peers.start(options);
   peer.createTopic('orders', partitions);
   return peer;
 }

@@ -1,27 +1,18 @@
 /**
  * Unmodified kafkajs clients (producer, consumer, admin) doing their real work against the Kafka peer.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaConfig } from 'kafkajs';
-import { KafkaPeer, type KafkaPeerOptions } from './kafka/index.js';
+import { type KafkaPeer, type KafkaPeerOptions } from './kafka/index.js';
+import { kafkaPeerPerTest } from './kafka/fixture.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
-const cleanups: Array<() => Promise<void>> = [];
-let peer: KafkaPeer | undefined;
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  if (peer) {
-    await peer.close();
-    expect(peer.internalErrors).toEqual([]);
-    peer = undefined;
-  }
-});
+const peers = kafkaPeerPerTest();
+const cleanups = peers.cleanups;
 
 async function startPeer(options: KafkaPeerOptions = {}): Promise<KafkaPeer> {
-  peer = await KafkaPeer.start(options);
-  return peer;
+  return peers.start(options);
 }
 
 function client(target: KafkaPeer, extra: Partial<KafkaConfig> = {}): Kafka {
