@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
-import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { generateArchive } from '../src/gen/archive.js';
 import { blockData, readContainer } from '../src/ingest/capture/container.js';

@@ -41,7 +41,7 @@ export class BodyDecoder {
   private readonly type: avro.Type | undefined;
 
   constructor(readonly schemaText: string, private readonly bodyFormat: StreamConfig['bodyFormat']) {
-    this.type = bodyFormat === 'avro' ? avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema) : undefined;
+    this.type = bodyFormat === 'json' ? undefined : avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema);
   }
 
   get avroType(): avro.Type | undefined {
@@ -51,8 +51,10 @@ export class BodyDecoder {
   /** The record, or undefined when the body does not decode. */
   decode(body: Uint8Array): Record<string, unknown> | undefined {
     try {
+      // Confluent framing: magic byte + 4-byte schema id before the Avro body (read with the reader schema here).
+      const skip = this.bodyFormat === 'confluent-avro' ? 5 : 0;
       const value: unknown = this.type
-        ? this.type.fromBuffer(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+        ? this.type.fromBuffer(Buffer.from(body.buffer, body.byteOffset + skip, body.byteLength - skip))
         : JSON.parse(Buffer.from(body).toString('utf8'));
       return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
     } catch {

@@ -147,10 +147,6 @@ export class PartitionProcessor {
     return { position: snapshot.position };
   }
 
-  async process(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
-    return this.apply(await this.decode(batch, signal));
-  }
-
   /**
    * The stateless half of a batch: decoding on the pool. It may run ahead of `apply` for the batch before, so
    * the next batch decodes while this one is applied.

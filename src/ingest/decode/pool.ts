@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SourceEvent } from '../source.js';
 import type { TableData } from '../../sink/table.js';
-import type { AppendRowsTask, DecodeResult, DecodeTask, EventMetadata, StreamDecodeSpec } from './task.js';
+import type { AppendRowsTask, DecodeResult, EventMetadata, StreamDecodeSpec } from './task.js';
 
 /**
  * The worker threads: one piscina pool of one thread per lane, and every partition pinned to a lane. Pinning
@@ -44,12 +44,6 @@ export class DecodePool {
     let hash = 2166136261;
     for (const char of `${stream}\u0000${partition}`) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619);
     return (hash >>> 0) % this.lanes.length;
-  }
-
-  /** Stateless decode on any lane (tools and benchmarks). */
-  async decode(spec: StreamDecodeSpec, events: readonly SourceEvent[], writerSchemas?: Record<number, string>): Promise<DecodeResult> {
-    const task: DecodeTask = { spec, ...packBodies(events), ...(writerSchemas ? { writerSchemas } : {}) };
-    return (await this.anyLane().run(task, { transferList: [task.bodies, task.offsets.buffer as ArrayBuffer] })) as DecodeResult;
   }
 
   /**
