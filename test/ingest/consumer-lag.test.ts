@@ -1,6 +1,7 @@
 /**
  * Consumer lag (tributary_consumer_lag_events, which the lag alert reads) comes from what the source knows lies
- * beyond the processed position: Kafka's high watermark, Event Hubs' last enqueued sequence number. With a
+ * beyond the processed position: Kafka's high watermark, Event Hubs' last enqueued sequence number, the last record
+ * of a Capture archive. With a
  * backlog it starts above zero and reaches zero once the partition has caught up.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { EventHubsSource } from '../../src/ingest/eventhubs/source.js';
 import { startEventHubsPeer } from '../peers/eventhubs/index.js';
 import { KafkaPeer } from '../peers/kafka/index.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
+import { embeddedConfig } from '../support/embedded-config.js';
+import { generateArchive } from '../../src/gen/archive.js';
 import { connectProducer, deploymentConfig, orderMessage, orderType, orderValue } from './kafka-e2e-support.js';
 import { peerSourceConfig } from './eventhubs-support.js';
 
@@ -71,5 +74,18 @@ describe('consumer lag', () => {
     const seen = lags.get('orders/0') ?? [];
     expect(Math.max(...seen)).toBeGreaterThan(0);
     expect(seen.at(-1)).toBe(0);
+  });
+
+  it('is reported for a Capture archive from the last record of each partition\'s last file', async () => {
+    ws = await createWorkspace();
+    const { config } = await ws.writeConfig({ ...embeddedConfig(ws), processing: { ...embeddedConfig(ws).processing, batchSize: 200 } });
+    await generateArchive(config, { events: 3000, partitions: 2, seed: 21 });
+    const { observer, lags } = lagRecorder();
+    await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('silent'), observers: [observer] });
+    for (const partition of ['0', '1']) {
+      const seen = lags.get(`orders/${partition}`) ?? [];
+      expect(Math.max(...seen)).toBeGreaterThan(1000);
+      expect(seen.at(-1)).toBe(0);
+    }
   });
 });

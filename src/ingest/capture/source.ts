@@ -47,14 +47,14 @@ export class CaptureSource implements Source {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
-    await this.preflight(layout);
+    const ends = await this.preflight(layout);
     const failed = new AbortController();
     const linked = AbortSignal.any([signal, failed.signal]);
     const loops: Array<Promise<void>> = [];
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
         loops.push(
-          this.runPartition(stream, partition, files, handler, linked, bounded).catch((error: unknown) => {
+          this.runPartition(stream, partition, files, ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
             failed.abort(error);
             throw error;
           }),
@@ -85,12 +85,14 @@ export class CaptureSource implements Source {
 
   /**
    * Reads and checks every file's container structure up front, so a bad file fails the run before anything is
-   * written. The parsed files are not kept: holding a whole archive in memory would not scale.
+   * written. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
+   * partition's last position (from the last record of its last file), which the consumer lag is reported from.
    */
-  private async preflight(layout: Map<string, PartitionFiles>): Promise<void> {
-    for (const partitions of layout.values()) {
-      for (const files of partitions.values()) {
-        for (const file of files) {
+  private async preflight(layout: Map<string, PartitionFiles>): Promise<Map<string, number>> {
+    const ends = new Map<string, number>();
+    for (const [stream, partitions] of layout) {
+      for (const [partition, files] of partitions) {
+        for (const [index, file] of files.entries()) {
           const bytes = await this.options.store.get(file.key);
           const name = `${this.options.store.location}/${file.key}`;
           if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
@@ -99,15 +101,23 @@ export class CaptureSource implements Source {
           if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
             throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
           }
+          const lastBlock = container.blocks.at(-1);
+          if (index === files.length - 1 && lastBlock) {
+            const events = captureEventReader(container.schema)(await blockData(container, lastBlock, name), lastBlock.count, name);
+            const last = events.at(-1);
+            if (last) ends.set(`${stream}/${partition}`, last.position);
+          }
         }
       }
     }
+    return ends;
   }
 
   private async runPartition(
     stream: string,
     partition: string,
     files: CaptureFile[],
+    endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
     bounded: boolean,
@@ -122,7 +132,7 @@ export class CaptureSource implements Source {
     // their effects in order); commits are taken in order as each completes.
     const inFlight: Array<Promise<BatchOutcome>> = [];
     const deliver = async (events: SourceEvent[]): Promise<void> => {
-      inFlight.push(handler.onBatch({ stream, partition, events }, signal));
+      inFlight.push(handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) }, signal));
       if (inFlight.length >= BATCHES_IN_FLIGHT) await commit(await inFlight.shift()!);
     };
     const drain = async (): Promise<void> => {
