@@ -4,6 +4,7 @@
  */
 import type { GateSnapshot } from './event-time-gate.js';
 import type { AggregatorSnapshot } from './window-aggregator.js';
+import type { SessionSnapshot } from './session-aggregator.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -17,7 +18,7 @@ export interface PartitionSnapshot {
   /** the service offset of the last event before `position` ('' if none) */
   offsetBefore: string;
   gate: GateSnapshot;
-  aggregators: Record<string, AggregatorSnapshot>;
+  aggregators: Record<string, AggregatorSnapshot | SessionSnapshot>;
 }
 
 const NON_FINITE: Record<string, number> = { '#Infinity': Infinity, '#-Infinity': -Infinity, '#NaN': NaN };

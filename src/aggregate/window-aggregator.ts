@@ -5,6 +5,7 @@
  */
 import { accumulate, initialState, result, type MeasureFn } from './accumulators.js';
 import { HoppingWindows } from './windows.js';
+import type { SessionSnapshot } from './session-aggregator.js';
 
 export interface MeasureSpec {
   fn: MeasureFn;
@@ -18,6 +19,8 @@ export interface AggregationSpec {
   windowMs: number;
   /** distance between window starts; equal to windowMs for tumbling windows */
   hopMs: number;
+  /** session windows: the inactivity gap that closes a session (windowMs and hopMs are then unused) */
+  sessionGapMs?: number;
   allowedLatenessMs: number;
   /** event-time span of windows per output file */
   fileSpanMs: number;
@@ -27,6 +30,8 @@ export interface AggregationSpec {
 
 export interface AggregateRow {
   windowStart: number;
+  /** session windows end where their data says; fixed-size windows at windowStart + windowMs */
+  windowEnd?: number;
   group: unknown[];
   values: Array<number | null>;
 }
@@ -41,7 +46,18 @@ export interface AggregatorSnapshot {
   fired: Array<[number, AggregateRow[]]>;
 }
 
-export class WindowAggregator {
+/** What the partition processor needs of an aggregation's state, whatever its window kind. */
+export interface Aggregator {
+  readonly spec: AggregationSpec;
+  add(eventTime: number, columns: readonly unknown[][], row: number): void;
+  advance(watermark: number): { changed: number[]; complete: number[] };
+  rowsOf(span: number, includeOpen: boolean): AggregateRow[];
+  spans(): number[];
+  forget(span: number): void;
+  snapshot(): AggregatorSnapshot | SessionSnapshot;
+}
+
+export class WindowAggregator implements Aggregator {
   private readonly windows: HoppingWindows;
   private readonly starts: number[] = [];
   /** window start -> group key -> partial state */
@@ -149,9 +165,10 @@ export class WindowAggregator {
   }
 }
 
-function compareRows(a: AggregateRow, b: AggregateRow): number {
+export function compareRows(a: AggregateRow, b: AggregateRow): number {
   if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
   const ka = JSON.stringify(a.group);
   const kb = JSON.stringify(b.group);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
+

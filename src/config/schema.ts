@@ -69,7 +69,11 @@ export const aggregationSchema = z.strictObject({
       size: duration.refine((ms) => ms > 0, 'window size must be positive'),
       hop: duration.refine((ms) => ms > 0, 'hop must be positive').describe('distance between window starts'),
     }).refine((w) => w.size % w.hop === 0 && w.size > w.hop, { message: 'size must be a multiple of hop, and larger', path: ['hop'] }),
-  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them)'),
+    z.strictObject({
+      kind: z.literal('session'),
+      gap: duration.refine((ms) => ms > 0, 'gap must be positive').describe('a session closes after this long without events of its group'),
+    }),
+  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them); session: per group, events no more than `gap` apart'),
   measures: z.array(measureSchema).min(1),
 });
 export type AggregationConfig = z.infer<typeof aggregationSchema>;

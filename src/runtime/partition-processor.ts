@@ -10,7 +10,8 @@
  * resumes at X with the state as it was at X and rewrites the same names with the same bytes.
  */
 import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
-import { WindowAggregator } from '../aggregate/window-aggregator.js';
+import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
+import type { Aggregator } from '../aggregate/window-aggregator.js';
 import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -80,7 +81,7 @@ export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSetting
 
 export class PartitionProcessor {
   private gate: EventTimeGate;
-  private aggregators: WindowAggregator[];
+  private aggregators: Aggregator[];
   private cell: OpenCell | undefined;
   /** every position below this has been processed by this owner (skip redeliveries) */
   private nextPosition = 0;
@@ -118,7 +119,7 @@ export class PartitionProcessor {
     private readonly log: Logger,
   ) {
     this.gate = new EventTimeGate(settings.gate);
-    this.aggregators = plan.aggregations.map((a) => new WindowAggregator(a.spec));
+    this.aggregators = plan.aggregations.map((a) => createAggregator(a.spec));
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
     this.lane = pool.laneFor(plan.stream, partition);
@@ -139,7 +140,7 @@ export class PartitionProcessor {
     this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);
     this.aggregators = this.plan.aggregations.map((a) => {
       const saved = snapshot.aggregators[a.spec.name];
-      return saved ? WindowAggregator.restore(a.spec, saved) : new WindowAggregator(a.spec);
+      return saved ? restoreAggregator(a.spec, saved) : createAggregator(a.spec);
     });
     this.nextPosition = snapshot.position;
     this.lastOffset = snapshot.offsetBefore;
@@ -373,7 +374,7 @@ export class PartitionProcessor {
     const columns: unknown[][] = plan.schema.columns.map(() => []);
     for (const row of rows) {
       columns[0]!.push(row.windowStart);
-      columns[1]!.push(row.windowStart + plan.spec.windowMs);
+      columns[1]!.push(row.windowEnd ?? row.windowStart + plan.spec.windowMs);
       for (let g = 0; g < groupCount; g++) columns[2 + g]!.push(row.group[g]);
       for (let m = 0; m < row.values.length; m++) columns[2 + groupCount + m]!.push(row.values[m]);
       columns[2 + groupCount + row.values.length]!.push(this.partition);

@@ -115,9 +115,10 @@ function planAggregation(
   fileSpanMs: number,
 ): AggregationPlan {
   const where = `aggregations[${index}]`;
-  const step = aggregation.window.kind === 'hopping' ? aggregation.window.hop : aggregation.window.size;
-  if (fileSpanMs % step !== 0) {
-    throw new TributaryError('CONFIG_INVALID', `${where}.window: its ${aggregation.window.kind === 'hopping' ? 'hop' : 'size'} (${step} ms) must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
+  const window = aggregation.window;
+  const step = window.kind === 'hopping' ? window.hop : window.kind === 'tumbling' ? window.size : undefined;
+  if (step !== undefined && fileSpanMs % step !== 0) {
+    throw new TributaryError('CONFIG_INVALID', `${where}.window: its ${window.kind === 'hopping' ? 'hop' : 'size'} (${step} ms) must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
   }
   const groupColumns = aggregation.groupBy.map((field, g) => find(field, `${where}.groupBy[${g}]`));
   const measures = aggregation.measures.map((measure, m) => {
@@ -128,8 +129,18 @@ function planAggregation(
     const output = measure.as ?? (measure.fn === 'count' ? 'count' : `${measure.fn}_${measure.field!.replace(/\./g, '_')}`);
     return { fn: measure.fn as MeasureFn, column, output };
   });
-  const hopMs = aggregation.window.kind === 'hopping' ? aggregation.window.hop : aggregation.window.size;
-  const spec: AggregationSpec = { name: aggregation.name, windowMs: aggregation.window.size, hopMs, allowedLatenessMs, fileSpanMs, groupColumns, measures };
+  const windowMs = window.kind === 'session' ? window.gap : window.size;
+  const hopMs = window.kind === 'hopping' ? window.hop : windowMs;
+  const spec: AggregationSpec = {
+    name: aggregation.name,
+    windowMs,
+    hopMs,
+    ...(window.kind === 'session' ? { sessionGapMs: window.gap } : {}),
+    allowedLatenessMs,
+    fileSpanMs,
+    groupColumns,
+    measures,
+  };
   const schema: TableSchema = {
     name: aggregation.name,
     columns: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WindowAggregator, type AggregationSpec } from '../../src/aggregate/window-aggregator.js';
+import { WindowAggregator, type AggregationSpec, type AggregatorSnapshot } from '../../src/aggregate/window-aggregator.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/aggregate/snapshot.js';
 
 const spec: AggregationSpec = {
@@ -45,7 +45,7 @@ describe('WindowAggregator', () => {
     const half = new WindowAggregator(spec);
     times.slice(0, 4).forEach((t, row) => half.add(t, columns, row));
     const bytes = encodeSnapshot({ version: 1, stream: 's', partition: '0', fingerprint: '', position: 0, offsetBefore: '', gate: { maxEventTime: null, seen: [] }, aggregators: { a: half.snapshot() } });
-    const resumed = WindowAggregator.restore(spec, decodeSnapshot(bytes).aggregators.a!);
+    const resumed = WindowAggregator.restore(spec, decodeSnapshot(bytes).aggregators.a as AggregatorSnapshot);
     resumed.add(times[4]!, columns, 4);
     expect(resumed.rowsOf(0, true)).toEqual(straight.rowsOf(0, true));
   });

@@ -11,7 +11,7 @@ import { generateArchive, type ArchiveSummary } from '../../src/gen/archive.js';
 import { runWorker, type RunSummary } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import type { TributaryConfig } from '../../src/config/schema.js';
-import { aggregate, judge, readArchive, type Verdicts } from '../support/expected.js';
+import { aggregate, judge, readArchive, sessions, type Verdicts } from '../support/expected.js';
 import { readDeadLetters, readTable } from '../support/lake.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { FAULTY_GEN, embeddedConfig } from '../support/embedded-config.js';
@@ -114,6 +114,19 @@ describe('embedded pipeline on a faulty generated archive', () => {
       expect(Number(got.get(key)!.count)).toBe(w.count);
       expect(Number(got.get(key)!.sum_humidity)).toBeCloseTo(w.sum, 6);
       expect(Number(got.get(key)!.window_end) - Number(got.get(key)!.window_start)).toBe(600_000);
+    }
+  });
+
+  it('order sessions per customer (3 min gap) equal the brute-force computation', async () => {
+    const rows = await readTable(new LocalObjectStore(ws.file('lake')), 'orders_sessions_by_customer');
+    const want = sessions(expected.get('orders')!.accepted, 180_000, ['customerId'], (r) => Number(r.totalAmount));
+    const got = new Map(rows.map((r) => [[r.partition, Number(r.window_start), r.customerId].join('|'), r]));
+    expect(want.size).toBeGreaterThan(100);
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, w] of want) {
+      expect(Number(got.get(key)!.count)).toBe(w.count);
+      expect(Number(got.get(key)!.spent)).toBeCloseTo(w.sum, 6);
+      expect(Number(got.get(key)!.window_end)).toBe(w.end);
     }
   });
 });

@@ -31,6 +31,13 @@ export function embeddedConfig(ws: Workspace) {
         window: { kind: 'hopping' as const, size: '10m', hop: '2m' },
         measures: [{ fn: 'count' as const }, { fn: 'sum' as const, field: 'readings.humidity', as: 'sum_humidity' }],
       },
+      {
+        name: 'orders_sessions_by_customer',
+        stream: 'orders',
+        groupBy: ['customerId'],
+        window: { kind: 'session' as const, gap: '3m' },
+        measures: [{ fn: 'count' as const }, { fn: 'sum' as const, field: 'totalAmount', as: 'spent' }],
+      },
     ],
     processing: { allowedOutOfOrderness: '30s', allowedLateness: '0s', rowsPerFile: 1500, aggregateFileSpan: '1h', decodeThreads: 2, batchSize: 500 },
     lake: { kind: 'local' as const, path: ws.file('lake') },

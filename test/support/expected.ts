@@ -121,3 +121,37 @@ export function aggregate(
   }
   return rows;
 }
+
+/** Session windows: per (partition, group), the connected runs of [t, t + gap) over the accepted events. */
+export function sessions(accepted: Verdicts['accepted'], gapMs: number, groupBy: string[], field: (record: Record<string, unknown>) => number): Map<string, ExpectedAggregateRow & { end: number }> {
+  const byGroup = new Map<string, Array<{ time: number; value: number }>>();
+  for (const { partition, record, time } of accepted) {
+    const key = [partition, ...groupBy.map((g) => String(record[g]))].join('|');
+    byGroup.set(key, [...(byGroup.get(key) ?? []), { time, value: field(record) }]);
+  }
+  const rows = new Map<string, ExpectedAggregateRow & { end: number }>();
+  for (const [group, events] of byGroup) {
+    events.sort((a, b) => a.time - b.time);
+    let current: (ExpectedAggregateRow & { start: number; end: number }) | undefined;
+    const close = () => {
+      if (!current) return;
+      const [partition, ...rest] = group.split('|');
+      const key = [partition, current.start, ...rest].join('|');
+      rows.set(key, { ...current, key });
+    };
+    for (const { time, value } of events) {
+      if (current && time < current.end) {
+        current.end = Math.max(current.end, time + gapMs);
+      } else {
+        close();
+        current = { key: '', start: time, end: time + gapMs, count: 0, sum: 0, min: Infinity, max: -Infinity };
+      }
+      current.count++;
+      current.sum += value;
+      current.min = Math.min(current.min, value);
+      current.max = Math.max(current.max, value);
+    }
+    close();
+  }
+  return rows;
+}
