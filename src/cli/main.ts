@@ -9,6 +9,7 @@ import { registerBenchKeysCommand } from './bench-keys.js';
 import { registerDemoCommand } from './demo.js';
 import { registerGenCommand } from './gen.js';
 import { registerInspectCommands } from './inspect.js';
+import { registerReplayDeadLettersCommand } from './replay-deadletters.js';
 import { registerRunCommand } from './run.js';
 import { registerValidateCommand } from './validate.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerGenCommand(program);
   registerValidateCommand(program);
   registerInspectCommands(program);
+  registerReplayDeadLettersCommand(program);
   registerBenchKeysCommand(program);
   return program;
 }
