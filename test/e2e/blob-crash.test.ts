@@ -4,20 +4,19 @@
  * in flight, which then either reaches Azurite or is cut), restarted each time, and finally left to finish. The
  * lake must equal the run that was never killed, and no checkpoint may ever pass what the lake holds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoreConfig } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { createObjectStore } from '../../src/sink/store-factory.js';
 import { devConnectionString, startAzurite, type Azurite } from '../support/azurite.js';
+import { startCli, type CliResult } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { REPO_ROOT, createWorkspace, type Workspace } from '../support/workspace.js';
-import { CheckpointGuard, demoConfig, rawPositions, readDeadLetters, readLake, writeDemoArchive, type Rows } from './blob-support.js';
+import { seeded } from '../support/random.js';
+import { createWorkspace, type Workspace } from '../support/workspace.js';
+import { CheckpointGuard, blob, freshBlobRun, demoConfig, rawPositions, readDeadLetters, readLake, writeDemoArchive, type Rows } from './blob-support.js';
 
 const SPEC = { partitions: 3, eventsPerPartition: 1200, seed: 11 };
 const KILLS = 5;
@@ -26,36 +25,6 @@ let azurite: Azurite;
 let ws: Workspace;
 let archiveContainer: string;
 const reference = {} as { lake: Map<string, Rows>; deadLetters: Awaited<ReturnType<typeof readDeadLetters>> };
-
-function blob(container: string, connectionString: string, prefix = ''): StoreConfig {
-  return { kind: 'blob', container, prefix, connectionString };
-}
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-function startWorker(configFile: string): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'run', '-c', configFile, '--bounded', '-q'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stderr: stderr.join('') })));
-  return { child, exited };
-}
 
 beforeAll(async () => {
   azurite = await startAzurite({ persistent: true });
@@ -83,15 +52,10 @@ describe('crash safety with blob stores', () => {
   it(`survives ${KILLS} SIGKILLs at random moments: same lake as the run never killed, checkpoint never ahead`, async () => {
     const seed = Date.now() % 1_000_000;
     const random = seeded(seed);
-    const tag = randomBytes(3).toString('hex');
-    const containers = { lake: `lake-${tag}`, deadLetters: `deadletters-${tag}`, state: `state-${tag}` };
-    const direct = {
-      lake: createObjectStore(blob(containers.lake, azurite.connectionString)),
-      deadLetters: createObjectStore(blob(containers.deadLetters, azurite.connectionString, '$Default')),
-    };
+    const { containers, direct } = freshBlobRun(azurite.connectionString);
     const guard = new CheckpointGuard(reference);
 
-    let running: { child: ChildProcess; exited: Promise<Exit> } | undefined;
+    let running: ReturnType<typeof startCli> | undefined;
     let killAt = Infinity;
     let uploads = 0;
     let kills = 0;
@@ -100,7 +64,7 @@ describe('crash safety with blob stores', () => {
       if (request.url.includes(`/${containers.lake}/`) && running && ++uploads === killAt) {
         kills += 1;
         running.child.kill('SIGKILL');
-        await running.exited;
+        await running.done;
         // The upload in flight at the moment of death either reached the service or did not.
         return random() < 0.5 ? { kind: 'forward' } : { kind: 'reset' };
       }
@@ -118,16 +82,16 @@ describe('crash safety with blob stores', () => {
         deadLetter: blob(containers.deadLetters, through, '$Default'),
         state: blob(containers.state, through),
       }),
-      `crash-${tag}.yaml`,
+      `crash-${containers.lake}.yaml`,
     );
 
-    const runs: Exit[] = [];
+    const runs: CliResult[] = [];
     try {
       for (;;) {
         uploads = 0;
         killAt = kills < KILLS ? 1 + Math.floor(random() * 4) : Infinity;
-        running = startWorker(file);
-        const exit = await running.exited;
+        running = startCli(['run', '-c', file, '--bounded', '-q']);
+        const exit = await running.done;
         running = undefined;
         runs.push(exit);
         if (exit.signal === 'SIGKILL') continue;

@@ -16,7 +16,7 @@ import { createObjectStore } from '../../src/sink/store-factory.js';
 import { devConnectionString, startAzurite, type Azurite } from '../support/azurite.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
-import { CheckpointGuard, STREAMS, demoConfig, rawPositions, readDeadLetters, readLake, writeDemoArchive, type Rows } from './blob-support.js';
+import { CheckpointGuard, blob, freshBlobRun, STREAMS, demoConfig, rawPositions, readDeadLetters, readLake, writeDemoArchive, type Rows } from './blob-support.js';
 
 const SPEC = { partitions: 3, eventsPerPartition: 900, seed: 7 };
 
@@ -24,10 +24,6 @@ let azurite: Azurite;
 let ws: Workspace;
 let archiveContainer: string;
 const reference = {} as { lake: Map<string, Rows>; deadLetters: Awaited<ReturnType<typeof readDeadLetters>>; checkpoints: unknown[] };
-
-function blob(container: string, connectionString: string, prefix = ''): StoreConfig {
-  return { kind: 'blob', container, prefix, connectionString };
-}
 
 async function run(stores: Parameters<typeof demoConfig>[0]) {
   const config = parseConfig(await demoConfig(stores), 'blob e2e test');
@@ -100,12 +96,7 @@ describe('the demo pipeline on blob storage', () => {
   });
 
   it('rides out Azurite stopping in the middle of the run: nothing lost, nothing twice, checkpoint never ahead', async () => {
-    const tag = randomBytes(3).toString('hex');
-    const containers = { lake: `lake-${tag}`, deadLetters: `deadletters-${tag}`, state: `state-${tag}` };
-    const direct = {
-      lake: createObjectStore(blob(containers.lake, azurite.connectionString)),
-      deadLetters: createObjectStore(blob(containers.deadLetters, azurite.connectionString, '$Default')),
-    };
+    const { containers, direct } = freshBlobRun(azurite.connectionString);
     const guard = new CheckpointGuard(reference);
     let lakeUploads = 0;
     let outage: Promise<void> | undefined;

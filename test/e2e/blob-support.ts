@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { StoreConfig, TributaryConfigInput } from '../../src/config/schema.js';
+import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../../src/config/load.js';
+import { createObjectStore } from '../../src/sink/store-factory.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { decodeDeadLetters, type DeadLetterRecord } from '../../src/sink/dead-letter.js';
 import type { ObjectStore } from '../../src/sink/object-store.js';
@@ -49,6 +51,26 @@ export async function writeDemoArchive(stores: ObjectStore[], spec: ArchiveSpec)
     delivered = summary.totals.deliveredEvents;
   }
   return delivered;
+}
+
+export function blob(container: string, connectionString: string, prefix = ''): StoreConfig {
+  return { kind: 'blob', container, prefix, connectionString };
+}
+
+/** Fresh containers for one blob-backed run, and direct handles on its lake and dead letters. */
+export function freshBlobRun(connectionString: string): {
+  containers: { lake: string; deadLetters: string; state: string };
+  direct: { lake: ObjectStore; deadLetters: ObjectStore };
+} {
+  const tag = randomBytes(3).toString('hex');
+  const containers = { lake: `lake-${tag}`, deadLetters: `deadletters-${tag}`, state: `state-${tag}` };
+  return {
+    containers,
+    direct: {
+      lake: createObjectStore(blob(containers.lake, connectionString)),
+      deadLetters: createObjectStore(blob(containers.deadLetters, connectionString, '$Default')),
+    },
+  };
 }
 
 export interface DemoStores {

@@ -8,19 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateArchive } from '../../src/gen/archive.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { startCli } from '../support/cli.js';
+import { seeded } from '../support/random.js';
 import { readDeadLetters, snapshotLake } from '../support/lake.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { embeddedConfig } from '../support/embedded-config.js';
 
 const KILLS = 6;
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
