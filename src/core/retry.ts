@@ -1,4 +1,4 @@
-import { TributaryError, isProgrammingError, isRetriable, abortError } from './errors.js';
+import { isProgrammingError, isRetriable, abortError } from './errors.js';
 
 export interface RetryPolicy {
   /** attempts in all, the first included */
@@ -60,4 +60,3 @@ export async function withRetry<T>(
   }
 }
 
-export { TributaryError };

@@ -71,7 +71,7 @@ export class PartitionedReplaySource implements Source {
   }
 
   async run(handler: PartitionHandler, options: RunOptions): Promise<void> {
-    const { stream, partitionCount, batchSize } = this.options;
+    const { partitionCount } = this.options;
     // Every partition's in-flight batch listens on the signal (decode tasks, writes); with many partitions that is
     // more than Node's default of 10 listeners, which is expected here, not a leak.
     const linked = new AbortController();
