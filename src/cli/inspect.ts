@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { countsFromMetadata, decodeDeadLetters } from '../sink/dead-letter.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
-import type { ObjectStore } from '../sink/object-store.js';
+import type { ObjectStore } from '../core/object-store.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
 
 export function registerInspectCommands(program: Command): void {

@@ -6,7 +6,7 @@
  */
 import type { TributaryConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
-import type { ObjectStore } from '../sink/object-store.js';
+import type { ObjectStore } from '../core/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { generateStreams, prepareStreams, type GenProgress, type GenSummary } from './generate.js';
 import { parseGenOptions, type GenOptions, type GenOptionsInput } from './options.js';

@@ -1,12 +1,12 @@
 import type { TributaryConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
-import type { ObjectStore } from '../sink/object-store.js';
+import type { ObjectStore } from '../core/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { CaptureSource } from './capture/source.js';
 import { EventHubsSource } from './eventhubs/source.js';
 import { KafkaSource } from './kafka/source.js';
-import type { Source } from './source.js';
+import type { Source } from '../core/source.js';
 
 export interface SourceDependencies {
   /** the state store, where sources without a checkpoint protocol of their own keep checkpoints */

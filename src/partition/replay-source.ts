@@ -14,7 +14,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { abortError } from '../core/errors.js';
-import type { PartitionHandler, RunOptions, Source, SourceEvent } from '../ingest/source.js';
+import type { PartitionHandler, RunOptions, Source, SourceEvent } from '../core/source.js';
 import { candidateKey, partitionForKey, type KeyCandidate, type PartitionHash } from './key-candidate.js';
 import type { MeasuredPartition } from './measured.js';
 import type { SampleEvent } from './sample.js';

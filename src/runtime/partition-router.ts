@@ -6,7 +6,7 @@
 import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint } from '../ingest/source.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint } from '../core/source.js';
 import type { PipelineObserver } from './observer.js';
 import { PartitionProcessor, type ProcessorSettings, type ProcessorStores } from './partition-processor.js';
 import type { StreamPlan } from './stream-plan.js';

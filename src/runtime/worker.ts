@@ -7,7 +7,7 @@ import type { TributaryConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
-import type { Source } from '../ingest/source.js';
+import type { Source } from '../core/source.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';

@@ -4,7 +4,7 @@
  * position cell form one JSON-lines object, rewritten whole with the cell like the lake's files, so a replay
  * does not duplicate them; counts per reason ride in the object's metadata so they can be tallied by listing.
  */
-import type { ApplicationProperties, SourceEvent } from '../ingest/source.js';
+import type { ApplicationProperties, SourceEvent } from '../core/source.js';
 
 export const DEAD_LETTER_REASONS = ['decode', 'schema', 'late', 'sink', 'oversize'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

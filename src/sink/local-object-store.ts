@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { TributaryError, errorMessage } from '../core/errors.js';
-import type { ObjectInfo, ObjectStore } from './object-store.js';
+import type { ObjectInfo, ObjectStore } from '../core/object-store.js';
 
 const METADATA_SUFFIX = '.meta.json';
 const TEMP_PREFIX = '.tmp-';

@@ -1,5 +1,5 @@
-import type { Checkpoint, CheckpointStore } from './checkpoint-store.js';
-import type { ObjectStore } from './object-store.js';
+import type { Checkpoint, CheckpointStore } from '../core/checkpoint-store.js';
+import type { ObjectStore } from '../core/object-store.js';
 
 /**
  * Checkpoints as small JSON objects in any ObjectStore (`checkpoints/<stream>/partition=<p>.json`): the store

@@ -3,10 +3,10 @@ import type { Logger } from '../core/log.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { BlobObjectStore } from './blob/blob-object-store.js';
 import { EventHubsCheckpointStore, type EventHubsCheckpointTargetInput } from './blob/eventhubs-checkpoint-store.js';
-import type { CheckpointStore } from './checkpoint-store.js';
+import type { CheckpointStore } from '../core/checkpoint-store.js';
 import { LocalObjectStore } from './local-object-store.js';
 import { ObjectCheckpointStore } from './object-checkpoint-store.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectStore } from '../core/object-store.js';
 
 export interface StoreOptions {
   /** Shutdown: blob stores stop retrying and abort requests in flight. */

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createObjectStore } from '../../src/sink/store-factory.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { decodeDeadLetters, type DeadLetterRecord } from '../../src/sink/dead-letter.js';
-import type { ObjectStore } from '../../src/sink/object-store.js';
+import type { ObjectStore } from '../../src/core/object-store.js';
 import { readParquet } from '../support/read-parquet.js';
 import { REPO_ROOT } from '../support/workspace.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler } from '../../src/ingest/source.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler } from '../../src/core/source.js';
 import { TributaryMetrics } from '../../src/metrics/metrics.js';
 import { startMetricsServer } from '../../src/metrics/server.js';
 import { runWorker, type RunSummary } from '../../src/runtime/worker.js';

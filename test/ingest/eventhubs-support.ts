@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger, type Logger } from '../../src/core/log.js';
 import { eventHubsSourceSchema, type EventHubsSourceConfig, type EventHubsSourceConfigInput } from '../../src/ingest/eventhubs/config.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/ingest/source.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import type { EventHubsPeer } from '../peers/eventhubs/index.js';
 
 export const quietLog: Logger = createLogger(process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent');

@@ -6,7 +6,7 @@ import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { createLogger } from '../../src/core/log.js';
 import { kafkaSourceSchema, type KafkaSourceConfig } from '../../src/ingest/kafka/config.js';
 import { KafkaSource, type KafkaSourceOptions } from '../../src/ingest/kafka/source.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/ingest/source.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import type { KafkaPeer } from '../peers/kafka/index.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';

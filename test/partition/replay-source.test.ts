@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchOutcome, PartitionBatch, PartitionHandler } from '../../src/ingest/source.js';
+import type { BatchOutcome, PartitionBatch, PartitionHandler } from '../../src/core/source.js';
 import { mapPartitionKeyToId } from '../../src/partition/eventhubs-hash.js';
 import { parseKeyCandidate } from '../../src/partition/key-candidate.js';
 import { PartitionedReplaySource } from '../../src/partition/replay-source.js';

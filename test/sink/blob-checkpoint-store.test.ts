@@ -6,7 +6,7 @@ import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeSchema, type StoreConfig } from '../../src/config/schema.js';
-import type { Checkpoint } from '../../src/sink/checkpoint-store.js';
+import type { Checkpoint } from '../../src/core/checkpoint-store.js';
 import { EventHubsCheckpointStore, checkpointBlobName, eventHubsCheckpointTargetSchema } from '../../src/sink/blob/eventhubs-checkpoint-store.js';
 import { createCheckpointStore } from '../../src/sink/store-factory.js';
 import { devConnectionString, startAzurite, type Azurite } from '../support/azurite.js';

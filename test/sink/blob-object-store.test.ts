@@ -5,7 +5,7 @@ import { storeSchema } from '../../src/config/schema.js';
 import { TributaryError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
 import type { RetryPolicy } from '../../src/core/retry.js';
-import type { SourceEvent } from '../../src/ingest/source.js';
+import type { SourceEvent } from '../../src/core/source.js';
 import { BlobObjectStore } from '../../src/sink/blob/blob-object-store.js';
 import { countsFromMetadata, deadLetterRecord, decodeDeadLetters, encodeDeadLetters } from '../../src/sink/dead-letter.js';
 import { deadLetterKey } from '../../src/sink/lake-layout.js';

@@ -1,5 +1,5 @@
 /** Reads a whole lake back with the independent Parquet reader (parquet-wasm), table by table. */
-import type { ObjectStore } from '../../src/sink/object-store.js';
+import type { ObjectStore } from '../../src/core/object-store.js';
 import { decodeDeadLetters, type DeadLetterRecord } from '../../src/sink/dead-letter.js';
 import { readParquet } from './read-parquet.js';
 

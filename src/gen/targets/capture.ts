@@ -17,7 +17,7 @@ import { deflateRaw } from 'node:zlib';
 import avro from 'avsc';
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import { CAPTURE_SCHEMA, captureKey, type CaptureRecord } from '../../ingest/capture/format.js';
-import type { ObjectStore } from '../../sink/object-store.js';
+import type { ObjectStore } from '../../core/object-store.js';
 import type { GeneratedEvent, GenTarget, TargetStats } from '../target.js';
 
 export type CaptureCodec = 'deflate' | 'null';

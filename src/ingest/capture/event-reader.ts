@@ -4,7 +4,7 @@
  * than avsc here (1.7 vs 1.9 us per event) and was not kept.
  */
 import avro from 'avsc';
-import type { ApplicationProperties, SourceEvent } from '../source.js';
+import type { ApplicationProperties, SourceEvent } from '../../core/source.js';
 import { decodeBlock } from './container.js';
 import { parseEnqueuedTimeUtc } from './format.js';
 

@@ -7,9 +7,9 @@
 import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
-import type { CheckpointStore } from '../../sink/checkpoint-store.js';
-import type { ObjectStore } from '../../sink/object-store.js';
-import type { BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../source.js';
+import type { CheckpointStore } from '../../core/checkpoint-store.js';
+import type { ObjectStore } from '../../core/object-store.js';
+import type { BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 
 const BATCHES_IN_FLIGHT = 2;
 import { blockData, readContainer } from './container.js';

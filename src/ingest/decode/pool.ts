@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { SourceEvent } from '../source.js';
+import type { SourceEvent } from '../../core/source.js';
 import type { TableData } from '../../sink/table.js';
 import type { AppendRowsTask, DecodeResult, EventMetadata, StreamDecodeSpec } from './task.js';
 

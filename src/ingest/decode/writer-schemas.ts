@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { StreamConfig } from '../../config/schema.js';
 import { TributaryError, errorMessage } from '../../core/errors.js';
-import type { SourceEvent } from '../source.js';
+import type { SourceEvent } from '../../core/source.js';
 import { SchemaRegistryClient, parseConfluentFrame } from './confluent.js';
 
 export interface WriterSchemaSource {

@@ -4,7 +4,7 @@
  * anything else the AMQP type system allows is turned into text, so dead letters can always carry it.
  */
 import type { ReceivedEventData } from '@azure/event-hubs';
-import type { ApplicationProperties, SourceEvent } from '../source.js';
+import type { ApplicationProperties, SourceEvent } from '../../core/source.js';
 
 const utf8 = new TextEncoder();
 

@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { RetryPolicy } from '../../core/retry.js';
-import type { PartitionHandler, RunOptions, Source } from '../source.js';
+import type { PartitionHandler, RunOptions, Source } from '../../core/source.js';
 import { openCheckpointStore } from './checkpoint-stores.js';
 import { hubPlans, type EventHubsSourceConfig } from './config.js';
 import { StreamConsumer } from './stream-consumer.js';

@@ -27,7 +27,7 @@ import os from 'node:os';
 import { TributaryError, errorMessage, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../../core/retry.js';
-import type { BatchOutcome, PartitionHandler } from '../source.js';
+import type { BatchOutcome, PartitionHandler } from '../../core/source.js';
 import { OwnershipOnlyStore } from './checkpoint-stores.js';
 import { createConsumerClient, sdkRetryOptions } from './client.js';
 import type { EventHubsSourceConfig, HubPlan } from './config.js';

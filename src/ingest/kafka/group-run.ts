@@ -17,7 +17,7 @@
 import type { Admin, Batch, Consumer, EachBatchPayload } from 'kafkajs';
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { BatchOutcome, PartitionHandler } from '../source.js';
+import type { BatchOutcome, PartitionHandler } from '../../core/source.js';
 import type { KafkaStartFrom } from './config.js';
 import { isMembershipLost, translateKafkaError } from './errors.js';
 import { PartitionLane, laneKey, type LaneStats } from './lane.js';

@@ -4,7 +4,7 @@
  * partition is what lets a slow partition stall only itself: kafkajs fetches the next round only after every
  * batch of the last one has been handed over, so handing over must be quick.
  */
-import type { SourceEvent } from '../source.js';
+import type { SourceEvent } from '../../core/source.js';
 
 export interface LaneStats {
   stream: string;

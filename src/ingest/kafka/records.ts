@@ -1,5 +1,5 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import type { ApplicationProperties, SourceEvent } from '../source.js';
+import type { ApplicationProperties, SourceEvent } from '../../core/source.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import { Kafka, type Admin, type RetryOptions } from 'kafkajs';
 import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { PartitionHandler, RunOptions, Source } from '../source.js';
+import type { PartitionHandler, RunOptions, Source } from '../../core/source.js';
 import { kafkaClientConfig } from './client.js';
 import type { KafkaSourceConfig } from './config.js';
 import { isAuthenticationError, translateKafkaError } from './errors.js';

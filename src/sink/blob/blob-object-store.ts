@@ -1,6 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { TributaryError } from '../../core/errors.js';
-import type { ObjectInfo, ObjectStore } from '../object-store.js';
+import type { ObjectInfo, ObjectStore } from '../../core/object-store.js';
 import { createContainerClient, describeContainer, normalizePrefix, type BlobStoreConfig } from './blob-client.js';
 import { isNotFound } from './blob-errors.js';
 import { decodeMetadata, encodeMetadata } from './blob-metadata.js';

@@ -9,7 +9,7 @@ import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
-import type { Checkpoint, CheckpointStore } from '../checkpoint-store.js';
+import type { Checkpoint, CheckpointStore } from '../../core/checkpoint-store.js';
 import { createContainerClient, describeContainer, type BlobStoreConfig } from './blob-client.js';
 import { isNotFound } from './blob-errors.js';
 import { BlobOperations, DEFAULT_REQUEST_TIMEOUT_MS, type BlobOperationOptions } from './blob-operations.js';

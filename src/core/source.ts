@@ -19,6 +19,9 @@ export interface SourceEvent {
   enqueuedTimeMs: number;
   partitionKey: string | null;
   properties: ApplicationProperties;
+  /** set when the source could not read this event's envelope (say an unparseable enqueued time): the event is
+   * dead-lettered with this text and its coordinates instead of being processed */
+  envelopeError?: string;
 }
 
 export interface PartitionBatch {
