@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { generateArchive, readArchiveManifest } from '../gen/archive.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { integer } from './options.js';
 import { runFromConfig } from './run.js';
 import { formatSummary } from './summary.js';
 
@@ -17,7 +18,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description(`generate the demo archive if absent, then process it in bounded mode (config: ${DEMO_CONFIG})`)
     .option('-c, --config <file>', 'YAML config file', DEMO_CONFIG)
-    .option('--events <n>', 'events per stream when generating', (v) => Number.parseInt(v, 10), DEMO_EVENTS_PER_STREAM)
+    .option('--events <n>', 'events per stream when generating', integer(1), DEMO_EVENTS_PER_STREAM)
     .action(async (opts: { config: string; events: number }) => {
       // The demo shows progress lines and a summary; per-partition info logs would drown them.
       process.env.TRIBUTARY_LOG_LEVEL ??= 'warn';

@@ -20,6 +20,7 @@ import type { GenTarget } from '../gen/target.js';
 import { connectEventHubsTargetForSource } from '../gen/targets/eventhubs.js';
 import { KafkaTarget } from '../gen/targets/kafka.js';
 import { hubPlans } from '../ingest/eventhubs/config.js';
+import { checkStreams } from './options.js';
 
 export interface GenCommandOptions {
   config: string;
@@ -98,6 +99,8 @@ export function genOptionsFromCli(options: GenCommandOptions): Omit<GenerateArch
 
 export async function genFromCli(options: GenCommandOptions): Promise<ArchiveSummary> {
   const config = await loadConfig(options.config);
+  const cliOptions = genOptionsFromCli(options);
+  if (cliOptions.streams) checkStreams(config, cliOptions.streams, '--streams');
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => controller.abort(new Error(`received ${signal}`));
   process.once('SIGTERM', stop);

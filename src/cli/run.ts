@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { assertEnvironment } from '../config/environment.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { runWorker, type RunSummary } from '../runtime/worker.js';
 import { startObservability } from './observability.js';
+import { integer } from './options.js';
 import { formatProgress, formatSummary } from './summary.js';
 
 export interface RunCommandOptions {
@@ -15,6 +17,7 @@ export interface RunCommandOptions {
 /** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
 export async function runFromConfig(options: RunCommandOptions): Promise<RunSummary> {
   const config = await loadConfig(options.config);
+  await assertEnvironment(config, options.config);
   if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
   const log = createLogger();
   const controller = new AbortController();
@@ -48,7 +51,7 @@ export function registerRunCommand(program: Command): void {
     .description('run the worker: read the configured source, land Parquet, dead-letter what fails')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--bounded', 'stop once caught up with the source (backfills, replays, tests)', false)
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number.parseInt(v, 10))
+    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', integer(0, 65535))
     .option('-q, --quiet', 'no progress lines', false)
     .action(async (opts: RunCommandOptions) => {
       const summary = await runFromConfig(opts);
