@@ -76,7 +76,7 @@ export async function benchKeysFromCli(options: BenchKeysCommandOptions): Promis
     throw new TributaryError('CONFIG_INVALID', `--hash: "${options.hash}" is not one of eventhubs, kafka`);
   }
   const config = await loadConfig(options.config);
-  const log = createLogger();
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL ?? (options.quiet ? 'warn' : 'info'));
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => controller.abort(new Error(`received ${signal}`));
   process.once('SIGTERM', stop);

@@ -7,7 +7,7 @@ import type { TributaryConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
-import type { Source } from '../core/source.js';
+import type { PartitionHandler, Source } from '../core/source.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';
@@ -26,6 +26,8 @@ export interface WorkerOptions {
   source?: Source;
   /** readiness for /readyz: true once the source runs */
   onReady?: () => void;
+  /** wraps the handler the source calls (progress reporting watches assignments and busy partitions) */
+  wrapHandler?: (handler: PartitionHandler) => PartitionHandler;
 }
 
 export interface RunSummary {
@@ -78,7 +80,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   log.info({ source: source.description, lake: stores.lake.location, bounded: options.bounded }, 'worker starting');
   try {
     options.onReady?.();
-    await source.run(router, { signal, bounded: options.bounded });
+    await source.run(options.wrapHandler ? options.wrapHandler(router) : router, { signal, bounded: options.bounded });
   } finally {
     if (progress) clearInterval(progress);
     if (idleFlush) clearInterval(idleFlush);
