@@ -24,7 +24,7 @@ export function registerDemoCommand(program: Command): void {
     .option('-q, --quiet', 'no progress', false)
     .action(async (opts: { config: string; events: number; quiet: boolean }) => {
       // The demo shows progress and a summary; per-partition info logs would drown them.
-      process.env.TRIBUTARY_LOG_LEVEL ??= 'warn';
+      if (!process.env.TRIBUTARY_LOG_LEVEL) process.env.TRIBUTARY_LOG_LEVEL = 'warn';
       const progress = new Progress({ mode: defaultProgressMode(opts.quiet) });
       const config = await loadConfig(opts.config);
       const source = config.source;

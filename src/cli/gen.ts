@@ -133,7 +133,7 @@ async function sendToBroker(config: TributaryConfig, options: GenCommandOptions,
   // Kafka places keyed records with murmur2; plan partitions the same way unless told otherwise.
   if (source.kind === 'kafka' && options.hash === 'eventhubs') cliOptions.hash = 'kafka';
   const parsed = parseGenOptions(cliOptions);
-  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL ?? (options.quiet ? 'warn' : 'info'));
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (options.quiet ? 'warn' : 'info'));
   let target: GenTarget;
   let location: string;
   let hubs: Record<string, string>;

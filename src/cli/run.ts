@@ -26,7 +26,7 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
   const mode = options.progress ?? defaultProgressMode(options.quiet);
   // A person watching a bar wants warnings, not every partition's info line drawn across it.
-  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL ?? (mode === 'bar' ? 'warn' : 'info'));
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (mode === 'bar' ? 'warn' : 'info'));
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down: stop reading, flush, commit');

@@ -18,6 +18,6 @@ export function loggerOptions(level: string): LoggerOptions {
 }
 
 /** Logs go to stderr so stdout stays for command output (summaries, reports). */
-export function createLogger(level: string = process.env.TRIBUTARY_LOG_LEVEL ?? 'info', to: DestinationStream = destination(2)): Logger {
+export function createLogger(level: string = process.env.TRIBUTARY_LOG_LEVEL || 'info', to: DestinationStream = destination(2)): Logger {
   return pino(loggerOptions(level), to);
 }
