@@ -115,6 +115,14 @@ export const configSchema = z.strictObject({
     host: z.string().default('127.0.0.1'),
     enabled: z.boolean().default(true),
   }).default({ port: 9464, host: '127.0.0.1', enabled: true }),
+  health: z.strictObject({
+    livenessTimeout: duration.refine((ms) => ms > 0, 'livenessTimeout must be positive').default(300_000)
+      .describe('/healthz fails (and Kubernetes restarts the worker) when work is pending (a batch in flight, or events waiting in an owned partition) and for this long no batch finished and the source gave no sign of life; longer than the slowest store call with its retries'),
+  }).default({ livenessTimeout: 300_000 }).describe('the liveness and readiness probes'),
+  shutdown: z.strictObject({
+    drainDeadline: duration.refine((ms) => ms > 0, 'drainDeadline must be positive').default(25_000)
+      .describe('after SIGTERM/SIGINT the worker finishes in-flight batches, flushes and releases its partitions; if that takes longer than this it exits with status 1 naming what was still in flight, without moving a checkpoint. Keep it below the pod\'s terminationGracePeriodSeconds (Kubernetes default 30 s) so the worker, not SIGKILL, decides how it ends'),
+  }).default({ drainDeadline: 25_000 }).describe('how the worker stops'),
 }).superRefine((config, ctx) => {
   config.aggregations.forEach((aggregation, index) => {
     if (!(aggregation.stream in config.streams)) {

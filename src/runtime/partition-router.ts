@@ -7,7 +7,7 @@ import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint } from '../core/source.js';
-import type { PipelineObserver } from './observer.js';
+import { stageOf, type PipelineObserver } from './observer.js';
 import { PartitionProcessor, type ProcessorSettings, type ProcessorStores } from './partition-processor.js';
 import type { StreamPlan } from './stream-plan.js';
 
@@ -39,8 +39,12 @@ export class PartitionRouter implements PartitionHandler {
     const plan = this.plans.get(stream);
     if (!plan) throw new TributaryError('CONFIG_INVALID', `the source delivered stream "${stream}", which is not configured under streams`);
     const processor = new PartitionProcessor(plan, partition, this.settings, this.stores, this.pool, this.observer, this.log.child({ stream, partition }));
-    const resume = await processor.restore();
+    const resume = await processor.restore().catch((error: unknown) => {
+      this.observer.error?.(stageOf(error, 'snapshot'), error);
+      throw error;
+    });
     this.owned.set(key(stream, partition), { processor, tail: Promise.resolve(), lastActivity: Date.now(), flushedSinceActivity: true });
+    this.observer.partitionAssigned?.(stream, partition);
     this.log.info({ stream, partition, resumeAt: resume?.position ?? 'source start' }, 'partition assigned');
     return resume;
   }
@@ -49,14 +53,22 @@ export class PartitionRouter implements PartitionHandler {
     const owned = this.mustOwn(batch.stream, batch.partition);
     owned.lastActivity = Date.now();
     owned.flushedSinceActivity = false;
+    if (batch.events.length === 0) this.observer.heartbeat?.();
+    this.observer.batchStarted?.(batch.stream, batch.partition);
     // Decoding starts now, even while an earlier batch of this partition is still being applied.
     const decoding = owned.processor.decode(batch, signal);
     decoding.catch(() => undefined); // surfaces through the apply below
-    return this.serialise(owned, async () => owned.processor.apply(await decoding));
+    return this.serialise(owned, async () => owned.processor.apply(await decoding))
+      .catch((error: unknown) => {
+        this.observer.error?.(stageOf(error, 'aggregate'), error);
+        throw error;
+      })
+      .finally(() => this.observer.batchSettled?.(batch.stream, batch.partition));
   }
 
   async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {
     const owned = this.mustOwn(stream, partition);
+    this.observer.heartbeat?.();
     // A polling source reports catching up again and again; rewrite only when something arrived since.
     if (owned.flushedSinceActivity) return {};
     await this.serialise(owned, () => owned.processor.flush());

@@ -9,7 +9,7 @@ import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
 import type { Source } from '../core/source.js';
 import { createObjectStore } from '../sink/store-factory.js';
-import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
+import { RunTotals, fanOut, stageOf, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';
 import { loadStreamPlans } from './stream-plan.js';
 
@@ -39,14 +39,14 @@ export interface RunSummary {
 export async function runWorker(config: TributaryConfig, options: WorkerOptions): Promise<RunSummary> {
   const { log, signal } = options;
   const plans = await loadStreamPlans(config);
-  const stores = {
-    lake: createObjectStore(config.lake),
-    deadLetters: createObjectStore(config.deadLetter),
-    state: createObjectStore(config.state),
-  };
-  const source = options.source ?? createSource(config, { state: stores.state, log });
   const totals = new RunTotals();
   const observer = fanOut([totals, ...(options.observers ?? [])]);
+  const stores = {
+    lake: createObjectStore(config.lake, { onFailure: (error) => observer.error?.('sink', error) }),
+    deadLetters: createObjectStore(config.deadLetter, { onFailure: (error) => observer.error?.('dead_letter', error) }),
+    state: createObjectStore(config.state, { onFailure: (error) => observer.error?.('snapshot', error) }),
+  };
+  const source = options.source ?? createSource(config, { state: stores.state, log });
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;
   const router = new PartitionRouter(
@@ -79,6 +79,9 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   try {
     options.onReady?.();
     await source.run(router, { signal, bounded: options.bounded });
+  } catch (error) {
+    observer.error?.(stageOf(error, 'run'), error);
+    throw error;
   } finally {
     if (progress) clearInterval(progress);
     if (idleFlush) clearInterval(idleFlush);

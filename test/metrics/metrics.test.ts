@@ -104,9 +104,9 @@ describe('TributaryMetrics, scraped over HTTP', () => {
 
   it('counts errors by stage and a bounded error type', async () => {
     const { metrics, scrape } = await scraped();
-    metrics.errorOccurred('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 503'));
-    metrics.errorOccurred('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 429'));
-    metrics.errorOccurred('source', new Error('socket hang up'));
+    metrics.error('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 503'));
+    metrics.error('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 429'));
+    metrics.error('source', new Error('socket hang up'));
     const samples = await scrape();
     expect(sampleValue(samples, 'tributary_errors_total', { stage: 'sink', error_type: 'storage_transient' })).toBe(2);
     expect(sampleValue(samples, 'tributary_errors_total', { stage: 'source', error_type: 'unclassified' })).toBe(1);
