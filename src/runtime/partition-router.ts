@@ -71,7 +71,10 @@ export class PartitionRouter implements PartitionHandler {
     this.observer.heartbeat?.();
     // A polling source reports catching up again and again; rewrite only when something arrived since.
     if (owned.flushedSinceActivity) return {};
-    await this.serialise(owned, () => owned.processor.flush());
+    await this.serialise(owned, () => owned.processor.flush()).catch((error: unknown) => {
+      this.observer.error?.(stageOf(error, 'sink'), error);
+      throw error;
+    });
     owned.flushedSinceActivity = true;
     return {};
   }
@@ -82,7 +85,12 @@ export class PartitionRouter implements PartitionHandler {
     this.owned.delete(key(stream, partition));
     // A partition we lost may already be written by its new owner: writing our partial files now could replace
     // its newer ones. On shutdown we still own it, so leaving complete-so-far files behind is safe.
-    if (reason === 'shutdown' && !owned.flushedSinceActivity) await this.serialise(owned, () => owned.processor.flush());
+    if (reason === 'shutdown' && !owned.flushedSinceActivity) {
+      await this.serialise(owned, () => owned.processor.flush()).catch((error: unknown) => {
+        this.observer.error?.(stageOf(error, 'sink'), error);
+        throw error;
+      });
+    }
     await this.serialise(owned, () => owned.processor.close());
     this.observer.partitionReleased?.(stream, partition);
     this.log.info({ stream, partition, reason }, 'partition released');

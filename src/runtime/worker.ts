@@ -73,7 +73,10 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   const idleFlush = options.bounded
     ? undefined
     : setInterval(() => {
-        router.flushIdle(processing.flushInterval).catch((error: unknown) => log.error({ err: error }, 'idle flush failed'));
+        router.flushIdle(processing.flushInterval).catch((error: unknown) => {
+          observer.error?.(stageOf(error, 'sink'), error);
+          log.error({ err: error }, 'idle flush failed');
+        });
       }, Math.max(1000, Math.floor(processing.flushInterval / 4)));
   log.info({ source: source.description, lake: stores.lake.location, bounded: options.bounded }, 'worker starting');
   try {
