@@ -117,7 +117,7 @@ export const configSchema = z.strictObject({
   }).default({ port: 9464, host: '127.0.0.1', enabled: true }),
   health: z.strictObject({
     livenessTimeout: duration.refine((ms) => ms > 0, 'livenessTimeout must be positive').default(300_000)
-      .describe('/healthz fails (and Kubernetes restarts the worker) when work is pending (a batch in flight, or events waiting in an owned partition) and for this long no batch finished and the source gave no sign of life; longer than the slowest store call with its retries'),
+      .describe('/healthz fails (and Kubernetes restarts the worker) when work is pending (a batch in flight, or events waiting in an owned partition) and for this long no batch finished, no transient fault was retried and the source gave no sign of life; longer than the slowest single store request (60 s) plus its backoff'),
   }).default({ livenessTimeout: 300_000 }).describe('the liveness and readiness probes'),
   shutdown: z.strictObject({
     drainDeadline: duration.refine((ms) => ms > 0, 'drainDeadline must be positive').default(25_000)

@@ -2,16 +2,18 @@
  * What the Kubernetes probes ask, answered from what the pipeline reports (a PipelineObserver like the metrics).
  *
  * Liveness (/healthz) fails only when the worker is wedged: work is pending (a batch in flight, or an owned
- * partition the source says has events past the last one processed) and for `livenessTimeout` no batch finished
- * and the source gave no sign of life. An idle worker on a quiet hub is alive; a slow one that still finishes
- * batches is alive; one stuck in a store call or a source that stopped delivering while lag is waiting is not,
- * and a restart is what helps it.
+ * partition the source says has events past the last one processed) and for `livenessTimeout` no batch finished,
+ * no transient fault was retried and the source gave no sign of life. An idle worker on a quiet hub is alive; a
+ * slow one that still finishes batches is alive, and so is one retrying a degraded store; one stuck in a call
+ * that never returns, or a source that stopped delivering while lag is waiting, is not, and a restart is what
+ * helps it.
  *
  * Readiness (/readyz) means "this replica has taken over work": at least one partition owned and its state
  * restored, no restore in progress, and not draining. A replica the source balanced to zero partitions (more
  * replicas than partitions) is ready too once the source says so (`ownershipSettled(0)`), or a rolling update at
  * the maximum replica count would wait for ever for a surge pod that can own nothing.
  */
+import { isRetriable } from '../core/errors.js';
 import type { PipelineObserver } from '../runtime/observer.js';
 
 export interface HealthOptions {
@@ -103,6 +105,14 @@ export class HealthState implements PipelineObserver {
     if (health) health.lag = events;
   }
 
+  /**
+   * A transient fault that will be retried is a sign of life: the worker is working through a degraded store or
+   * broker, not stuck, and a restart would not help (the error alerts cover it). Other failures are not.
+   */
+  error(_stage: string, error: unknown): void {
+    if (isRetriable(error)) this.alive('retrying a transient fault');
+  }
+
   /** Shutdown began: no longer ready (the replica is handing its partitions back). */
   startDraining(): void {
     this.draining = true;
@@ -132,7 +142,7 @@ export class HealthState implements PipelineObserver {
     if (hasPending && silentMs > this.livenessTimeoutMs) {
       return {
         ok: false,
-        reason: `wedged: no batch processed and no source heartbeat for ${details.silentSeconds} s (limit ${details.livenessTimeoutSeconds} s) while ${describePending(pending)}`,
+        reason: `wedged: no batch processed, no retry and no source heartbeat for ${details.silentSeconds} s (limit ${details.livenessTimeoutSeconds} s) while ${describePending(pending)}`,
         ...details,
       };
     }

@@ -4,6 +4,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TributaryError } from '../../src/core/errors.js';
 import { HealthState, type ProbeResult } from '../../src/metrics/health.js';
 import { startMetricsServer } from '../../src/metrics/server.js';
 
@@ -61,7 +62,7 @@ describe('/healthz (liveness)', () => {
     const wedged = await healthz();
     expect(wedged.status).toBe(503);
     expect(wedged.body.ok).toBe(false);
-    expect(wedged.body.reason).toContain('no batch processed and no source heartbeat for 301 s (limit 300 s)');
+    expect(wedged.body.reason).toContain('no batch processed, no retry and no source heartbeat for 301 s (limit 300 s)');
     expect(wedged.body.reason).toContain('orders/3 (1200)');
     expect(wedged.body.laggingPartitions).toEqual([{ partition: 'orders/3', lag: 1200 }]);
   });
@@ -93,6 +94,19 @@ describe('/healthz (liveness)', () => {
     const alive = await healthz();
     expect(alive.status).toBe(200);
     expect(alive.body.lastSignOfLifeKind).toBe('source heartbeat');
+  });
+
+  it('counts retrying a transient fault as a sign of life, a permanent failure not', async () => {
+    const { health, clock, healthz } = await served();
+    health.partitionAssigned('orders', '0');
+    health.batchStarted('orders', '0');
+    clock.ms += TIMEOUT_MS + 1;
+    health.error('sink', new TributaryError('STORAGE_PERMANENT', 'HTTP 403'));
+    expect((await healthz()).status).toBe(503);
+    health.error('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 503'));
+    const retrying = await healthz();
+    expect(retrying.status).toBe(200);
+    expect(retrying.body.lastSignOfLifeKind).toBe('retrying a transient fault');
   });
 
   it('does not count a failed batch as progress', async () => {
