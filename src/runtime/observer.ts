@@ -42,7 +42,7 @@ export interface PipelineObserver {
   batchProcessed(stream: string, seconds: number): void;
   watermark(stream: string, partition: string, watermarkMs: number): void;
   checkpointed(stream: string, partition: string, position: number): void;
-  /** events the source holds beyond what this partition has processed */
+  /** events the source holds beyond what this partition has processed (above 0 is pending work for liveness) */
   lag?(stream: string, partition: string, events: number): void;
   /** ownership ended: per-partition gauges should go, or a stale checkpoint age would alert */
   partitionReleased?(stream: string, partition: string): void;
