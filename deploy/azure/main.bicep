@@ -66,7 +66,6 @@ param senderServiceAccount string = 'tributary-replay'
 @description('Object ids of principals (people, CI) that may send to the hubs from outside the cluster: `tributary gen` and `replay-deadletters` to Event Hubs.')
 param senderPrincipalIds array = []
 
-
 var containerNames = {
   capture: 'capture'
   checkpoints: 'checkpoints'
