@@ -66,7 +66,7 @@ export class HealthState implements PipelineObserver {
   partitionReleased(stream: string, partition: string): void {
     const health = this.owned.get(key(stream, partition));
     this.owned.delete(key(stream, partition));
-    if (health && health.inFlight > 0) this.strayInFlight.set(key(stream, partition), health.inFlight);
+    if (health && health.inFlight > 0) this.strayInFlight.set(key(stream, partition), (this.strayInFlight.get(key(stream, partition)) ?? 0) + health.inFlight);
   }
 
   ownershipSettled(owned: number): void {
