@@ -7,7 +7,7 @@
  * few dozen per hub), dead-letter reasons and error types from fixed lists.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import { TributaryError, type ErrorCode } from '../core/errors.js';
+import { TributaryError, isStop, type ErrorCode } from '../core/errors.js';
 import type { ErrorStage, PipelineObserver } from '../runtime/observer.js';
 import type { DeadLetterReason } from '../sink/dead-letter.js';
 import { packageVersion } from './build-info.js';
@@ -213,10 +213,12 @@ export class TributaryMetrics implements PipelineObserver {
   /**
    * Every failure goes through here (the runtime calls it where a failure first surfaces). The same error object
    * reported again further out (a store's exhausted retry, then the batch, then the run) counts once, at the
-   * first, most precise stage. An abort is shutdown doing its job, not a failure, and is not counted.
+   * first, most precise stage. A wrapper is a new object and counts: a store's exhausted retries, then the
+   * partition failing with them (partition_failed), are two events. Stops are not failures and do not count: an
+   * abort is shutdown doing its job, a lost partition is another owner taking over.
    */
   error(stage: ErrorStage, error: unknown): void {
-    if (error instanceof TributaryError && error.code === 'ABORTED') return;
+    if (isStop(error)) return;
     if (typeof error === 'object' && error !== null) {
       if (this.counted.has(error)) return;
       this.counted.add(error);
