@@ -11,7 +11,7 @@ import { createLogger } from '../../src/core/log.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { HealthState } from '../../src/metrics/health.js';
 import { TributaryMetrics } from '../../src/metrics/metrics.js';
-import type { PipelineObserver } from '../../src/runtime/observer.js';
+import { ERROR_STAGES, type PipelineObserver } from '../../src/runtime/observer.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { countsFromMetadata, DEAD_LETTER_REASONS } from '../../src/sink/dead-letter.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
@@ -73,7 +73,7 @@ describe('observer wiring of a real run', () => {
   });
 
   it('counts each failure once, though the router and the worker both report the one that ends the run', async () => {
-    // the lake's folder is a file: every write of a file fails, permanently
+    // the lake's folder is a file: every write of a file fails, and keeps failing after each partition restart
     await writeFile(ws.file('blocked-lake'), 'not a folder');
     await mkdir(ws.file('state-2'), { recursive: true });
     const broken: TributaryConfig = { ...config, lake: { kind: 'local', path: ws.file('blocked-lake') }, state: { kind: 'local', path: ws.file('state-2') } };
@@ -91,7 +91,8 @@ describe('observer wiring of a real run', () => {
     expect(distinct.has(failure)).toBe(true);
     expect(reports.filter((r) => r.error === failure).length).toBeGreaterThan(1);
     const errors = parseExposition(await registry.metrics()).filter((s) => s.name === 'tributary_errors_total');
-    expect(errors.map((s) => ({ ...s.labels, value: s.value }))).toEqual([{ stage: 'sink', error_type: 'storage_permanent', value: distinct.size }]);
+    expect(errors.reduce((sum, s) => sum + s.value, 0)).toBe(distinct.size);
+    for (const sample of errors) expect(ERROR_STAGES).toContain(sample.labels.stage);
   });
 });
 
