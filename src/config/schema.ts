@@ -83,6 +83,8 @@ export const captureSourceSchema = z.strictObject({
   store: storeSchema.describe('where the Capture archive lives'),
   namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
   hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+  leaseTtl: duration.default(30_000)
+    .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
