@@ -15,6 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { configSchema, sourceSchema, type TributaryConfig } from '../../src/config/schema.js';
 import { METRIC_NAMES, TributaryMetrics } from '../../src/metrics/metrics.js';
 import { LIVENESS_PATH, METRICS_PATH, READINESS_PATH } from '../../src/metrics/server.js';
+import { backstopMs } from '../../src/runtime/drain-deadline.js';
 import { kustomize, type K8sObject } from './kustomize.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -140,8 +141,9 @@ describe.each(['eventhubs', 'kafka'])('k8s overlay %s', (overlay) => {
     expect(deployment.spec.replicas).toBeUndefined();
     const drainSeconds = config.parsed!.shutdown.drainDeadline / 1000;
     expect(drainSeconds).toBeGreaterThan(0);
-    // some seconds past the deadline for the exit itself, or SIGKILL would end the worker before it says why
-    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(drainSeconds + 10);
+    // past the deadline and its backstop (a tenth more), with seconds to spare for the exit itself, or SIGKILL
+    // would end the worker before it says why
+    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(drainSeconds + backstopMs(drainSeconds * 1000) / 1000 + 5);
     // a rollout replaces pods instead of surging: a surge pod at one replica per partition could never get one
     expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
   });

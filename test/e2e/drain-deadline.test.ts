@@ -1,7 +1,7 @@
 /**
  * The drain deadline in the real binary: a worker whose lake never answers (a TCP peer that accepts and stays
- * silent) is asked to stop while a write hangs; it exits 1 once shutdown.drainDeadline has passed, naming what
- * was in flight, and no checkpoint moved. And /healthz, /readyz of the same worker before the stop.
+ * silent) is asked to stop while a write hangs; once shutdown.drainDeadline has passed it says what was in flight
+ * and exits 1, and no checkpoint moved. And /healthz, /readyz of the same worker before the stop.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,10 +71,9 @@ describe('drain deadline of the real binary', () => {
     child.kill('SIGTERM');
     const result = await done;
     expect(result.code).toBe(1);
-    const fatal = result.stderr.split('\n').filter((line) => line.includes('drain deadline'));
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]).toContain('drain deadline of 2 s passed');
-    expect(fatal[0]).toMatch(/Still in flight: [1-9]\d* batch\(es\) of (orders|telemetry)\/0/);
+    const said = result.stderr.split('\n').filter((line) => line.includes('drain deadline of 2 s passed'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/Still in flight: [1-9]\d* batch\(es\) of (orders|telemetry)\/0/);
     expect(result.stdout).not.toContain('Tributary run summary');
     // nothing was written to the lake, so no checkpoint may exist
     const checkpoints = new ObjectCheckpointStore(new LocalObjectStore(ws.file('state')));
