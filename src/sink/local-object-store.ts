@@ -5,15 +5,21 @@ import { TributaryError, errorMessage } from '../core/errors.js';
 import type { ObjectInfo, ObjectStore } from '../core/object-store.js';
 
 const METADATA_SUFFIX = '.meta.json';
-const TEMP_PREFIX = '.tmp-';
+/**
+ * Where writes are staged: one folder at the store's root, outside every table folder, so no reader's glob
+ * (a `<table>/**` glob: DuckDB does not skip `.` or `_` names) can reach a partial file.
+ */
+export const TEMP_DIR = '.tributary-tmp';
 
 /**
- * A folder as an object store. Writes go to a temporary file in the target folder, are fsynced, then renamed
- * over the final name: rename is atomic on POSIX, so a reader never sees half a file and a crash leaves at most
- * a `.tmp-*` file that no reader lists.
+ * A folder as an object store. Writes go to a temporary file in `<root>/.tributary-tmp/`, are fsynced, then
+ * renamed over the final name: rename is atomic on POSIX (the folder is on the same file system), so a reader
+ * never sees half a file. A temporary file carries its process id; a crashed process's leftovers are removed
+ * when the next process first writes to the store.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly location: string;
+  private tempReady: Promise<void> | undefined;
 
   constructor(private readonly root: string) {
     this.location = path.resolve(root);
@@ -28,10 +34,12 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.file(key);
     try {
       await mkdir(path.dirname(target), { recursive: true });
+      const tempDir = path.join(this.root, TEMP_DIR);
+      await (this.tempReady ??= prepareTempDir(tempDir));
       if (metadata && Object.keys(metadata).length > 0) {
-        await atomicWrite(target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata)));
+        await atomicWrite(tempDir, target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata)));
       }
-      await atomicWrite(target, bytes);
+      await atomicWrite(tempDir, target, bytes);
     } catch (error) {
       throw new TributaryError('STORAGE_PERMANENT', `cannot write ${target}: ${errorMessage(error)}`, { cause: error });
     }
@@ -58,9 +66,10 @@ export class LocalObjectStore implements ObjectStore {
       }
       for (const entry of entries) {
         const key = keyPrefix ? `${keyPrefix}/${entry.name}` : entry.name;
+        if (key === TEMP_DIR) continue;
         if (entry.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, entry.name), key);
-        } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.startsWith(TEMP_PREFIX) && !entry.name.endsWith(METADATA_SUFFIX)) {
+        } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.endsWith(METADATA_SUFFIX)) {
           const full = path.join(dir, entry.name);
           const info = await stat(full);
           results.push({ key, size: info.size, metadata: await readMetadata(full) });
@@ -77,10 +86,34 @@ export class LocalObjectStore implements ObjectStore {
   }
 }
 
-async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(target)}`);
+async function atomicWrite(tempDir: string, target: string, bytes: Uint8Array): Promise<void> {
+  const temp = path.join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(target)}`);
   await writeFile(temp, bytes, { flush: true });
   await rename(temp, target);
+}
+
+/**
+ * Creates the staging folder and removes what processes that no longer run left in it (a SIGKILL between write
+ * and rename). Files of live processes stay: another store of this process, or another worker on the same folder,
+ * may be writing them right now.
+ */
+async function prepareTempDir(tempDir: string): Promise<void> {
+  await mkdir(tempDir, { recursive: true });
+  for (const name of await readdir(tempDir)) {
+    const pid = Number(name.slice(0, name.indexOf('-')));
+    if (Number.isSafeInteger(pid) && pid > 0 && isRunning(pid)) continue;
+    await rm(path.join(tempDir, name), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function readMetadata(file: string): Promise<Record<string, string>> {
