@@ -18,27 +18,29 @@ export function lakeTable(lakeDir: string, table: string, options: { filename?: 
   return `read_parquet('${glob}', hive_partitioning = true${options.filename ? ', filename = true' : ''})`;
 }
 
-/** Runs SQL on a fresh in-memory DuckDB; `{table}` placeholders are not expanded, use `lakeTable`. */
-export async function queryDuckDb(sql: string): Promise<LakeQueryResult> {
-  const instance = await DuckDBInstance.create(':memory:');
-  let connection: DuckDBConnection | undefined;
+let shared: Promise<DuckDBInstance> | undefined;
+
+/** Runs SQL on an in-memory DuckDB shared by the test file (one connection per query). */
+export async function queryDuckDb(sql: string, options: { types?: boolean } = {}): Promise<LakeQueryResult> {
+  const instance = await (shared ??= DuckDBInstance.create(':memory:'));
+  const connection: DuckDBConnection = await instance.connect();
   try {
-    connection = await instance.connect();
-    const described = await connection.runAndReadAll(`DESCRIBE ${sql}`);
     const types: Record<string, string> = {};
-    for (const row of described.getRowObjectsJS()) types[String(row.column_name)] = String(row.column_type);
+    if (options.types !== false) {
+      const described = await connection.runAndReadAll(`DESCRIBE ${sql}`);
+      for (const row of described.getRowObjectsJS()) types[String(row.column_name)] = String(row.column_type);
+    }
     const reader = await connection.runAndReadAll(sql);
     const rows = reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [name, plain(value)])));
     return { rows, types };
   } finally {
-    connection?.closeSync();
-    instance.closeSync();
+    connection.closeSync();
   }
 }
 
 /** Every row of a table, with the path keys (date, hour, partition) as columns. */
-export async function readLakeTable(lakeDir: string, table: string, options: { filename?: boolean } = {}): Promise<LakeQueryResult> {
-  return queryDuckDb(`SELECT * FROM ${lakeTable(lakeDir, table, options)}`);
+export async function readLakeTable(lakeDir: string, table: string, options: { filename?: boolean; types?: boolean } = {}): Promise<LakeQueryResult> {
+  return queryDuckDb(`SELECT * FROM ${lakeTable(lakeDir, table, options)}`, options);
 }
 
 function plain(value: unknown): unknown {
