@@ -26,14 +26,15 @@ const KILLS = 20;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** sha256 of every file under a folder (the staging folder aside), by relative path. */
+/** sha256 of every data file under a folder, by relative path. */
 async function digests(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);
     const relative = path.relative(dir, full);
-    if (relative.startsWith(TEMP_DIR)) continue;
+    // the staging folder, locks, and the sidecar metadata (it holds the writer's ownership epoch, which differs by design)
+    if (relative.startsWith('_tributary') || relative.endsWith('.meta.json')) continue;
     files.set(relative, createHash('sha256').update(await readFile(full)).digest('hex'));
   }
   return files;
