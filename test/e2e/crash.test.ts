@@ -87,14 +87,19 @@ describe('SIGKILL at random moments', () => {
     clean = await createWorkspace('tributary-clean-');
     crashed = await createWorkspace('tributary-crashed-');
     const gen = { events: 12_000, partitions: 4, keys: 1000, span: '3h', faults: { duplicate: 0.02, outOfOrder: 0.03, late: 0.01, corrupt: 0.005 }, seed: 99 };
-    const cleanSetup = await clean.writeConfig(embeddedConfig(clean));
+    // small cells, so that a run of this small archive commits often (about 5 cells per partition and stream)
+    const crashConfig = (ws: Workspace) => {
+      const base = embeddedConfig(ws);
+      return { ...base, processing: { ...base.processing, rowsPerFile: 300, batchSize: 100 } };
+    };
+    const cleanSetup = await clean.writeConfig(crashConfig(clean));
     await generateArchive(cleanSetup.config, gen);
     const started = Date.now();
     const cleanRun = await startCli(['run', '--bounded', '-q', '--config', cleanSetup.file]).done;
     if (cleanRun.code !== 0) throw new Error(`the clean run failed: ${cleanRun.stderr}`);
     const cleanMs = Date.now() - started;
 
-    const crashedSetup = await crashed.writeConfig(embeddedConfig(crashed));
+    const crashedSetup = await crashed.writeConfig(crashConfig(crashed));
     config = crashedSetup.config;
     await generateArchive(config, gen);
     model = await modelLake(config, crashed.file('capture'), 'test');
