@@ -42,10 +42,14 @@ export class LocalObjectStore implements ObjectStore {
       await mkdir(path.dirname(target), { recursive: true });
       const tempDir = path.join(this.root, ...TEMP_DIR.split('/'));
       await (this.tempReady ??= prepareTempDir(tempDir));
-      if (metadata && Object.keys(metadata).length > 0) {
-        await atomicWrite(tempDir, target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata)));
-      }
-      await atomicWrite(tempDir, target, bytes);
+      // Both files are staged (and fsynced) before either is renamed, so a kill can tear them apart only between
+      // two renames; the object goes first, so a torn pair is new bytes with old metadata. The other way round,
+      // an object whose fencing epoch was raised in the sidecar but not in its content (an owner record) could
+      // never be claimed again: every claim would read the old epoch and be refused by the new one.
+      const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
+      const stagedMetadata = hasMetadata ? await stage(tempDir, target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata))) : undefined;
+      await rename(await stage(tempDir, target, bytes), target);
+      if (stagedMetadata) await rename(stagedMetadata, target + METADATA_SUFFIX);
     } catch (error) {
       throw new TributaryError(fsFaultCode(error), `cannot write ${target}: ${errorMessage(error)}`, { cause: error });
     }
@@ -136,10 +140,11 @@ function fsFaultCode(error: unknown, permanent: 'STORAGE_PERMANENT' | 'INPUT_UNR
   return TRANSIENT_FS_CODES.has((error as NodeJS.ErrnoException).code ?? '') ? 'STORAGE_TRANSIENT' : permanent;
 }
 
-async function atomicWrite(tempDir: string, target: string, bytes: Uint8Array): Promise<void> {
+/** Writes and fsyncs a temporary file for `target` in the staging folder; the caller renames it into place. */
+async function stage(tempDir: string, target: string, bytes: Uint8Array): Promise<string> {
   const temp = path.join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(target)}`);
   await writeFile(temp, bytes, { flush: true });
-  await rename(temp, target);
+  return temp;
 }
 
 /**
