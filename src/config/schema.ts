@@ -83,6 +83,8 @@ export const captureSourceSchema = z.strictObject({
   store: storeSchema.describe('where the Capture archive lives'),
   namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
   hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+  leaseTtl: duration.default(30_000)
+    .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
@@ -121,6 +123,10 @@ export const configSchema = z.strictObject({
   lake: storeSchema.default({ kind: 'local', path: 'data/lake' }),
   deadLetter: storeSchema.default({ kind: 'local', path: 'data/deadletter' }),
   state: storeSchema.default({ kind: 'local', path: 'data/state' }).describe('snapshots and checkpoints'),
+  shutdown: z.strictObject({
+    drainDeadline: duration.default(25_000)
+      .describe('after SIGTERM, in-flight work gets this long to be written; then the run stops without committing it (keep it below the pod\'s terminationGracePeriodSeconds, 30 s by default)'),
+  }).default({ drainDeadline: 25_000 }),
   retry: retrySchema.default(retrySchema.parse({})).describe('the one retry policy of every storage operation (lake, dead letters, state)'),
   metrics: z.strictObject({
     port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),

@@ -21,9 +21,12 @@ export function ownerKey(stream: string, partition: string): string {
 /** Claims the next epoch of a partition for `owner`. A concurrent claim makes this one retry above it. */
 export async function claimEpoch(state: ObjectStore, stream: string, partition: string, owner: string, options: StoreCallOptions = {}): Promise<number> {
   const key = ownerKey(stream, partition);
+  let tried = 0;
   for (let attempt = 0; attempt < 20; attempt++) {
     const current = await readOwner(state, stream, partition, options);
-    const epoch = (current?.epoch ?? 0) + 1;
+    // Above what was tried before too: a write cut short by a crash can leave the store's epoch ahead of the record.
+    const epoch = Math.max((current?.epoch ?? 0) + 1, tried + 1);
+    tried = epoch;
     const record: OwnerRecord = { epoch, owner, claimedAt: new Date().toISOString() };
     try {
       await state.putFenced(key, Buffer.from(JSON.stringify(record)), {}, { epoch, claim: true }, options);
