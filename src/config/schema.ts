@@ -51,7 +51,7 @@ export type StreamConfig = z.infer<typeof streamSchema>;
 
 const measureSchema = z.strictObject({
   fn: z.enum(['count', 'sum', 'min', 'max', 'mean']),
-  field: z.string().min(1).optional().describe('input field; required for all but count'),
+  field: z.string().min(1).optional().describe('input field; required for all but count (count without a field counts rows, with one its non-null values)'),
   as: identifier.optional().describe('output column name; defaults to <fn>_<field>'),
 }).refine((m) => m.fn === 'count' || m.field !== undefined, { message: 'field is required for this fn', path: ['field'] });
 
@@ -71,9 +71,9 @@ export const aggregationSchema = z.strictObject({
     }).refine((w) => w.size % w.hop === 0 && w.size > w.hop, { message: 'size must be a multiple of hop, and larger', path: ['hop'] }),
     z.strictObject({
       kind: z.literal('session'),
-      gap: duration.refine((ms) => ms > 0, 'gap must be positive').describe('a session closes after this long without events of its group'),
+      gap: duration.refine((ms) => ms > 0, 'gap must be positive').describe('a session closes after this long without events of its group (exclusive: events exactly `gap` apart are two sessions)'),
     }),
-  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them); session: per group, events no more than `gap` apart'),
+  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them); session: per group, events less than `gap` apart'),
   measures: z.array(measureSchema).min(1),
 });
 export type AggregationConfig = z.infer<typeof aggregationSchema>;
@@ -100,7 +100,7 @@ export const processingSchema = z.strictObject({
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
-  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of windows per aggregate file'),
+  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of window starts per aggregate file; must divide one hour, so each file lies in one date=/hour= folder'),
   flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),
   maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
   decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
