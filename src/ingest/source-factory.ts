@@ -25,6 +25,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         hubs: source.hubs,
         checkpoints: new ObjectCheckpointStore(deps.state),
         batchSize: config.processing.batchSize,
+        onCorruptBlock: source.onCorruptBlock,
         log: deps.log.child({ component: 'capture-source' }),
       });
     case 'kafka':

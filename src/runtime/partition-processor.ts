@@ -222,7 +222,10 @@ export class PartitionProcessor {
         }
         this.cell = this.openCell(cellStart, event);
       }
-      if (status !== DecodeStatus.Ok) {
+      if (event.envelopeError !== undefined) {
+        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
+      } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
       } else {
