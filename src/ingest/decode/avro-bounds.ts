@@ -207,6 +207,8 @@ export class BoundsGuard {
   }
 }
 
+/** avsc's precision limit for long (one short of Number.MAX_SAFE_INTEGER: 2^53 - 1 could be a rounded 2^53) */
+const MAX_LONG = 9007199254740990;
 const EMPTY = new Uint8Array(0);
 let buf: Uint8Array = EMPTY;
 let limit = 0;
@@ -274,7 +276,7 @@ function walk(node: Node, pos: number, depth: number): number {
     case Kind.Long: {
       const start = pos;
       pos = readVarint(pos, 10, 'long');
-      if (pos >= 0 && !Number.isSafeInteger(varint)) return fail(start, `long: ${varint} is beyond 2^53 and would lose precision`);
+      if (pos >= 0 && !(varint >= -MAX_LONG && varint <= MAX_LONG)) return fail(start, `long: ${varint} is beyond 2^53 and would lose precision`);
       return pos;
     }
     case Kind.Float:
