@@ -105,7 +105,8 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
   let pos = header.offset;
   while (pos < buf.length) {
     const start = pos;
-    const problem = ((): string | ContainerBlock => {
+    /** a block, or why not (and where the bad block ends when its size can be trusted) */
+    const problem = ((): string | { reason: string; end: number } | ContainerBlock => {
       const count = readLong(buf, pos);
       if ('error' in count) return `bad block count: ${count.error}`;
       if (count.value < 0) return `negative block count ${count.value}`;
@@ -114,18 +115,23 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
       if (size.value < 0) return `negative block size ${size.value}`;
       const end = size.offset + size.value;
       if (end + 16 > buf.length) return `block size ${size.value} exceeds the ${Math.max(0, buf.length - size.offset - 16)} bytes before the file's end`;
-      if (!buf.subarray(end, end + 16).equals(sync)) return 'sync marker mismatch';
+      // The count and size read well, so the next block most likely starts after this one's (damaged) marker.
+      if (!buf.subarray(end, end + 16).equals(sync)) return { reason: 'sync marker mismatch', end: end + 16 };
       return { count: count.value, stored: buf.subarray(size.offset, end), start, dataStart: size.offset, end: end + 16 };
     })();
-    if (typeof problem !== 'string') {
+    if (typeof problem !== 'string' && 'count' in problem) {
       blocks.push(problem);
       pos = problem.end;
       continue;
     }
-    // Resynchronise on the next sync marker (the one that closes this block, if the bytes still hold it).
-    const next = buf.indexOf(sync, start);
-    const end = next < 0 ? buf.length : next + 16;
-    corrupt.push({ start, end, reason: problem, stored: buf.subarray(start, end) });
+    let end: number;
+    if (typeof problem === 'string') {
+      // Resynchronise on the next sync marker (the one that closes this block, if the bytes still hold it).
+      const next = buf.indexOf(sync, start);
+      end = next < 0 ? buf.length : next + 16;
+    } else end = problem.end;
+    const reason = typeof problem === 'string' ? problem : problem.reason;
+    corrupt.push({ start, end, reason, stored: buf.subarray(start, end) });
     pos = end;
   }
   return { schema, codec, blocks, corrupt, headerBytes: header.offset };
