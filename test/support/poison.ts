@@ -96,7 +96,8 @@ export function encodeWithSites(type: avro.Type, value: unknown): { bytes: Buffe
         return;
       case 'int':
       case 'long':
-        put(varint(v as number));
+        // avsc's own bytes: beyond 2^52 it rounds, and the site must cover what it wrote
+        put(t.toBuffer(v));
         sites.push({ kind: name, start, end: pos, payloadEnd: pos });
         return;
       case 'float':
