@@ -233,6 +233,14 @@ function fail(offset: number, message: string): number {
  * (integers for the low 28 bits, then floating point), so both read the same number.
  */
 function readVarint(pos: number, maxBytes: number, what: string): number {
+  // most varints are one byte: lengths and counts under 64, indexes, small numbers
+  if (pos < limit) {
+    const b0 = buf[pos]!;
+    if (b0 < 0x80) {
+      varint = (b0 >> 1) ^ -(b0 & 1);
+      return pos + 1;
+    }
+  }
   const start = pos;
   let n = 0;
   let shift = 0;
