@@ -1,7 +1,7 @@
 /**
  * Positions that go backwards (a Capture file whose sequence numbers step back): the event is dead-lettered or
- * the partition fails with a message naming the position, never dropped silently. The partition driver decides
- * which (issue 9); until it lands this test is skipped, and it is the assertion that driver must meet.
+ * the partition fails with a message naming the position, never dropped silently (the partition driver decides
+ * which; either passes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import avro from 'avsc';
@@ -34,7 +34,7 @@ describe('positions that go backwards', () => {
   }, 120_000);
   afterAll(() => ws?.cleanup());
 
-  it.skip('PENDING (partition driver, issue 9 part 4): the event at a backwards position is dead-lettered or fails the partition, never dropped', async () => {
+  it('the event at a backwards position is dead-lettered or fails the partition, never dropped', async () => {
     if (result.code === 0) {
       const dead = await readDeadLetters(new LocalObjectStore(ws.file('deadletter')));
       const backwards = dead.filter((d) => d.position === 3 && Buffer.from(d.body, 'base64').includes(Buffer.from('o5')));
