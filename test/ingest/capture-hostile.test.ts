@@ -42,14 +42,14 @@ describe('hostile Capture files', () => {
     expect(openCaptureFile(new Uint8Array(0), { name: 'empty.avro', log })).toBeUndefined();
     expect(openCaptureFile(headerOnlyCaptureFile(), { name: 'header.avro', log })).toBeUndefined();
     // a header cut short is not "empty": it is an unreadable file, named
-    expect(() => openCaptureFile(headerOnlyCaptureFile().subarray(0, 30), { name: 'cut.avro', log })).toThrow(/cut\.avro: unreadable Avro header at byte \d+/);
+    expect(() => openCaptureFile(headerOnlyCaptureFile().subarray(0, 30), { name: 'cut.avro', log })).toThrow(/cut\.avro: corrupt Avro header at byte \d+/);
   });
 
   it('refuses a header whose metadata map announces 2^31 entries without looping over them', () => {
     const file = headerOnlyCaptureFile();
     // magic (4 bytes), then the map's block count: 2 as one byte; make it 2^31
     const bomb = Buffer.concat([file.subarray(0, 4), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x10]), file.subarray(5)]);
-    expect(() => readContainer(bomb, 'bomb.avro')).toThrow(/bomb\.avro: unreadable Avro header at byte 4: map: block count 2147483648 needs at least/);
+    expect(() => readContainer(bomb, 'bomb.avro')).toThrow(/bomb\.avro: corrupt Avro header at byte 4: map: block count 2147483648 needs at least/);
   });
 
   const corruptions: Array<NonNullable<BlockSpec['corrupt']>> = ['sync', 'count-bomb', 'size-bomb', 'negative-count', 'deflate', 'deflate-bomb'];

@@ -87,7 +87,7 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
   const headerEnd = headerGuard.skip(buf, 0, buf.length, 0);
   if (headerEnd < 0) {
     const failure = headerGuard.lastFailure();
-    fail(name, `unreadable Avro header at byte ${failure.offset}: ${failure.message}`);
+    fail(name, `corrupt Avro header at byte ${failure.offset}: ${failure.message}`);
   }
   const header = headerType.decode(buf, 0) as { value: { meta: Record<string, Buffer>; sync: Buffer }; offset: number };
   const { meta, sync } = header.value;
