@@ -4,13 +4,13 @@
  * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
  * writes anything. Without `bounded`, the archive is polled for new files.
  */
-import { TributaryError, isRestartable } from '../../core/errors.js';
+import { TributaryError, errorMessage, isRestartable, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
-import { acquireLease, type LeaseOptions } from './ownership.js';
+import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
 import { blockData, type Container } from './container.js';
 import { captureEventReader } from './event-reader.js';
 import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
@@ -149,11 +149,18 @@ export class CaptureSource implements Source {
     bounded: boolean,
   ): Promise<void> {
     // A partition another live instance reads is waited for: it is taken over when that instance releases it
-    // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice.
-    let lease = await acquireLease(this.leaseOptions(), stream, partition);
-    while (!lease) {
-      await sleep(Math.max(100, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
-      lease = await acquireLease(this.leaseOptions(), stream, partition);
+    // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice. A
+    // transient store fault while taking it is waited out the same way.
+    let lease: PartitionLease | undefined;
+    for (;;) {
+      try {
+        lease = await acquireLease(this.leaseOptions(), stream, partition);
+      } catch (error) {
+        if (!isRetriable(error)) throw error;
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not take the partition lease; trying again');
+      }
+      if (lease) break;
+      await sleep(Math.max(50, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
     }
     try {
       const session = AbortSignal.any([signal, lease.signal]);
@@ -166,7 +173,10 @@ export class CaptureSource implements Source {
         }
       }
     } finally {
-      await lease.release();
+      await lease.release().catch((error: unknown) => {
+        // Not a loss: the lease expires by itself after leaseTtl, and then another instance may take it.
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not release the partition lease; it expires on its own');
+      });
     }
   }
 
