@@ -7,6 +7,12 @@ import { byteSize, duration, positiveDuration } from './units.js';
 import { kafkaSourceSchema } from '../ingest/kafka/config.js';
 import { eventHubsSourceSchema } from '../ingest/eventhubs/config.js';
 
+/** A moment as an ISO 8601 date or date-time (UTC unless it says otherwise), or epoch milliseconds. */
+const instant = z.union([
+  z.number().int(),
+  z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'expected an ISO 8601 date such as "1970-01-01" or "2200-01-01T00:00:00Z"'),
+]).transform((value) => (typeof value === 'number' ? value : Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$|^\d{4}-\d{2}-\d{2}$/.test(value) ? value : `${value}Z`)));
+
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
 
 export const storeSchema = z.discriminatedUnion('kind', [
@@ -88,6 +94,11 @@ export const captureSourceSchema = z.strictObject({
     .describe('stream name -> hub folder name'),
   leaseTtl: duration.default(30_000)
     .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
+  onCorruptBlock: z.enum(['fail', 'deadletter']).default('fail').describe(
+    'a container block that cannot be read (bad sync marker, block size or deflate data, or records that do not parse): ' +
+      'fail = stop the partition with the file and byte offset before anything past the block is written; ' +
+      'deadletter = write the unreadable bytes as one dead letter (reason decode; error and properties name the file and byte range) and go on',
+  ),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
@@ -109,6 +120,12 @@ export const processingSchema = z.strictObject({
     .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
   maxConsecutiveFailures: z.number().int().min(1).default(5)
     .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
+  eventTimeRange: z.strictObject({
+    min: instant.default(0).describe('earliest accepted event time'),
+    max: instant.default(Date.UTC(2200, 0, 1)).describe('latest accepted event time'),
+  }).refine((r) => !(r.min >= r.max), { message: 'min must be before max', path: ['max'] })
+    .default({ min: 0, max: Date.UTC(2200, 0, 1) })
+    .describe('events whose time (body field, or enqueued time for _enqueued_time streams) is outside [min, max] are dead-lettered with reason schema before they reach the watermark; dates are UTC'),
 });
 
 export const retrySchema = z.strictObject({

@@ -248,7 +248,8 @@ export class PartitionProcessor {
         this.cell = this.openCell(cellStart, event);
       }
       if (event.envelopeError !== undefined) {
-        this.deadLetter(event, 'schema', event.envelopeError);
+        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
       } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
