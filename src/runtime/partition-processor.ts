@@ -12,14 +12,15 @@
 import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator } from '../aggregate/window-aggregator.js';
-import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SnapshotStore } from '../state/snapshot-store.js';
 import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { BatchOutcome, PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
-import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
+import { aggregateFileKey, deadLetterKey, rawFileKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { TableSchema } from '../sink/table.js';
 import type { PipelineObserver } from './observer.js';
@@ -29,6 +30,8 @@ export interface ProcessorStores {
   lake: ObjectStore;
   deadLetters: ObjectStore;
   state: ObjectStore;
+  /** the snapshot history in `state`, with the configured retention (default retention when absent) */
+  snapshots?: SnapshotStore;
 }
 
 export interface ProcessorSettings {
@@ -108,6 +111,7 @@ export class PartitionProcessor {
   private laneFailure: unknown;
   /** body columns the main thread needs back from decoding: aggregation inputs */
   private readonly returnColumns: number[];
+  private readonly snapshots: SnapshotStore;
 
   constructor(
     private readonly plan: StreamPlan,
@@ -123,14 +127,14 @@ export class PartitionProcessor {
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
     this.lane = pool.laneFor(plan.stream, partition);
+    this.snapshots = stores.snapshots ?? new SnapshotStore(stores.state);
     this.returnColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column)]))].filter((c) => c >= 0);
   }
 
   /** Restores the last snapshot, if any, and says where the source must resume. */
   async restore(): Promise<ResumePoint> {
-    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition));
-    if (!bytes) return undefined;
-    const snapshot = decodeSnapshot(bytes);
+    const snapshot = await this.snapshots.latestAtOrBefore(this.plan.stream, this.partition);
+    if (!snapshot) return undefined;
     if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
       throw new TributaryError(
         'CONFIG_INVALID',
@@ -345,7 +349,7 @@ export class PartitionProcessor {
       gate: this.gate.snapshot(),
       aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    await this.stores.state.put(snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    await this.snapshots.write(snapshot);
     this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);
   }
 

@@ -9,6 +9,7 @@ import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
 import type { Source } from '../core/source.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';
 import { loadStreamPlans } from './stream-plan.js';
@@ -39,10 +40,12 @@ export interface RunSummary {
 export async function runWorker(config: TributaryConfig, options: WorkerOptions): Promise<RunSummary> {
   const { log, signal } = options;
   const plans = await loadStreamPlans(config);
+  const state = createObjectStore(config.state);
   const stores = {
     lake: createObjectStore(config.lake),
     deadLetters: createObjectStore(config.deadLetter),
-    state: createObjectStore(config.state),
+    state,
+    snapshots: new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention)),
   };
   const source = options.source ?? createSource(config, { state: stores.state, log });
   const totals = new RunTotals();

@@ -5,6 +5,7 @@
  * never killed: the same rows, no duplicates, no loss, the same aggregates. Dead letters must match too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSnapshot } from '../../src/aggregate/snapshot.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { startCli } from '../support/cli.js';
@@ -28,7 +29,7 @@ describe('SIGKILL at random moments', () => {
     const store = new LocalObjectStore(crashed.file('state'));
     for (const object of await store.list('snapshots/')) {
       const bytes = await store.get(object.key);
-      if (bytes) total += (JSON.parse(Buffer.from(bytes).toString()) as { position: number }).position;
+      if (bytes) total += decodeSnapshot(bytes).position;
     }
     return total;
   };
