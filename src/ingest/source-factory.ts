@@ -26,6 +26,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         checkpoints: new ObjectCheckpointStore(deps.state),
         batchSize: config.processing.batchSize,
         log: deps.log.child({ component: 'capture-source' }),
+        indexCache: deps.state,
       });
     case 'kafka':
       return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }) });

@@ -138,7 +138,7 @@ export class PartitionProcessor {
     if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
       throw new TributaryError(
         'CONFIG_INVALID',
-        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset" (the next run replays from the start and rewrites the lake under the same names)`,
+        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset --forget-all --lake --execute" (the next run replays from the start and rewrites the lake under the same names)`,
       );
     }
     this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);

@@ -15,6 +15,7 @@ const BATCHES_IN_FLIGHT = 2;
 import { blockData, readContainer } from './container.js';
 import { captureEventReader } from './event-reader.js';
 import { parseCaptureKey } from './format.js';
+import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -25,6 +26,8 @@ export interface CaptureSourceOptions {
   batchSize: number;
   pollIntervalMs?: number;
   log: Logger;
+  /** where the archive index (first and last position of each file) is cached: the state store */
+  indexCache?: ObjectStore;
 }
 
 interface CaptureFile {
@@ -48,13 +51,14 @@ export class CaptureSource implements Source {
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
     const ends = await this.preflight(layout);
+    const index = await indexArchive(this.options, this.options.indexCache, signal);
     const failed = new AbortController();
     const linked = AbortSignal.any([signal, failed.signal]);
     const loops: Array<Promise<void>> = [];
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
         loops.push(
-          this.runPartition(stream, partition, files, ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
+          this.runPartition(stream, partition, files, index.get(stream)?.get(partition) ?? [], ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
             failed.abort(error);
             throw error;
           }),
@@ -117,6 +121,7 @@ export class CaptureSource implements Source {
     stream: string,
     partition: string,
     files: CaptureFile[],
+    indexed: IndexedFile[],
     endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
@@ -139,7 +144,10 @@ export class CaptureSource implements Source {
       while (inFlight.length > 0) await commit(await inFlight.shift()!);
     };
     let done = new Set<string>();
-    let pending = files;
+    // Start at the file that holds the resume position: the files before it hold nothing to read.
+    const startKeys = new Set(filesFrom(indexed, nextPosition).map((f) => f.key));
+    let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+    for (const file of files) if (!pending.includes(file)) done.add(file.key);
     try {
       for (;;) {
         for (const file of pending) {
