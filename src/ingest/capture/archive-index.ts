@@ -6,7 +6,8 @@
  * It lets the source start at the file that holds a resume position instead of decoding the archive from its
  * first file, and lets `tributary reset` turn times into positions and count the events a replay reads. It is
  * cached in the state store (`capture-index/<namespace>/<hub>/partition=<p>.json`); a file whose size changed
- * is indexed again.
+ * is indexed again. Indexing a file checks it whole (container structure and Capture's record fields), so a bad
+ * file fails before anything is processed.
  */
 import { TributaryError } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
@@ -92,6 +93,10 @@ async function indexFile(store: ObjectStore, file: { key: string; size: number; 
   const bytes = await store.get(file.key);
   if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
   const container = readContainer(bytes, name);
+  const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
+  if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
+    throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
+  }
   const count = container.blocks.reduce((sum, block) => sum + block.count, 0);
   const entry: IndexedFile = { ...file, count };
   const firstBlock = container.blocks.find((b) => b.count > 0);

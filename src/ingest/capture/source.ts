@@ -50,8 +50,17 @@ export class CaptureSource implements Source {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
-    const ends = await this.preflight(layout);
+    // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
+    // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
+    // The last record of each partition's last file is its end, which the consumer lag is reported from.
     const index = await indexArchive(this.options, this.options.indexCache, signal);
+    const ends = new Map<string, number>();
+    for (const [stream, partitions] of index) {
+      for (const [partition, files] of partitions) {
+        const last = files.at(-1)?.last;
+        if (last) ends.set(`${stream}/${partition}`, last.position);
+      }
+    }
     const failed = new AbortController();
     const linked = AbortSignal.any([signal, failed.signal]);
     const loops: Array<Promise<void>> = [];
@@ -85,36 +94,6 @@ export class CaptureSource implements Source {
       layout.set(stream, partitions);
     }
     return layout;
-  }
-
-  /**
-   * Reads and checks every file's container structure up front, so a bad file fails the run before anything is
-   * written. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
-   * partition's last position (from the last record of its last file), which the consumer lag is reported from.
-   */
-  private async preflight(layout: Map<string, PartitionFiles>): Promise<Map<string, number>> {
-    const ends = new Map<string, number>();
-    for (const [stream, partitions] of layout) {
-      for (const [partition, files] of partitions) {
-        for (const [index, file] of files.entries()) {
-          const bytes = await this.options.store.get(file.key);
-          const name = `${this.options.store.location}/${file.key}`;
-          if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
-          const container = readContainer(bytes, name);
-          const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
-          if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
-            throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
-          }
-          const lastBlock = container.blocks.at(-1);
-          if (index === files.length - 1 && lastBlock) {
-            const events = captureEventReader(container.schema)(await blockData(container, lastBlock, name), lastBlock.count, name);
-            const last = events.at(-1);
-            if (last) ends.set(`${stream}/${partition}`, last.position);
-          }
-        }
-      }
-    }
-    return ends;
   }
 
   private async runPartition(
