@@ -41,6 +41,8 @@ export interface ArchiveLocation {
 /** Lists the archive and indexes the files not yet in the cache (or whose size changed); updates the cache. */
 export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore | undefined, signal?: AbortSignal): Promise<ArchiveIndex> {
   const index: ArchiveIndex = new Map();
+  // Cache writes wait until every file is indexed: a bad file fails the run with nothing written at all.
+  const cacheWrites: Array<[string, IndexedFile[]]> = [];
   for (const [stream, hub] of Object.entries(archive.hubs)) {
     const listed = new Map<string, Array<{ key: string; size: number; windowStart: number }>>();
     for (const object of await archive.store.list(`${archive.namespace}/${hub}/`)) {
@@ -67,12 +69,13 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
         changed = true;
       }
       if (cache && (changed || cached.size !== indexed.length)) {
-        await cache.put(cacheKey(archive.namespace, hub, partition), Buffer.from(JSON.stringify(indexed)));
+        cacheWrites.push([cacheKey(archive.namespace, hub, partition), indexed]);
       }
       partitions.set(partition, indexed);
     }
     index.set(stream, partitions);
   }
+  for (const [key, files] of cacheWrites) await cache!.put(key, Buffer.from(JSON.stringify(files)));
   return index;
 }
 
