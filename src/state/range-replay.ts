@@ -19,7 +19,7 @@ import type { StoreConfig, TributaryConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, RunOptions, Source } from '../core/source.js';
+import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, RunOptions, Source } from '../core/source.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
 import { createSource } from '../ingest/source-factory.js';
 import type { PipelineObserver } from '../runtime/observer.js';
@@ -199,15 +199,17 @@ class RangeSource implements Source {
   run(handler: PartitionHandler, options: RunOptions): Promise<void> {
     const { ranges, tracker } = this;
     const cut: PartitionHandler = {
-      onAssigned: (stream: string, partition: string): Promise<ResumePoint> => handler.onAssigned(stream, partition),
-      onBatch: (batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> => {
+      onAssigned: (stream: string, partition: string, feed: PartitionFeed): Promise<ResumePoint> => handler.onAssigned(stream, partition, feed),
+      onBatch: (batch: PartitionBatch): Promise<void> => {
         const end = ranges.get(`${batch.stream}/${batch.partition}`)?.endCell ?? 0;
-        return handler.onBatch({ ...batch, events: batch.events.filter((e) => e.position < end) }, signal);
+        return handler.onBatch({ ...batch, events: batch.events.filter((e) => e.position < end) });
       },
       onRevoked: (stream, partition, reason) => handler.onRevoked(stream, partition, reason),
-      onCaughtUp: async (stream: string, partition: string): Promise<BatchOutcome> => {
+      // Marked when the source reports catching up: a commit still in flight then is counted with the flush,
+      // which only ever leaves a whole file out, never lets a partial one in.
+      onCaughtUp: async (stream: string, partition: string): Promise<void> => {
         tracker.flushStarts(stream, partition);
-        return (await handler.onCaughtUp?.(stream, partition)) ?? {};
+        await handler.onCaughtUp?.(stream, partition);
       },
     };
     return this.inner.run(cut, options);

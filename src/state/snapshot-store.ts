@@ -5,7 +5,7 @@
  * Retention keeps the newest `count` snapshots that are younger than `age` (by the time they were written); the
  * newest one, the one a plain restart needs, is never deleted.
  */
-import type { ObjectStore } from '../core/object-store.js';
+import type { Fence, ObjectStore, StoreCallOptions } from '../core/object-store.js';
 import { decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import { legacySnapshotKey, snapshotKey, snapshotPosition, snapshotPrefix } from '../sink/lake-layout.js';
 
@@ -40,9 +40,9 @@ export class SnapshotStore {
   }
 
   /** The partition's snapshots, oldest position first. */
-  async history(stream: string, partition: string): Promise<SnapshotRef[]> {
+  async history(stream: string, partition: string, options: StoreCallOptions = {}): Promise<SnapshotRef[]> {
     const refs: SnapshotRef[] = [];
-    for (const object of await this.store.list(snapshotPrefix(stream, partition))) {
+    for (const object of await this.store.list(snapshotPrefix(stream, partition), options)) {
       const position = snapshotPosition(object.key);
       if (position === undefined) continue;
       const written = Number(object.metadata[WRITTEN_AT]);
@@ -51,29 +51,33 @@ export class SnapshotStore {
     return refs.sort((a, b) => a.position - b.position);
   }
 
-  async read(ref: Pick<SnapshotRef, 'key'>): Promise<PartitionSnapshot | undefined> {
-    const bytes = await this.store.get(ref.key);
+  async read(ref: Pick<SnapshotRef, 'key'>, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
+    const bytes = await this.store.get(ref.key, options);
     return bytes ? decodeSnapshot(bytes, `${this.store.location}/${ref.key}`) : undefined;
   }
 
   /** The newest snapshot at or before `position` (the newest of all when omitted), or undefined. */
-  async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY): Promise<PartitionSnapshot | undefined> {
-    const history = await this.history(stream, partition);
+  async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
+    const history = await this.history(stream, partition, options);
     const ref = history.filter((r) => r.position <= position).at(-1);
-    if (ref) return this.read(ref);
+    if (ref) return this.read(ref, options);
     if (history.length > 0) return undefined;
     // State from before the history existed: one snapshot per partition under the old name.
     const legacyKey = legacySnapshotKey(stream, partition);
-    const legacy = await this.read({ key: legacyKey });
+    const legacy = await this.read({ key: legacyKey }, options);
     return legacy && legacy.position <= position ? legacy : undefined;
   }
 
-  /** Writes a snapshot into the history, then applies the retention. */
-  async write(snapshot: PartitionSnapshot): Promise<void> {
-    await this.store.put(snapshotKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSnapshot(snapshot), {
-      [WRITTEN_AT]: String(this.now()),
-    });
-    await this.prune(snapshot.stream, snapshot.partition);
+  /**
+   * Writes a snapshot into the history, then applies the retention. With a fence (the owner's epoch), the write
+   * is refused when a newer owner already wrote that position.
+   */
+  async write(snapshot: PartitionSnapshot, fence?: Fence, options: StoreCallOptions = {}): Promise<void> {
+    const key = snapshotKey(snapshot.stream, snapshot.partition, snapshot.position);
+    const metadata = { [WRITTEN_AT]: String(this.now()) };
+    if (fence) await this.store.putFenced(key, encodeSnapshot(snapshot), metadata, fence, options);
+    else await this.store.put(key, encodeSnapshot(snapshot), metadata, options);
+    await this.prune(snapshot.stream, snapshot.partition, options);
   }
 
   /** Which snapshots the retention removes from this history (never the newest). */
@@ -83,8 +87,8 @@ export class SnapshotStore {
     return history.filter((ref, i) => i < history.length - 1 && (i < history.length - keep || (ref.writtenAtMs !== undefined && ref.writtenAtMs < cutoff)));
   }
 
-  async prune(stream: string, partition: string): Promise<void> {
-    for (const ref of this.expired(await this.history(stream, partition))) await this.store.delete(ref.key);
+  async prune(stream: string, partition: string, options: StoreCallOptions = {}): Promise<void> {
+    for (const ref of this.expired(await this.history(stream, partition, options))) await this.store.delete(ref.key, options);
   }
 
   /**

@@ -24,13 +24,14 @@ import { createWorkspace, type Workspace } from '../support/workspace.js';
 function counting(store: ObjectStore, reads: string[]): ObjectStore {
   return {
     location: store.location,
-    put: (key, bytes, metadata) => store.put(key, bytes, metadata),
-    get: (key) => {
+    put: (key, bytes, metadata, options) => store.put(key, bytes, metadata, options),
+    putFenced: (key, bytes, metadata, fence, options) => store.putFenced(key, bytes, metadata, fence, options),
+    get: (key, options) => {
       reads.push(key);
-      return store.get(key);
+      return store.get(key, options);
     },
-    list: (prefix) => store.list(prefix),
-    delete: (key) => store.delete(key),
+    list: (prefix, options) => store.list(prefix, options),
+    delete: (key, options) => store.delete(key, options),
   };
 }
 
@@ -52,7 +53,7 @@ describe('Capture source: start at the file holding the resume position', () => 
   const run = async (reads: string[]) => {
     const archive = counting(new LocalObjectStore(ws.file('capture')), reads);
     const state = new LocalObjectStore(ws.file('state'));
-    const source = new CaptureSource({ store: archive, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), batchSize: 500, log: createLogger('warn'), indexCache: state });
+    const source = new CaptureSource({ store: archive, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('warn'), indexCache: state });
     await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('warn'), source });
   };
 
