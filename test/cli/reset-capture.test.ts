@@ -156,8 +156,10 @@ describe('tributary reset on a Capture archive', () => {
       expect(row.start).toBe(row.current);
     }
     const stateAfter = await snapshotLake(state);
-    const withoutIndex = (m: Map<string, string>) => new Map([...m].filter(([k]) => !k.startsWith('capture-index/')));
-    expect(withoutIndex(stateAfter)).toEqual(withoutIndex(stateBefore));
+    // positions and state; owner records and leases change with every run by design
+    const positions = (m: Map<string, string>) => new Map([...m].filter(([k]) => k.startsWith('snapshots/') || k.startsWith('checkpoints/')));
+    expect(positions(stateAfter).size).toBeGreaterThan(4);
+    expect(positions(stateAfter)).toEqual(positions(stateBefore));
   });
 
   it('names a bad flag', async () => {
