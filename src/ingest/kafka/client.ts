@@ -1,6 +1,6 @@
 /**
  * Turns the source config into a kafkajs client config: TLS, SASL (PLAIN, or OAUTHBEARER with a token from
- * @azure/identity), and kafkajs's log lines routed into our logger. Secrets are resolved here and go nowhere else.
+ * @azure/identity, a file or the environment), and kafkajs's log lines routed into our logger. Secrets are resolved here and go nowhere else.
  */
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
@@ -67,6 +67,7 @@ function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClient
     }
     return { mechanism: 'plain', username: sasl.username, password: password! };
   }
+  if (sasl.tokenFile !== undefined || sasl.tokenEnv !== undefined) return staticTokenOptions(sasl.tokenFile, sasl.tokenEnv, deps);
   const host = brokers[0]!.split(':')[0]!;
   const scope = sasl.scope ?? `https://${host}/.default`;
   const credential =
@@ -79,4 +80,25 @@ function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClient
       return { value: token.token };
     },
   };
+}
+
+/** OAUTHBEARER with a token someone else obtains: a file read at every authentication, or an environment variable. */
+function staticTokenOptions(tokenFile: string | undefined, tokenEnv: string | undefined, deps: KafkaClientDependencies): SASLOptions {
+  const read = (): string => {
+    if (tokenEnv !== undefined) {
+      const token = (deps.env ?? process.env)[tokenEnv]?.trim();
+      if (!token) throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenEnv: the environment variable ${tokenEnv} is not set`);
+      return token;
+    }
+    let token: string;
+    try {
+      token = readFileSync(tokenFile!, 'utf8').trim();
+    } catch (error) {
+      throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenFile: cannot read ${tokenFile}: ${errorMessage(error)}`, { cause: error });
+    }
+    if (!token) throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenFile: ${tokenFile} is empty`);
+    return token;
+  };
+  read(); // a missing token is a config error now, not an authentication failure at the first connection
+  return { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: read() }) };
 }

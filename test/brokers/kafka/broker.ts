@@ -255,8 +255,24 @@ export function clientConfig(info: KafkaBrokerInfo, listener: ListenerName, oaut
   }
 }
 
-export interface CommittedOffsetsByPartition {
-  [partition: number]: number;
+export interface LoggedOffsetCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** the broker's answer for this partition: 0 when it took the commit */
+  errorCode: number;
+  memberId: string;
+  /** who the broker authenticated, e.g. "User:$ConnectionString" */
+  principal: string;
+  listener: string;
+}
+
+/** The parts of a kafka.request.logger "Completed request" line read here (OffsetCommit v2+). */
+interface RequestLogEntry {
+  request: { groupId?: string; memberId?: string; topics?: Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: number }> }> };
+  response: { topics?: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> };
+  principal: string;
+  listener: string;
 }
 
 export interface GroupSummary {
@@ -376,6 +392,47 @@ export class KafkaBroker {
 
   async requestLog(): Promise<string> {
     return readFile(this.info.requestLog, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+  }
+
+  /**
+   * The group's stable generations as the broker's group coordinator logged them ("Stabilized group G generation
+   * N ... with M members"), in order. The wording is the same in Kafka 3.9 and 4.x.
+   */
+  async groupGenerations(groupId: string): Promise<Array<{ generation: number; members: number }>> {
+    const pattern = /Stabilized group (\S+) generation (\d+)(?: \([^)]*\))? with (\d+) members/;
+    const generations: Array<{ generation: number; members: number }> = [];
+    for (const line of (await this.serverLog()).split('\n')) {
+      const match = pattern.exec(line);
+      if (match && match[1] === groupId) generations.push({ generation: Number(match[2]), members: Number(match[3]) });
+    }
+    return generations;
+  }
+
+  /** The group's OffsetCommit requests as the broker's request log recorded them, one entry per partition, in order. */
+  async offsetCommits(groupId: string): Promise<LoggedOffsetCommit[]> {
+    const commits: LoggedOffsetCommit[] = [];
+    for (const line of (await this.requestLog()).split('\n')) {
+      const at = line.indexOf('Completed request:');
+      if (at < 0 || !line.includes('"requestApiKey":8,')) continue;
+      const json = line.slice(at + 'Completed request:'.length, line.lastIndexOf('}') + 1);
+      const entry = JSON.parse(json) as RequestLogEntry;
+      if (entry.request.groupId !== groupId) continue;
+      for (const topic of entry.request.topics ?? []) {
+        for (const partition of topic.partitions) {
+          const answer = entry.response.topics?.find((t) => t.name === topic.name)?.partitions.find((p) => p.partitionIndex === partition.partitionIndex);
+          commits.push({
+            topic: topic.name,
+            partition: partition.partitionIndex,
+            offset: partition.committedOffset,
+            errorCode: answer?.errorCode ?? -1,
+            memberId: entry.request.memberId ?? '',
+            principal: entry.principal,
+            listener: entry.listener,
+          });
+        }
+      }
+    }
+    return commits;
   }
 
   /** A Tributary `source` fragment (brokers, tls, sasl) for one listener. OAUTHBEARER reads its token from `tokenFile`. */
