@@ -209,6 +209,20 @@ async function launchIn(
         }
       }),
     );
+    // The first FindCoordinator creates __consumer_offsets; a fresh broker answers COORDINATOR_NOT_AVAILABLE until
+    // it exists, which clients with short retry budgets (the tests') would take for a failure. Ready includes it.
+    const admin = new Kafka({ ...clientConfig(info, 'plaintext'), retry: { retries: 0 } }).admin();
+    await admin.connect();
+    try {
+      for (;;) {
+        if (Date.now() > deadline) throw new Error(`Kafka ${distribution.kafkaVersion} has no group coordinator within ${options.startTimeoutMs ?? 120_000} ms`);
+        const ok = await admin.describeGroups(['tributary-warm-up']).then(() => true, () => false);
+        if (ok) break;
+        await sleep(250);
+      }
+    } finally {
+      await admin.disconnect();
+    }
   } catch (error) {
     await stopProcess(pid);
     throw error;
@@ -325,21 +339,25 @@ export class KafkaBroker {
     return this.adminClient;
   }
 
+  /** Creates a topic and returns once its leader answers ListOffsets for every partition. */
   async createTopic(topic: string, partitions: number): Promise<void> {
     const admin = await this.admin();
-    const created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    const created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: false });
     if (!created) throw new Error(`topic ${topic} exists already`);
-    // Metadata names a leader a moment before that leader answers ListOffsets for the new partitions (Kafka 4.x
-    // answers NOT_LEADER_OR_FOLLOWER in between); a test's first produce or lag lookup should not race it.
-    for (let attempt = 0; ; attempt++) {
+    // CreateTopics returns once the controller has the topic; the broker's metadata image follows a moment later
+    // (Kafka 4.x answers UNKNOWN_TOPIC_OR_PARTITION, then NOT_LEADER_OR_FOLLOWER, in between), and kafkajs's
+    // waitForLeaders waits out neither. A test's first produce or lag lookup should not race it.
+    let last: unknown;
+    for (let attempt = 0; attempt < 100; attempt++) {
       try {
-        await admin.fetchTopicOffsets(topic);
-        return;
+        const offsets = await admin.fetchTopicOffsets(topic);
+        if (offsets.length === partitions) return;
       } catch (error) {
-        if (attempt >= 50) throw error;
-        await sleep(100);
+        last = error;
       }
+      await sleep(100);
     }
+    throw new Error(`topic ${topic} did not become readable after creation`, { cause: last });
   }
 
   /** High watermark (next offset) of every partition, in partition order. */
