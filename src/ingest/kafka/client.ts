@@ -4,11 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { logLevel, type KafkaConfig, type LogEntry, type Mechanism, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { KafkaSaslConfig, KafkaSourceConfig } from './config.js';
+import { oauthBearerMechanism } from './oauthbearer.js';
 
 export interface KafkaClientDependencies {
   log: Logger;
@@ -58,7 +59,7 @@ function tlsOptions(tls: KafkaSourceConfig['tls']): boolean | ConnectionOptions 
   return options;
 }
 
-function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClientDependencies): SASLOptions {
+function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClientDependencies): SASLOptions | Mechanism {
   if (sasl.mechanism === 'plain') {
     let password = sasl.password;
     if (sasl.passwordEnv !== undefined) {
@@ -72,18 +73,15 @@ function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClient
   const scope = sasl.scope ?? `https://${host}/.default`;
   const credential =
     deps.credential ?? new DefaultAzureCredential(sasl.managedIdentityClientId ? { managedIdentityClientId: sasl.managedIdentityClientId } : {});
-  return {
-    mechanism: 'oauthbearer',
-    oauthBearerProvider: async () => {
-      const token = await credential.getToken(scope);
-      if (!token) throw new TributaryError('AUTHENTICATION_FAILED', `no Entra ID token for scope ${scope}`);
-      return { value: token.token };
-    },
-  };
+  return oauthBearerMechanism(async () => {
+    const token = await credential.getToken(scope);
+    if (!token) throw new TributaryError('AUTHENTICATION_FAILED', `no Entra ID token for scope ${scope}`);
+    return token.token;
+  });
 }
 
 /** OAUTHBEARER with a token someone else obtains: a file read at every authentication, or an environment variable. */
-function staticTokenOptions(tokenFile: string | undefined, tokenEnv: string | undefined, deps: KafkaClientDependencies): SASLOptions {
+function staticTokenOptions(tokenFile: string | undefined, tokenEnv: string | undefined, deps: KafkaClientDependencies): Mechanism {
   const read = (): string => {
     if (tokenEnv !== undefined) {
       const token = (deps.env ?? process.env)[tokenEnv]?.trim();
@@ -100,5 +98,5 @@ function staticTokenOptions(tokenFile: string | undefined, tokenEnv: string | un
     return token;
   };
   read(); // a missing token is a config error now, not an authentication failure at the first connection
-  return { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: read() }) };
+  return oauthBearerMechanism(async () => read());
 }
