@@ -92,7 +92,10 @@ describe('bounded', () => {
     const controller = new AbortController();
     first.beforeBatch = async (batch, signal) => {
       if (batch.partition === '1') return;
-      await new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      // Held until the partition is lost or the run stops; then abandoned (never recorded, never committed).
+      await new Promise<never>((_, reject) => {
+        for (const s of [signal, controller.signal]) s.addEventListener('abort', () => reject(s.reason), { once: true });
+      });
     };
     const running = source(config(), { batchSize: 20 }).run(first, {
       signal: controller.signal,
@@ -100,7 +103,8 @@ describe('bounded', () => {
     });
     await vi.waitFor(async () => expect((await broker.committedOffsets(groupId, topic)).get(1)).toBe(20), { timeout: 20_000 });
     controller.abort();
-    await running;
+    // The held batches fail at shutdown; whether the run reports that is not what this test is about.
+    await running.catch(() => undefined);
 
     const second = new RecordingHandler(1000);
     second.resume.set('orders/0', 12);

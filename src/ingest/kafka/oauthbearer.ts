@@ -6,7 +6,7 @@
  * challenge is read as the rejection it is: acknowledged with %x01 as the RFC asks, and reported as an
  * authentication failure with the broker's reason.
  */
-import { KafkaJSSASLAuthenticationError, type Mechanism } from 'kafkajs';
+import kafkajs, { type Mechanism } from 'kafkajs';
 
 const SOH = '\u0001';
 
@@ -22,8 +22,9 @@ function authBytes(payload: Buffer): { encode: () => Promise<Buffer> } {
   };
 }
 
-// kafkajs's typings declare its errors without the message argument its constructors take.
-const SaslAuthenticationError = KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+// kafkajs (CommonJS) spreads its errors into its exports, which Node's ESM loader cannot see as named exports; and
+// its typings declare them without the message argument their constructors take.
+const SaslAuthenticationError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
 
 /** The server's challenge: kafkajs hands over the SASL bytes still length-prefixed (a null length means none). */
 const rawResponse = {
