@@ -2,10 +2,8 @@
  * Produce with kafkajs into a real Kafka broker, run Tributary's worker on the Kafka source, and the lake holds each
  * event exactly once: raw rows carry the Kafka coordinates, key and traceparent header; redeliveries are
  * deduplicated, undecodable records are dead-lettered with their coordinates; a second run of the same group
- * changes nothing; offsets are committed only at the cells the lake holds; resetting the group's offsets to the
- * earliest replays to the same bytes.
+ * changes nothing; offsets are committed only at the cells the lake holds.
  */
-import { rm } from 'node:fs/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/log.js';
@@ -123,16 +121,5 @@ describeKafka('Kafka source end to end (in process)', (kafka) => {
     await runWorker(config, { bounded: true, signal: new AbortController().signal, log });
     expect(await lakeBytes(ws)).toEqual(before);
 
-    // Replay by offset reset, as an operator does it on Kafka: the group's offsets back to the earliest (the broker
-    // stores kafkajs's -2 sentinel), state and lake cleared as `tributary reset --lake --yes` clears them. The
-    // replayed lake is the same, byte for byte.
-    const admin = await broker.admin();
-    await admin.resetOffsets({ groupId, topic, earliest: true });
-    expect([...(await broker.committedOffsets(groupId, topic)).values()]).toEqual([]);
-    await Promise.all(['lake', 'deadletter', 'state'].map((dir) => rm(ws.file(dir), { recursive: true, force: true })));
-    await runWorker(config, { bounded: true, signal: new AbortController().signal, log });
-    expect(await lakeBytes(ws)).toEqual(before);
-    const replayed = await broker.committedOffsets(groupId, topic);
-    for (let partition = 0; partition < PARTITIONS; partition++) expect(replayed.get(partition)).toBe(committed.get(partition));
   });
 });

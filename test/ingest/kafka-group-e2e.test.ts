@@ -195,7 +195,8 @@ describeKafka('a consumer group of Tributary instances', (kafka) => {
     const lastLogged = new Map(commits.map((c) => [c.partition, c.offset]));
     expect(lastLogged).toEqual(committed);
     expect(new Set(commits.map((c) => c.memberId)).size).toBeGreaterThanOrEqual(2);
-  });
+    // Its waits (joins, the eviction after the session timeout, the lake catching up) add up on a busy machine.
+  }, 300_000);
 
   it('exits at once with an authentication error when the connection string is wrong', async () => {
     const file = await writeConfig('wrong.yaml', broker.uniqueName('wrong-credentials'));

@@ -27,7 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     unavailable = probe.reason;
   }
   const notice = (): void => {
-    if (unavailable) console.warn(`\n*** The real Kafka broker tests did NOT run: ${unavailable}. Install Java 17+ and Maven (see README, Tests). ***\n`);
+    if (unavailable) console.warn(`\n*** The real Kafka broker tests did NOT run: ${unavailable}. (README, section Tests, says what to install) ***\n`);
   };
   notice();
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'tributary-kafka-run-'));
