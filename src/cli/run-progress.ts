@@ -4,7 +4,7 @@
  * partition resumed, which partitions are busy with what). Once a second it updates the Progress; when no event
  * has arrived for a while it says what the run is waiting on.
  */
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint } from '../core/source.js';
+import type { PartitionBatch, PartitionHandler, ResumePoint } from '../core/source.js';
 import type { PipelineObserver } from '../runtime/observer.js';
 import type { Progress } from './progress.js';
 
@@ -12,7 +12,9 @@ const STALL_MS = 5_000;
 const RESUME_SETTLE_MS = 500;
 const LIST_AT_MOST = 6;
 
-export type Activity = 'restoring its snapshot' | 'applying a batch' | 'writing open files after catching up' | 'releasing';
+/** What a partition is busy with, as the handler sees it: a batch handed over but not accepted means its in-flight
+ * window is full, i.e. processing (decoding, writing cells) is what the source waits on. */
+export type Activity = 'restoring its snapshot' | 'processing a full window of batches' | 'writing open files after catching up' | 'releasing';
 
 const id = (stream: string, partition: string): string => `${stream}/${partition}`;
 
@@ -109,14 +111,13 @@ export class RunProgress implements PipelineObserver {
       }
     };
     const wrapped: PartitionHandler = {
-      onAssigned: async (stream, partition) => {
-        const resume = await during(stream, partition, 'restoring its snapshot', () => inner.onAssigned(stream, partition));
+      onAssigned: async (stream, partition, feed) => {
+        const resume = await during(stream, partition, 'restoring its snapshot', () => inner.onAssigned(stream, partition, feed));
         this.owned.add(id(stream, partition));
         this.noteResume(id(stream, partition), resume);
         return resume;
       },
-      onBatch: (batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> =>
-        during(batch.stream, batch.partition, 'applying a batch', () => inner.onBatch(batch, signal)),
+      onBatch: (batch: PartitionBatch): Promise<void> => during(batch.stream, batch.partition, 'processing a full window of batches', () => inner.onBatch(batch)),
       onRevoked: async (stream, partition, reason) => {
         await during(stream, partition, 'releasing', () => inner.onRevoked(stream, partition, reason));
         this.owned.delete(id(stream, partition));
