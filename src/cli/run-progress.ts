@@ -78,11 +78,14 @@ export class RunProgress implements PipelineObserver {
     this.progress.end();
   }
 
-  /** Percentage needs every owned partition's end; until each has reported one the total is unknown. */
+  /**
+   * Events read plus what the partitions still hold. Percentage needs every owned partition's end; until each has
+   * reported one the total is unknown. A released partition holds nothing more for this run.
+   */
   total(): number | undefined {
-    if (this.owned.size === 0 || [...this.owned].some((p) => !this.lagBy.has(p))) return undefined;
+    if (this.lagBy.size === 0 || [...this.owned].some((p) => !this.lagBy.has(p))) return undefined;
     let left = 0;
-    for (const p of this.owned) left += this.lagBy.get(p)!;
+    for (const lag of this.lagBy.values()) left += lag;
     return this.eventsRead + left;
   }
 
@@ -121,7 +124,7 @@ export class RunProgress implements PipelineObserver {
       onRevoked: async (stream, partition, reason) => {
         await during(stream, partition, 'releasing', () => inner.onRevoked(stream, partition, reason));
         this.owned.delete(id(stream, partition));
-        this.lagBy.delete(id(stream, partition));
+        if (this.lagBy.has(id(stream, partition))) this.lagBy.set(id(stream, partition), 0);
       },
     };
     if (inner.onCaughtUp) {
