@@ -132,6 +132,14 @@ export const configSchema = z.strictObject({
     host: z.string().default('127.0.0.1'),
     enabled: z.boolean().default(true),
   }).default({ port: 9464, host: '127.0.0.1', enabled: true }),
+  health: z.strictObject({
+    livenessTimeout: duration.refine((ms) => ms > 0, 'livenessTimeout must be positive').default(300_000)
+      .describe('/healthz fails (and Kubernetes restarts the worker) when work is pending (a batch in flight, or events waiting in an owned partition) and for this long no batch finished, no transient fault was retried and the source gave no sign of life; longer than the slowest single store request (60 s) plus its backoff'),
+  }).default({ livenessTimeout: 300_000 }).describe('the liveness and readiness probes'),
+  shutdown: z.strictObject({
+    drainDeadline: duration.refine((ms) => ms > 0, 'drainDeadline must be positive').default(25_000)
+      .describe('after SIGTERM/SIGINT, in-flight work gets this long to be written; then the stores stop retrying, the run stops without committing it and exits 1 naming what was still in flight (if anything ignores the stop, the process exits anyway a tenth of this later). Keep 1.1 x this below the pod\'s terminationGracePeriodSeconds (30 s by default) so the worker, not SIGKILL, decides how it ends'),
+  }).default({ drainDeadline: 25_000 }).describe('how the worker stops'),
 }).superRefine((config, ctx) => {
   config.aggregations.forEach((aggregation, index) => {
     if (!(aggregation.stream in config.streams)) {

@@ -18,7 +18,7 @@ import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
-import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { TableSchema } from '../sink/table.js';
@@ -383,7 +383,9 @@ export class PartitionProcessor {
     if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      await this.write(this.stores.deadLetters, deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+      const key = deadLetterKey(this.plan.stream, this.partition, cell.start);
+      await this.write(this.stores.deadLetters, key, bytes, metadata);
+      this.observer.deadLettersWritten?.(this.plan.stream, key, countsFromMetadata(metadata));
     }
   }
 
