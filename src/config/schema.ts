@@ -3,7 +3,7 @@
  * are errors, so a typo never silently falls back to a default), and every field says what it is for.
  */
 import { z } from 'zod';
-import { byteSize, duration } from './units.js';
+import { byteSize, duration, positiveDuration } from './units.js';
 import { kafkaSourceSchema } from '../ingest/kafka/config.js';
 import { eventHubsSourceSchema } from '../ingest/eventhubs/config.js';
 
@@ -82,7 +82,10 @@ export const captureSourceSchema = z.strictObject({
   kind: z.literal('capture'),
   store: storeSchema.describe('where the Capture archive lives'),
   namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
-  hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+  hubs: z
+    .record(z.string(), z.string().min(1))
+    .refine((h) => Object.keys(h).length > 0, 'map at least one stream to a hub folder, e.g. { orders: orders }')
+    .describe('stream name -> hub folder name'),
   leaseTtl: duration.default(30_000)
     .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
 });
@@ -97,7 +100,7 @@ export const processingSchema = z.strictObject({
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
-  aggregateFileSpan: duration.default(3_600_000).describe('event-time span of windows per aggregate file'),
+  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of windows per aggregate file'),
   flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),
   maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
   decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
@@ -147,6 +150,17 @@ export const configSchema = z.strictObject({
       });
     }
   });
+  // A hub or topic for a stream that is not configured would be read by nothing (or fail mid-run).
+  const mapping = config.source.kind === 'kafka' ? { field: 'topics', streams: config.source.topics } : { field: 'hubs', streams: config.source.hubs };
+  for (const stream of Object.keys(mapping.streams)) {
+    if (!(stream in config.streams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', mapping.field, stream],
+        message: `unknown stream "${stream}"; expected one of: ${Object.keys(config.streams).join(', ')}`,
+      });
+    }
+  }
   const names = new Set<string>();
   config.aggregations.forEach((aggregation, index) => {
     if (names.has(aggregation.name)) {

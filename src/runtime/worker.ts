@@ -10,7 +10,7 @@ import { retryPolicyFromConfig } from '../core/retry.js';
 import type { Logger } from '../core/log.js';
 import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
-import type { Source } from '../core/source.js';
+import type { PartitionHandler, Source } from '../core/source.js';
 import { RetryingObjectStore } from '../sink/retrying-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, stageOf, type ErrorStage, type PipelineObserver } from './observer.js';
@@ -37,6 +37,8 @@ export interface WorkerOptions {
   hardStop?: AbortSignal;
   /** wraps each store the run uses (tests inject faults here) */
   wrapStore?: (role: 'lake' | 'deadLetters' | 'state', store: ObjectStore) => ObjectStore;
+  /** wraps the handler the source calls (progress reporting watches assignments and busy partitions) */
+  wrapHandler?: (handler: PartitionHandler) => PartitionHandler;
 }
 
 const STORE_STAGES: Record<'lake' | 'deadLetters' | 'state', ErrorStage> = { lake: 'sink', deadLetters: 'dead_letter', state: 'snapshot' };
@@ -103,7 +105,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   log.info({ source: source.description, lake: stores.lake.location, bounded: options.bounded }, 'worker starting');
   try {
     options.onReady?.();
-    await source.run(router, { signal, bounded: options.bounded });
+    await source.run(options.wrapHandler ? options.wrapHandler(router) : router, { signal, bounded: options.bounded });
   } catch (error) {
     observer.error?.(stageOf(error, 'run'), error);
     throw error;
