@@ -58,7 +58,7 @@ export function registerInspectCommands(program: Command): void {
       if (opts.lake) {
         const tables = streams.flatMap((s) => {
           const plan = plans.get(s);
-          return plan ? [plan.raw.name, ...plan.aggregations.map((a) => a.spec.name)] : [];
+          return plan ? [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.schema.name, a.lateSchema.name])] : [];
         });
         targets.push({ store: createObjectStore(config.lake), prefixes: tables.map((t) => `${t}/`) });
         targets.push({ store: createObjectStore(config.deadLetter), prefixes: streams.map((s) => `${s}/`) });

@@ -7,6 +7,12 @@ import { byteSize, duration, positiveDuration } from './units.js';
 import { kafkaSourceSchema } from '../ingest/kafka/config.js';
 import { eventHubsSourceSchema } from '../ingest/eventhubs/config.js';
 
+/** A moment as an ISO 8601 date or date-time (UTC unless it says otherwise), or epoch milliseconds. */
+const instant = z.union([
+  z.number().int(),
+  z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'expected an ISO 8601 date such as "1970-01-01" or "2200-01-01T00:00:00Z"'),
+]).transform((value) => (typeof value === 'number' ? value : Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$|^\d{4}-\d{2}-\d{2}$/.test(value) ? value : `${value}Z`)));
+
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
 
 export const storeSchema = z.discriminatedUnion('kind', [
@@ -51,7 +57,7 @@ export type StreamConfig = z.infer<typeof streamSchema>;
 
 const measureSchema = z.strictObject({
   fn: z.enum(['count', 'sum', 'min', 'max', 'mean']),
-  field: z.string().min(1).optional().describe('input field; required for all but count'),
+  field: z.string().min(1).optional().describe('input field; required for all but count (count without a field counts rows, with one its non-null values)'),
   as: identifier.optional().describe('output column name; defaults to <fn>_<field>'),
 }).refine((m) => m.fn === 'count' || m.field !== undefined, { message: 'field is required for this fn', path: ['field'] });
 
@@ -71,9 +77,9 @@ export const aggregationSchema = z.strictObject({
     }).refine((w) => w.size % w.hop === 0 && w.size > w.hop, { message: 'size must be a multiple of hop, and larger', path: ['hop'] }),
     z.strictObject({
       kind: z.literal('session'),
-      gap: duration.refine((ms) => ms > 0, 'gap must be positive').describe('a session closes after this long without events of its group'),
+      gap: duration.refine((ms) => ms > 0, 'gap must be positive').describe('a session closes after this long without events of its group (exclusive: events exactly `gap` apart are two sessions)'),
     }),
-  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them); session: per group, events no more than `gap` apart'),
+  ]).describe('tumbling: back-to-back windows; hopping: windows of `size` starting every `hop` (an event counts in size/hop of them); session: per group, events less than `gap` apart'),
   measures: z.array(measureSchema).min(1),
 });
 export type AggregationConfig = z.infer<typeof aggregationSchema>;
@@ -88,6 +94,11 @@ export const captureSourceSchema = z.strictObject({
     .describe('stream name -> hub folder name'),
   leaseTtl: duration.default(30_000)
     .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
+  onCorruptBlock: z.enum(['fail', 'deadletter']).default('fail').describe(
+    'a container block that cannot be read (bad sync marker, block size or deflate data, or records that do not parse): ' +
+      'fail = stop the partition with the file and byte offset before anything past the block is written; ' +
+      'deadletter = write the unreadable bytes as one dead letter (reason decode; error and properties name the file and byte range) and go on',
+  ),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
@@ -100,7 +111,7 @@ export const processingSchema = z.strictObject({
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
-  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of windows per aggregate file'),
+  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of window starts per aggregate file; must divide one hour, so each file lies in one date=/hour= folder'),
   flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),
   maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
   decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
@@ -109,6 +120,12 @@ export const processingSchema = z.strictObject({
     .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
   maxConsecutiveFailures: z.number().int().min(1).default(5)
     .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
+  eventTimeRange: z.strictObject({
+    min: instant.default(0).describe('earliest accepted event time'),
+    max: instant.default(Date.UTC(2200, 0, 1)).describe('latest accepted event time'),
+  }).refine((r) => !(r.min >= r.max), { message: 'min must be before max', path: ['max'] })
+    .default({ min: 0, max: Date.UTC(2200, 0, 1) })
+    .describe('events whose time (body field, or enqueued time for _enqueued_time streams) is outside [min, max] are dead-lettered with reason schema before they reach the watermark; dates are UTC'),
 });
 
 export const retrySchema = z.strictObject({
