@@ -143,13 +143,19 @@ describeKafka('a consumer group of Tributary instances', (kafka) => {
       // The coordinator notices b's silence after its session timeout and gives its partitions to a and c.
       await vi.waitFor(async () => expect(await members(group)).toBe(2), { timeout: 60_000, interval: 200 });
 
-      await vi.waitFor(
-        async () => {
-          const raw = await readTable(ws, 'orders_raw');
-          expect(landedOnce(raw, ids).missing).toEqual([]);
-        },
-        { timeout: 90_000, interval: 1000 },
-      );
+      await vi
+        .waitFor(
+          async () => {
+            const raw = await readTable(ws, 'orders_raw');
+            expect(landedOnce(raw, ids).missing).toEqual([]);
+          },
+          { timeout: 90_000, interval: 1000 },
+        )
+        .catch(async (error: unknown) => {
+          // What the broker saw is the first thing to read when events are missing: every commit, in order.
+          const commits = (await broker.offsetCommits(group)).map((c) => `${c.partition}@${c.offset} by ${c.memberId.slice(-8)}`);
+          throw new Error(`${error instanceof Error ? error.message : String(error)}\nbroker-logged commits: ${commits.join(', ')}`, { cause: error });
+        });
 
       a.child.kill('SIGTERM');
       c.child.kill('SIGTERM');

@@ -362,8 +362,18 @@ export class KafkaBroker {
 
   /** High watermark (next offset) of every partition, in partition order. */
   async highWatermarks(topic: string): Promise<number[]> {
-    const offsets = await (await this.admin()).fetchTopicOffsets(topic);
-    return offsets.sort((a, b) => a.partition - b.partition).map((o) => Number(o.high));
+    const admin = await this.admin();
+    // A topic created a moment ago (by the code under test) may still answer NOT_LEADER_OR_FOLLOWER; that is the
+    // broker settling, retried as kafkajs's own clients do, not an answer.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return offsets.sort((a, b) => a.partition - b.partition).map((o) => Number(o.high));
+      } catch (error) {
+        if ((error as { retriable?: unknown }).retriable !== true || attempt >= 50) throw error;
+        await sleep(100);
+      }
+    }
   }
 
   /** The group's committed offset per partition of a topic; partitions without a commit are left out. */
