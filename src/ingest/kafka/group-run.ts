@@ -221,9 +221,14 @@ export class GroupRun {
   private onFetched(batch: Batch): void {
     const lane = this.lanes.get(laneKey(batch.topic, batch.partition));
     if (!lane || !lane.ready || lane.isStopped) return;
-    const last = batch.messages[batch.messages.length - 1];
     lane.highWatermark = Number(batch.highWatermark);
-    lane.enqueue(batch.messages.map(toSourceEvent), last ? Number(last.offset) + 1 : lane.nextFetchOffset);
+    // A fetch made from beyond where this lane stands was started before a seek back (a restart from the snapshot,
+    // a rebalance): its events would leave a hole between the lane's position and theirs. The fetch from the
+    // lane's position follows. (Regression: positions right after a cell boundary lost after a rebalance.)
+    const fetchedOffset = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
+    if (fetchedOffset !== undefined && Number(fetchedOffset) > lane.nextFetchOffset) return;
+    // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
+    lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
     if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
       this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
       lane.paused = true;
