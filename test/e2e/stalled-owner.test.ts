@@ -144,8 +144,11 @@ class RecordingLake extends StallingLake {
   }
 }
 
-/** Watches the batches a worker's handler gets: the highest position handed over per partition. */
-function watchBatches(highest: Map<string, number>): (handler: PartitionHandler) => PartitionHandler {
+/**
+ * Watches what a worker's handler gets: the highest position handed over per partition (shared by both workers)
+ * and the worker's own revocations.
+ */
+function watchBatches(highest: Map<string, number>, revoked: Array<[string, 'lost' | 'shutdown']> = []): (handler: PartitionHandler) => PartitionHandler {
   return (handler) => ({
     onAssigned: (stream, partition, feed) => handler.onAssigned(stream, partition, feed),
     onBatch: async (batch: PartitionBatch) => {
@@ -154,7 +157,10 @@ function watchBatches(highest: Map<string, number>): (handler: PartitionHandler)
       highest.set(batch.partition, Math.max(highest.get(batch.partition) ?? -1, last));
     },
     onCaughtUp: (stream, partition) => handler.onCaughtUp?.(stream, partition) ?? Promise.resolve(),
-    onRevoked: (stream, partition, reason) => handler.onRevoked(stream, partition, reason),
+    onRevoked: (stream, partition, reason) => {
+      revoked.push([partition, reason]);
+      return handler.onRevoked(stream, partition, reason);
+    },
   });
 }
 
@@ -198,6 +204,7 @@ describe('an Event Hubs owner that stalls past its ownership while holding a bat
     let lakeA: StallingLake | undefined;
     let lakeB: RecordingLake | undefined;
     const highest = new Map<string, number>();
+    const revokedA: Array<[string, 'lost' | 'shutdown']> = [];
     const stopA = new AbortController();
     const stopB = new AbortController();
 
@@ -207,9 +214,10 @@ describe('an Event Hubs owner that stalls past its ownership while holding a bat
       signal: stopA.signal,
       log,
       wrapStore: (role, store) => (role === 'lake' ? (lakeA = new StallingLake(store, released.promise)) : store),
-      wrapHandler: watchBatches(highest),
+      wrapHandler: watchBatches(highest, revokedA),
     });
     let runB: Promise<unknown> | undefined;
+    let taken = '';
     try {
       await until(() => lakeA !== undefined && lakeA.held.size === PARTITIONS.length, 'A holds a raw-file write of every partition');
 
@@ -222,7 +230,7 @@ describe('an Event Hubs owner that stalls past its ownership while holding a bat
         wrapHandler: watchBatches(highest),
       });
       await until(() => (lakeB?.written.length ?? 0) > 0, 'B writes a raw file');
-      const taken = lakeB!.written[0]!.partition;
+      taken = lakeB!.written[0]!.partition;
       const stale = lakeA!.held.get(taken)!;
       await until(
         () => lakeB!.written.some((w) => w.key === stale.key) && lakeB!.written.some((w) => w.partition === taken && w.key > stale.key),
@@ -252,6 +260,8 @@ describe('an Event Hubs owner that stalls past its ownership while holding a bat
     // Neither worker failed: losing a partition (and a refused stale write) is not a fault.
     await runA;
     await runB;
+    // A was told it lost the partition B took (so it wrote nothing more for it), not that it was shutting down.
+    expect(revokedA.find(([partition]) => partition === taken)).toEqual([taken, 'lost']);
 
     // One clean worker on the same events, from scratch: the reference lake.
     const { config: cleanConfig } = await clean.writeConfig(workerConfig(peer, clean, 'clean'));
