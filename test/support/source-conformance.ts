@@ -30,6 +30,8 @@ export interface RecordingHandlerOptions {
   resume?: (partition: string, assignment: number) => ResumePoint;
   /** runs at the start of onBatch; may throw (a failed partition) or wait */
   beforeBatch?: (batch: PartitionBatch) => Promise<void> | void;
+  /** commit through the feed after every accepted batch; default true */
+  commit?: boolean;
 }
 
 /** One ownership period of a partition: where it resumed and what it was handed. */
@@ -84,6 +86,7 @@ export class ConformanceHandler implements PartitionHandler {
       if (!session) return;
       session.positions.push(...batch.events.map((e: SourceEvent) => e.position));
       const last = batch.events.at(-1)!;
+      if (this.options.commit === false) return;
       await this.feeds.get(partition)!.commit(last.position + 1, last.offset, this.ownership.get(partition)!.signal);
       this.committedBelow.set(partition, last.position + 1);
     } finally {
@@ -164,6 +167,23 @@ export function describeSourceConformance(name: string, factory: () => Promise<C
       // Every session was closed by the end of the run, as a shutdown.
       expect(handler.owned()).toEqual([]);
       expect(handler.sessions.every((s) => s.revoked === 'shutdown')).toBe(true);
+      const committed = await fixture.committed();
+      fixture.partitions.forEach((partition, i) => expect(committed.get(partition), `checkpoint of ${partition}`).toBe(counts[i]));
+    });
+
+    it('commits only through the feed: a handler that never commits leaves the checkpoint where it was', async () => {
+      const fixture = await make();
+      await fixture.produce(counts);
+      await fixture.source().run(new ConformanceHandler(), { signal: new AbortController().signal, bounded: true });
+      await fixture.produce([4, 4, 4]);
+      // An explicit resume point: what an undefined one means differs (Event Hubs and Kafka resume after their
+      // checkpoint, Capture at the start of the archive), which is not what this test is about.
+      const handler = new ConformanceHandler({ commit: false, resume: (partition) => ({ position: counts[fixture.partitions.indexOf(partition)]! }) });
+      await fixture.source().run(handler, { signal: new AbortController().signal, bounded: true });
+
+      expect(handler.violations).toEqual([]);
+      // The second run read the new events and moved the checkpoint nowhere.
+      fixture.partitions.forEach((partition, i) => expect(handler.positions(partition)).toEqual(range(counts[i]!, counts[i]! + 4)));
       const committed = await fixture.committed();
       fixture.partitions.forEach((partition, i) => expect(committed.get(partition), `checkpoint of ${partition}`).toBe(counts[i]));
     });
