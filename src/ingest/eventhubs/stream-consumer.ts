@@ -63,6 +63,9 @@ class Lease {
   checkpointed = -1;
   inflight: Promise<void> | undefined;
   failure: TributaryError | undefined;
+  /** a write was refused because a newer owner holds the partition (OWNERSHIP_LOST from the handler): whatever
+   * reason the SDK closes with, the partition is lost, so nothing more is flushed for it */
+  fencedOff = false;
   /** settles when initialize finished (a close waits for it, so it never misses an assignment) */
   initialized: Promise<void> = Promise.resolve();
 
@@ -256,9 +259,11 @@ export class StreamConsumer {
       await lease.initialized;
       if (lease.inflight) await lease.inflight.then(noop, noop);
       if (!lease.assigned) return;
+      // The SDK closes a pump whose handler threw as a shutdown; a pump fenced off by a newer owner is lost.
+      const revoked = lease.fencedOff ? 'lost' : reason;
       try {
-        await this.options.handler.onRevoked(this.options.plan.stream, lease.partitionId, reason);
-        this.log.info({ partition: lease.partitionId, reason }, 'partition revoked');
+        await this.options.handler.onRevoked(this.options.plan.stream, lease.partitionId, revoked);
+        this.log.info({ partition: lease.partitionId, reason: revoked }, 'partition revoked');
       } catch (error) {
         this.handlerFailure(error, `revoking partition ${lease.partitionId}`);
       }
@@ -290,6 +295,7 @@ export class StreamConsumer {
     try {
       await handler.onBatch(batch);
     } catch (error) {
+      if (isFencedOff(error)) lease.fencedOff = true;
       if (lease.abort.signal.aborted) {
         this.log.info({ partition: lease.partitionId, err: errorMessage(error) }, 'batch abandoned: the partition was revoked');
         return;
@@ -316,6 +322,7 @@ export class StreamConsumer {
       try {
         await handler.onCaughtUp(plan.stream, lease.partitionId);
       } catch (error) {
+        if (isFencedOff(error)) lease.fencedOff = true;
         lease.failure = this.handlerFailure(error, `finishing partition ${lease.partitionId}`);
         throw lease.failure;
       }
@@ -387,3 +394,7 @@ export class StreamConsumer {
 }
 
 function noop(): void {}
+
+function isFencedOff(error: unknown): boolean {
+  return error instanceof TributaryError && error.code === 'OWNERSHIP_LOST';
+}
