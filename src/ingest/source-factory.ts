@@ -27,7 +27,9 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         checkpoints: new ObjectCheckpointStore(deps.state),
         leases: deps.state,
         owner: localOwnerName(),
+        leaseTtlMs: source.leaseTtl,
         batchSize: config.processing.batchSize,
+        onCorruptBlock: source.onCorruptBlock,
         log: deps.log.child({ component: 'capture-source' }),
         indexCache: deps.state,
       });

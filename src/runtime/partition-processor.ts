@@ -19,8 +19,9 @@ import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
-import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
-import { aggregateFileKey, deadLetterKey, rawFileKey } from '../sink/lake-layout.js';
+import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
+import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { TableSchema } from '../sink/table.js';
 import type { PipelineObserver } from './observer.js';
@@ -67,7 +68,8 @@ export interface DecodedBatch {
 
 interface OpenCell {
   start: number;
-  firstEnqueuedMs: number;
+  /** the enqueued hour of the open part's rows (every row of a raw file lies in the hour its path names) */
+  partHourMs: number;
   part: number;
   /** the open raw file in the partition's lane */
   fileId: string;
@@ -250,7 +252,8 @@ export class PartitionProcessor {
         this.cell = this.openCell(cellStart, event);
       }
       if (event.envelopeError !== undefined) {
-        this.deadLetter(event, 'schema', event.envelopeError);
+        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
       } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
@@ -258,10 +261,14 @@ export class PartitionProcessor {
         const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
         const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
         if (verdict === 'accept') {
+          // a raw part holds one enqueued hour: the first row of another hour starts a new part
+          if (this.cell.rows > 0 && hourOf(event.enqueuedTimeMs) !== this.cell.partHourMs) await this.rollPart();
           this.accept(event, decoded.columns, row, eventTime);
           if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
-        } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
-        else duplicates++;
+        } else if (verdict === 'late') {
+          this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
+          for (const aggregator of this.aggregators) aggregator.late(eventTime, decoded.columns, row);
+        } else duplicates++;
       }
       this.nextPosition = event.position + 1;
       this.lastOffset = event.offset;
@@ -302,7 +309,7 @@ export class PartitionProcessor {
   }
 
   private openCell(start: number, first: SourceEvent): OpenCell {
-    return { start, firstEnqueuedMs: first.enqueuedTimeMs, part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
+    return { start, partHourMs: hourOf(first.enqueuedTimeMs), part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
   }
 
   private fileId(cellStart: number, part: number): string {
@@ -321,6 +328,7 @@ export class PartitionProcessor {
   /** Lands the event in the raw file (its row stays in the lane) and in the aggregates. */
   private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
     const cell = this.cell!;
+    if (cell.rows === 0) cell.partHourMs = hourOf(event.enqueuedTimeMs);
     this.pendingRows.push(row);
     cell.rows++;
     cell.bodyBytes += event.body.byteLength;
@@ -357,6 +365,7 @@ export class PartitionProcessor {
   private async commitCell(nextCellStart: number): Promise<void> {
     const cell = this.cell!;
     await this.writeCell(cell);
+    for (const aggregator of this.aggregators) aggregator.clearLate();
     const fileId = cell.fileId;
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
@@ -388,12 +397,20 @@ export class PartitionProcessor {
     if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      await this.write(this.stores.deadLetters, deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+      const key = deadLetterKey(this.plan.stream, this.partition, cell.start);
+      await this.write(this.stores.deadLetters, key, bytes, metadata);
+      this.observer.deadLettersWritten?.(this.plan.stream, key, countsFromMetadata(metadata));
+    }
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const plan = this.plan.aggregations[a]!;
+      for (const file of lateFiles(plan.lateSchema, plan.spec.groupColumns.length, this.partition, cell.start, this.aggregators[a]!.lateRows())) {
+        await this.putFile(plan.lateSchema.name, file.key, await this.pool.encode(file.table), file.rows);
+      }
     }
   }
 
   private async writeRawPart(cell: OpenCell): Promise<void> {
-    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
+    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.partHourMs);
     const fileId = cell.fileId;
     const bytes = await this.inLaneAwaited(() => this.pool.fileBytes(this.lane, fileId));
     this.throwLaneFailure();
@@ -404,21 +421,15 @@ export class PartitionProcessor {
   private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {
     const plan = this.plan.aggregations[aggregation]!;
     const rows = this.aggregators[aggregation]!.rowsOf(span, includeOpen);
-    if (rows.length === 0) return;
-    const groupCount = plan.spec.groupColumns.length;
-    const columns: unknown[][] = plan.schema.columns.map(() => []);
-    for (const row of rows) {
-      columns[0]!.push(row.windowStart);
-      columns[1]!.push(row.windowEnd ?? row.windowStart + plan.spec.windowMs);
-      for (let g = 0; g < groupCount; g++) columns[2 + g]!.push(row.group[g]);
-      for (let m = 0; m < row.values.length; m++) columns[2 + groupCount + m]!.push(row.values[m]);
-      columns[2 + groupCount + row.values.length]!.push(this.partition);
+    const key = aggregateFileKey(plan.schema.name, this.partition, span);
+    if (rows.length === 0) {
+      // every row it held moved to an earlier span (sessions that merged); a file written by a flush goes
+      if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+      await this.stores.lake.delete(key, { signal: this.ownership.signal });
+      return;
     }
-    await this.writeTable(plan.schema, columns, aggregateFileKey(plan.schema.name, this.partition, span), rows.length);
-  }
-
-  private async writeTable(schema: TableSchema, columns: unknown[][], key: string, rows: number): Promise<void> {
-    await this.putFile(schema.name, key, await this.pool.encode({ schema, columns }), rows);
+    const table = aggregateTable(plan.schema, plan.spec.groupColumns.length, plan.spec.windowMs, this.partition, rows);
+    await this.putFile(plan.schema.name, key, await this.pool.encode(table), rows.length);
   }
 
   /** Every write of this owner: refused once its partition has moved on (the signal, then the store's epoch check). */

@@ -40,7 +40,7 @@ describe('state snapshots', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.string(), fc.double(), fc.constantFrom('#NaN', '#Infinity')), { maxLength: 20 }), (values) => {
         const aggregator = new WindowAggregator(spec);
-        const snapshot = { ...snapshotOf(new EventTimeGate(gateOptions), aggregator), aggregators: { [spec.name]: { open: [[0, [['k', { group: values, states: [values.filter((v): v is number => typeof v === 'number')] }]]]], fired: [] } } } as PartitionSnapshot;
+        const snapshot = { ...snapshotOf(new EventTimeGate(gateOptions), aggregator), aggregators: { [spec.name]: { open: [[0, [['k', { group: values, states: [values.filter((v): v is number => typeof v === 'number')] }]]]], fired: [] } } } as unknown as PartitionSnapshot;
         const back = decodeSnapshot(encodeSnapshot(snapshot));
         expect(back).toEqual(snapshot);
         const group = (back.aggregators[spec.name] as { open: Array<[number, Array<[string, { group: unknown[] }]>]> }).open[0]![1][0]![1].group;

@@ -95,24 +95,44 @@ async function indexFile(store: ObjectStore, file: { key: string; size: number; 
   const name = `${store.location}/${file.key}`;
   const bytes = await store.get(file.key);
   if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
+  // A zero-length file holds no events (the source skips it); nor does a header-only one (no blocks).
+  if (bytes.byteLength === 0) return { ...file, count: 0 };
   const container = readContainer(bytes, name);
-  const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
-  if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
-    throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
-  }
   const count = container.blocks.reduce((sum, block) => sum + block.count, 0);
   const entry: IndexedFile = { ...file, count };
   const firstBlock = container.blocks.find((b) => b.count > 0);
   const lastBlock = [...container.blocks].reverse().find((b) => b.count > 0);
-  if (firstBlock && lastBlock) {
-    const read = captureEventReader(container.schema);
-    const first = read(await blockData(container, firstBlock, name), firstBlock.count, name)[0]!;
-    const lastEvents = read(await blockData(container, lastBlock, name), lastBlock.count, name);
-    const last = lastEvents[lastEvents.length - 1]!;
-    entry.first = { position: first.position, enqueuedTimeMs: first.enqueuedTimeMs, offset: first.offset };
-    entry.last = { position: last.position, enqueuedTimeMs: last.enqueuedTimeMs, offset: last.offset };
+  // A file with unreadable bytes keeps no positions: it is then read whenever it may hold the resume point, and
+  // the source deals with its corrupt block as configured.
+  if (firstBlock && lastBlock && container.corrupt.length === 0) {
+    try {
+      const read = captureEventReader(container.schema);
+      const first = read(await blockData(container, firstBlock, name), firstBlock.count, name)[0]!;
+      const lastEvents = read(await blockData(container, lastBlock, name), lastBlock.count, name);
+      const last = lastEvents[lastEvents.length - 1]!;
+      if (Number.isFinite(first.position) && Number.isFinite(last.position)) {
+        entry.first = { position: first.position, enqueuedTimeMs: first.enqueuedTimeMs, offset: first.offset };
+        entry.last = { position: last.position, enqueuedTimeMs: last.enqueuedTimeMs, offset: last.offset };
+      }
+    } catch {
+      // Unreadable records: no positions, as above.
+    }
   }
   return entry;
+}
+
+/** Keys of archive files the cache indexed with their current size: files an earlier run read and checked. */
+export async function cachedKeys(archive: ArchiveLocation, cache: ObjectStore): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const hub of Object.values(archive.hubs)) {
+    const listed = await archive.store.list(`${archive.namespace}/${hub}/`);
+    const partitions = new Set(listed.map((o) => parseCaptureKey(o.key)).filter((p) => p && p.hub === hub).map((p) => p!.partition));
+    for (const partition of partitions) {
+      const cached = await readCache(cache, cacheKey(archive.namespace, hub, partition));
+      for (const object of listed) if (cached.get(object.key)?.size === object.size) keys.add(object.key);
+    }
+  }
+  return keys;
 }
 
 /** The files to read to resume at `position`: from the last file whose first position is at or before it. */

@@ -4,17 +4,18 @@
  * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
  * writes anything. Without `bounded`, the archive is polled for new files.
  */
-import { TributaryError, isRestartable } from '../../core/errors.js';
+import { TributaryError, errorMessage, isRestartable, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
-import { acquireLease, type LeaseOptions } from './ownership.js';
-import { blockData, readContainer } from './container.js';
+import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
+import { blockData, type Container } from './container.js';
 import { captureEventReader } from './event-reader.js';
+import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
-import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
+import { cachedKeys, filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -30,6 +31,8 @@ export interface CaptureSourceOptions {
   leaseTtlMs?: number;
   batchSize: number;
   pollIntervalMs?: number;
+  /** what a corrupt container block does: fail the partition (default) or become one dead letter */
+  onCorruptBlock?: CorruptBlockPolicy;
   log: Logger;
   /** where the archive index (first and last position of each file) is cached: the state store */
   indexCache?: ObjectStore;
@@ -55,15 +58,15 @@ export class CaptureSource implements Source {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
-    // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
-    // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
-    // The last record of each partition's last file is its end, which the consumer lag is reported from.
+    // Files an earlier run indexed were checked then; the index (built after the check) says where each file
+    // starts, so a partition begins reading at the file that holds its resume position.
+    const checked = this.options.indexCache ? await cachedKeys(this.options, this.options.indexCache) : new Set<string>();
+    const ends = await this.preflight(layout, checked);
     const index = await indexArchive(this.options, this.options.indexCache, signal);
-    const ends = new Map<string, number>();
     for (const [stream, partitions] of index) {
       for (const [partition, files] of partitions) {
-        const last = files.at(-1)?.last;
-        if (last) ends.set(`${stream}/${partition}`, last.position);
+        const last = [...files].reverse().find((f) => f.last)?.last;
+        if (!ends.has(`${stream}/${partition}`) && last && !Number.isNaN(last.position)) ends.set(`${stream}/${partition}`, last.position);
       }
     }
     const failed = new AbortController();
@@ -102,6 +105,50 @@ export class CaptureSource implements Source {
   }
 
   /**
+   * Reads and checks every file's container structure up front, so a bad file (or, unless corrupt blocks are
+   * dead-lettered, a bad block) fails the run before anything is written; zero-length and header-only files are
+   * skipped. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
+   * partition's last position (from the last record of its last file), which the consumer lag is reported from.
+   */
+  private async preflight(layout: Map<string, PartitionFiles>, checked: Set<string>): Promise<Map<string, number>> {
+    const ends = new Map<string, number>();
+    for (const [stream, partitions] of layout) {
+      for (const [partition, files] of partitions) {
+        let last: { container: Container; name: string } | undefined;
+        for (const file of files) {
+          if (checked.has(file.key)) continue;
+          const bytes = await this.options.store.get(file.key);
+          const name = `${this.options.store.location}/${file.key}`;
+          if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
+          // Zero-length and header-only files hold no events: nothing to check, nothing to read.
+          const container = openCaptureFile(bytes, { name, log: this.options.log });
+          if (!container) continue;
+          const firstCorrupt = container.corrupt[0];
+          if (firstCorrupt && (this.options.onCorruptBlock ?? 'fail') === 'fail') throw corruptBlockError(name, firstCorrupt.start, firstCorrupt.end, firstCorrupt.reason);
+          const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
+          if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
+            throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
+          }
+          if (container.blocks.length > 0) last = { container, name };
+        }
+        // The lag's end: the last record of the partition's last file with a readable block (an unreadable block
+        // is met, and dealt with, when the partition reaches it).
+        const lastBlock = last?.container.blocks.at(-1);
+        if (last && lastBlock) {
+          try {
+            const events = captureEventReader(last.container.schema)(await blockData(last.container, lastBlock, last.name), lastBlock.count, last.name);
+            const end = events.at(-1)?.position;
+            if (end !== undefined && !Number.isNaN(end)) ends.set(`${stream}/${partition}`, end);
+          } catch (error) {
+            this.options.log.debug({ file: last.name, err: error }, 'the last block of the partition is unreadable; its consumer lag is not reported');
+          }
+        }
+      }
+    }
+    return ends;
+  }
+
+  /**
    * One partition: take its lease (skip it if another instance holds one), then run reading sessions until the
    * partition is done. A session is one ownership period of the handler; when the handler fails the partition
    * with a restartable error, the session ends and a new one restores the snapshot and reads again from there.
@@ -117,11 +164,18 @@ export class CaptureSource implements Source {
     bounded: boolean,
   ): Promise<void> {
     // A partition another live instance reads is waited for: it is taken over when that instance releases it
-    // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice.
-    let lease = await acquireLease(this.leaseOptions(), stream, partition);
-    while (!lease) {
-      await sleep(Math.max(100, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
-      lease = await acquireLease(this.leaseOptions(), stream, partition);
+    // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice. A
+    // transient store fault while taking it is waited out the same way.
+    let lease: PartitionLease | undefined;
+    for (;;) {
+      try {
+        lease = await acquireLease(this.leaseOptions(), stream, partition);
+      } catch (error) {
+        if (!isRetriable(error)) throw error;
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not take the partition lease; trying again');
+      }
+      if (lease) break;
+      await sleep(Math.max(50, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
     }
     try {
       const session = AbortSignal.any([signal, lease.signal]);
@@ -134,7 +188,10 @@ export class CaptureSource implements Source {
         }
       }
     } finally {
-      await lease.release();
+      await lease.release().catch((error: unknown) => {
+        // Not a loss: the lease expires by itself after leaseTtl, and then another instance may take it.
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not release the partition lease; it expires on its own');
+      });
     }
   }
 
@@ -165,18 +222,25 @@ export class CaptureSource implements Source {
     const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
     let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
     for (const file of files) if (!pending.includes(file)) done.add(file.key);
+    /** the position of the last event read, which places events whose own position cannot be read */
+    let previousPosition: number | undefined;
     try {
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
         let highest = -1;
         for (const file of pending) {
-          const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
-          const readEvents = captureEventReader(container.schema);
           const name = `${this.options.store.location}/${file.key}`;
+          const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
+          if (!container) {
+            done.add(file.key);
+            continue;
+          }
+          const options = { name, windowStartMs: file.windowStart, onCorruptBlock: this.options.onCorruptBlock ?? 'fail', log: this.options.log };
           let batch: SourceEvent[] = [];
-          for (const block of container.blocks) {
-            for (const event of readEvents(await blockData(container, block, name), block.count, name)) {
+          for await (const events of captureFileEvents(container, options, previousPosition)) {
+            for (const event of events) {
+              previousPosition = event.position;
               const backwards = event.position <= highest;
               highest = Math.max(highest, event.position);
               if (event.position < resumeAt && !(backwards && highest >= resumeAt)) continue;
