@@ -9,7 +9,7 @@
  * is indexed again. Indexing a file checks it whole (container structure and Capture's record fields), so a bad
  * file fails before anything is processed.
  */
-import { TributaryError } from '../../core/errors.js';
+import { TributaryError, isRetriable } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { SourceEvent } from '../../core/source.js';
 import { blockData, readContainer, type Container } from './container.js';
@@ -75,12 +75,25 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
     }
     index.set(stream, partitions);
   }
-  for (const [key, files] of cacheWrites) await cache!.put(key, Buffer.from(JSON.stringify(files)));
+  for (const [key, files] of cacheWrites) await cacheCall(() => cache!.put(key, Buffer.from(JSON.stringify(files))), undefined);
   return index;
 }
 
+/**
+ * The cache is a shortcut: when the store stays unavailable past its retries the archive is indexed from the files
+ * instead (a permanent fault still stops the run, as for any other state object).
+ */
+async function cacheCall<T>(call: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isRetriable(error)) return fallback;
+    throw error;
+  }
+}
+
 async function readCache(cache: ObjectStore, key: string): Promise<Map<string, IndexedFile>> {
-  const bytes = await cache.get(key);
+  const bytes = await cacheCall(() => cache.get(key), undefined);
   if (!bytes) return new Map();
   try {
     const files = JSON.parse(Buffer.from(bytes).toString('utf8')) as IndexedFile[];
