@@ -164,7 +164,7 @@ export class PartitionProcessor {
     });
     this.nextPosition = snapshot.position;
     this.lastOffset = snapshot.offsetBefore;
-    this.log.info({ stream: this.plan.stream, partition: this.partition, position: snapshot.position }, 'restored snapshot');
+    this.log.info({ position: snapshot.position }, 'restored snapshot'); // stream and partition come with the child logger
     return { position: snapshot.position };
   }
 

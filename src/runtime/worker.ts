@@ -13,8 +13,8 @@ import { createSource } from '../ingest/source-factory.js';
 import type { PartitionHandler, Source } from '../core/source.js';
 import { RetryingObjectStore } from '../sink/retrying-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
-import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import { RunTotals, fanOut, stageOf, type ErrorStage, type PipelineObserver } from './observer.js';
+import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import { PartitionRouter } from './partition-router.js';
 import { loadStreamPlans } from './stream-plan.js';
 

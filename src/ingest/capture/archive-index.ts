@@ -12,7 +12,9 @@
 import { TributaryError, isRetriable } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { SourceEvent } from '../../core/source.js';
+import type { Logger } from '../../core/log.js';
 import { blockData, readContainer, type Container } from './container.js';
+import { corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { captureEventReader } from './event-reader.js';
 import { parseCaptureKey } from './format.js';
 
@@ -36,6 +38,9 @@ export interface ArchiveLocation {
   namespace: string;
   /** stream -> hub folder */
   hubs: Record<string, string>;
+  /** a corrupt block fails indexing (the default), or is left to be dead-lettered when the partition reads it */
+  onCorruptBlock?: CorruptBlockPolicy;
+  log?: Logger;
 }
 
 /** Lists the archive and indexes the files not yet in the cache (or whose size changed); updates the cache. */
@@ -65,7 +70,7 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
           indexed.push(known);
           continue;
         }
-        indexed.push(await indexFile(archive.store, file));
+        indexed.push(await indexFile(archive, file));
         changed = true;
       }
       if (cache && (changed || cached.size !== indexed.length)) {
@@ -104,49 +109,43 @@ async function readCache(cache: ObjectStore, key: string): Promise<Map<string, I
   }
 }
 
-async function indexFile(store: ObjectStore, file: { key: string; size: number; windowStart: number }): Promise<IndexedFile> {
+async function indexFile(archive: ArchiveLocation, file: { key: string; size: number; windowStart: number }): Promise<IndexedFile> {
+  const { store } = archive;
   const name = `${store.location}/${file.key}`;
   const bytes = await store.get(file.key);
   if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
-  // A zero-length file holds no events (the source skips it); nor does a header-only one (no blocks).
-  if (bytes.byteLength === 0) return { ...file, count: 0 };
-  const container = readContainer(bytes, name);
+  // Zero-length and header-only files hold no events: indexed with no positions, skipped when read.
+  const container = openCaptureFile(bytes, { name, log: archive.log ?? SILENT });
+  if (!container) return { ...file, count: 0 };
+  const firstCorrupt = container.corrupt[0];
+  if (firstCorrupt && (archive.onCorruptBlock ?? 'fail') === 'fail') throw corruptBlockError(name, firstCorrupt.start, firstCorrupt.end, firstCorrupt.reason);
+  const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
+  if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
+    throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
+  }
   const count = container.blocks.reduce((sum, block) => sum + block.count, 0);
   const entry: IndexedFile = { ...file, count };
   const firstBlock = container.blocks.find((b) => b.count > 0);
   const lastBlock = [...container.blocks].reverse().find((b) => b.count > 0);
-  // A file with unreadable bytes keeps no positions: it is then read whenever it may hold the resume point, and
-  // the source deals with its corrupt block as configured.
-  if (firstBlock && lastBlock && container.corrupt.length === 0) {
+  if (firstBlock && lastBlock) {
     try {
       const read = captureEventReader(container.schema);
       const first = read(await blockData(container, firstBlock, name), firstBlock.count, name)[0]!;
       const lastEvents = read(await blockData(container, lastBlock, name), lastBlock.count, name);
       const last = lastEvents[lastEvents.length - 1]!;
-      if (Number.isFinite(first.position) && Number.isFinite(last.position)) {
+      // An unreadable position (a hostile envelope) leaves the file unindexed by position: it is read in full.
+      if (Number.isSafeInteger(first.position) && Number.isSafeInteger(last.position)) {
         entry.first = { position: first.position, enqueuedTimeMs: first.enqueuedTimeMs, offset: first.offset };
         entry.last = { position: last.position, enqueuedTimeMs: last.enqueuedTimeMs, offset: last.offset };
       }
-    } catch {
-      // Unreadable records: no positions, as above.
+    } catch (error) {
+      archive.log?.debug({ file: name, err: error }, 'the first or last block of this file is unreadable; it is read in full');
     }
   }
   return entry;
 }
 
-/** Keys of archive files the cache indexed with their current size: files an earlier run read and checked. */
-export async function cachedKeys(archive: ArchiveLocation, cache: ObjectStore): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for (const hub of Object.values(archive.hubs)) {
-    const listed = await archive.store.list(`${archive.namespace}/${hub}/`);
-    const partitions = new Set(listed.map((o) => parseCaptureKey(o.key)).filter((p) => p && p.hub === hub).map((p) => p!.partition));
-    for (const partition of partitions) {
-      const cached = await readCache(cache, cacheKey(archive.namespace, hub, partition));
-      for (const object of listed) if (cached.get(object.key)?.size === object.size) keys.add(object.key);
-    }
-  }
-  return keys;
-}
+const SILENT = { info: () => undefined, debug: () => undefined } as unknown as Logger;
 
 /** The files to read to resume at `position`: from the last file whose first position is at or before it. */
 export function filesFrom(files: IndexedFile[], position: number): IndexedFile[] {
