@@ -11,6 +11,7 @@ import type { TributaryConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
+import { EventHubsPositions } from '../ingest/eventhubs/positions.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
@@ -102,6 +103,8 @@ async function sourcePositions(config: TributaryConfig, state: ObjectStore): Pro
   switch (source.kind) {
     case 'capture':
       return new CapturePositions({ store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs }, new ObjectCheckpointStore(state), state);
+    case 'eventhubs':
+      return new EventHubsPositions(source);
     default:
       throw new TributaryError('CONFIG_INVALID', `source.kind: reset of a ${source.kind} consumer group is not built yet; --forget-all works for every source`);
   }

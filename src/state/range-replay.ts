@@ -123,7 +123,9 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
       state: { kind: 'local', path: path.join(scratch, 'state') },
     };
     const tableStream = new Map<string, string>();
-    for (const plan of plans.values()) for (const table of [plan.raw.name, ...plan.aggregations.map((a) => a.spec.name)]) tableStream.set(table, plan.stream);
+    for (const plan of plans.values()) {
+      for (const table of [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.spec.name, a.lateSchema.name])]) tableStream.set(table, plan.stream);
+    }
     const tracker = new FlushTracker(tableStream);
     const bounded = new RangeSource(createSource(scratchConfig, { state: scratchState, log: options.log }), ranges, tracker);
     const summary = await runWorker(scratchConfig, { bounded: true, signal: options.signal, log: options.log, source: bounded, observers: [tracker, ...(options.observers ?? [])] });
@@ -143,7 +145,8 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
       }
     };
     const targetLake = createObjectStore(storeLike(config.lake, options.lake));
-    const rawTables = new Set([...plans.values()].map((p) => p.raw.name));
+    // tables whose files are named by position cell: raw files and each aggregation's late events
+    const rawTables = new Set([...plans.values()].flatMap((p) => [p.raw.name, ...p.aggregations.map((a) => a.lateSchema.name)]));
     await copy(new LocalObjectStore(path.join(scratch, 'lake')), targetLake, (key) => {
       const table = key.split('/')[0]!;
       if (rawTables.has(table)) return inRange(tableStream.get(table)!, key);

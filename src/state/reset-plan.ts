@@ -70,7 +70,7 @@ export async function planReset(request: ResetRequest): Promise<ResetRow[]> {
         throw new TributaryError('CONFIG_INVALID', `--partitions: ${stream} has no partition ${unknown.join(', ')} in ${request.positions.description} (it has ${ranges.map((r) => r.partition).join(', ') || 'none'})`);
       }
     }
-    const tables = [plan.raw.name, ...plan.aggregations.map((a) => a.spec.name)];
+    const tables = [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.spec.name, a.lateSchema.name])];
     const lakeObjects = (await Promise.all(tables.map((t) => request.lake.list(`${t}/`)))).flat();
     const deadLetterObjects = await request.deadLetters.list(`${stream}/`);
     const selected = ranges.filter((r) => !request.partitions || request.partitions.includes(r.partition)).sort((a, b) => Number(a.partition) - Number(b.partition));
@@ -179,7 +179,9 @@ function rewrittenFiles(
   const inPartition = (key: string): boolean => key.includes(`/partition=${partition}/`);
   const fromCell = Math.floor(start / request.processing.rowsPerFile) * request.processing.rowsPerFile;
   const files: string[] = [];
-  for (const object of [...lakeObjects.filter((o) => o.key.startsWith(`${plan.raw.name}/`)), ...deadLetterObjects]) {
+  // Raw files, the late-event files of each aggregation and dead letters are named by the position cell.
+  const byCell = [plan.raw.name, ...plan.aggregations.map((a) => a.lateSchema.name)];
+  for (const object of [...lakeObjects.filter((o) => byCell.some((t) => o.key.startsWith(`${t}/`))), ...deadLetterObjects]) {
     const match = POSITION_IN_NAME.exec(object.key);
     if (inPartition(object.key) && match && Number(match[1]) >= fromCell) files.push(object.key);
   }
