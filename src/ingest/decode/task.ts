@@ -20,6 +20,11 @@ export interface StreamDecodeSpec {
   /** empty when the event time is the source's enqueued time (bodies without a time field) */
   eventTimePath: string[];
   maxEventBytes: number;
+  /**
+   * Which Avro decoder runs: the one compiled from the schema (default; avsc where a schema feature is not
+   * compiled) or avsc always (the reference the compiled one is tested and benchmarked against).
+   */
+  decoder?: 'compiled' | 'avsc';
 }
 
 export interface DecodeTask {
