@@ -128,7 +128,7 @@ function expectSameRows(schemaJson: Schema, bodies: Buffer[], format: StreamDeco
 function valuesOf(schemaJson: Schema, count: number, rng: () => number): unknown[] {
   const type = avro.Type.forSchema(schemaJson as avro.Schema);
   return Array.from({ length: count }, () => {
-    const value = type.random() as Record<string, unknown>;
+    const value = type.random() as unknown as Record<string, unknown>;
     value.id = rng() < 0.05 ? '' : `id-${Math.floor(rng() * 1e6)}`;
     value.at = Math.floor(rng() * 2 ** 41);
     return value;
@@ -229,7 +229,7 @@ describe('compiled Avro decoder vs avsc', () => {
     expect('decoder' in compileBodyDecoder(reader, writer, projectColumns(reader))).toBe(true);
     const rng = seededRng(7);
     const valid = Array.from({ length: 50 }, (_, i) => {
-      const v = writerType.random() as Record<string, unknown>;
+      const v = writerType.random() as unknown as Record<string, unknown>;
       v.id = `o${i}`;
       return confluentFrame(9, writerType.toBuffer(v));
     });
