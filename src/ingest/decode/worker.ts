@@ -39,7 +39,7 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
   const timeColumn = byPath(spec.eventTimePath);
   const idColumn = byPath(spec.eventIdPath);
   // The id and time must come from plain columns for the compiled path (a JSON column's text is not the value).
-  const compilable = spec.decoder !== 'avsc' && idColumn !== undefined && !['json_text', 'bytes'].includes(idColumn.type) && (spec.eventTimePath.length === 0 || (timeColumn !== undefined && timeColumn.type !== 'json_text'));
+  const compilable = spec.decoder !== 'avsc' && process.env.TRIBUTARY_DECODER !== 'avsc' && idColumn !== undefined && !['json_text', 'bytes'].includes(idColumn.type) && (spec.eventTimePath.length === 0 || (timeColumn !== undefined && timeColumn.type !== 'json_text'));
   entry = {
     type: avro.Type.forSchema(schema),
     columns,
