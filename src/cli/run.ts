@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { runWorker, type RunSummary } from '../runtime/worker.js';
 import { startObservability } from './observability.js';
@@ -18,9 +19,23 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
   const log = createLogger();
   const controller = new AbortController();
+  // Past the drain deadline (or at a second signal) the stores stop retrying and the run ends without moving any
+  // checkpoint past unwritten data, before Kubernetes' grace period runs out and SIGKILL comes.
+  const hardStop = new AbortController();
+  let deadline: NodeJS.Timeout | undefined;
+  const drainMs = config.shutdown.drainDeadline;
   const stop = (signal: NodeJS.Signals): void => {
-    log.info({ signal }, 'shutting down: stop reading, flush, commit');
-    controller.abort(new Error(`received ${signal}`));
+    if (controller.signal.aborted) {
+      hardStop.abort(new TributaryError('ABORTED', `received ${signal} again: stopping without waiting for the drain`));
+      return;
+    }
+    log.info({ signal, drainDeadlineMs: drainMs }, 'shutting down: stop reading, finish in-flight batches, write open files, commit');
+    controller.abort(new TributaryError('ABORTED', `received ${signal}`));
+    deadline = setTimeout(() => {
+      log.error({ drainDeadlineMs: drainMs }, 'drain deadline passed: abandoning writes still in flight; checkpoints stay at the last commit');
+      hardStop.abort(new TributaryError('ABORTED', `the drain deadline (${drainMs} ms) passed before in-flight work was written`));
+    }, drainMs);
+    deadline.unref();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -32,10 +47,17 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
       log,
       observers: observability.observers,
       onReady: observability.markReady,
+      hardStop: hardStop.signal,
       ...(options.quiet ? {} : { onProgress: (totals, elapsed) => process.stderr.write(`${formatProgress(totals, elapsed)}\n`) }),
     });
+    if (hardStop.signal.aborted) throw hardStop.signal.reason;
     return summary;
+  } catch (error) {
+    // A failure caused by the hard stop is reported as the hard stop: that is what the operator must know.
+    if (hardStop.signal.aborted) throw hardStop.signal.reason;
+    throw error;
   } finally {
+    if (deadline) clearTimeout(deadline);
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
     await observability.close();

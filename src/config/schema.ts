@@ -83,6 +83,8 @@ export const captureSourceSchema = z.strictObject({
   store: storeSchema.describe('where the Capture archive lives'),
   namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
   hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+  leaseTtl: duration.default(30_000)
+    .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
@@ -100,7 +102,18 @@ export const processingSchema = z.strictObject({
   maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
   decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
   batchSize: z.number().int().positive().default(8192).describe('events per decode task'),
+  inFlightBatches: z.number().int().min(1).max(16).default(2)
+    .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
+  maxConsecutiveFailures: z.number().int().min(1).default(5)
+    .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
 });
+
+export const retrySchema = z.strictObject({
+  initialDelay: duration.default(200).describe('first backoff after a transient storage fault; doubles per attempt, with jitter'),
+  maxDelay: duration.default(15_000).describe('longest single backoff'),
+  budget: duration.default(120_000).describe('a storage operation is retried for this long before it fails (the default rides out a 60 s outage)'),
+});
+export type RetryConfig = z.infer<typeof retrySchema>;
 
 export const configSchema = z.strictObject({
   streams: z.record(identifier, streamSchema).refine((s) => Object.keys(s).length > 0, 'at least one stream is required'),
@@ -110,6 +123,11 @@ export const configSchema = z.strictObject({
   lake: storeSchema.default({ kind: 'local', path: 'data/lake' }),
   deadLetter: storeSchema.default({ kind: 'local', path: 'data/deadletter' }),
   state: storeSchema.default({ kind: 'local', path: 'data/state' }).describe('snapshots and checkpoints'),
+  shutdown: z.strictObject({
+    drainDeadline: duration.default(25_000)
+      .describe('after SIGTERM, in-flight work gets this long to be written; then the run stops without committing it (keep it below the pod\'s terminationGracePeriodSeconds, 30 s by default)'),
+  }).default({ drainDeadline: 25_000 }),
+  retry: retrySchema.default(retrySchema.parse({})).describe('the one retry policy of every storage operation (lake, dead letters, state)'),
   metrics: z.strictObject({
     port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),
     host: z.string().default('127.0.0.1'),

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'BROKER_PERMANENT'
   | 'AUTHENTICATION_FAILED'
   | 'OWNERSHIP_LOST'
+  | 'PARTITION_FAILED'
   | 'ABORTED'
   | 'INTERNAL';
 
@@ -37,6 +38,7 @@ const OWNER: Record<ErrorCode, FaultOwner> = {
   BROKER_PERMANENT: 'external',
   AUTHENTICATION_FAILED: 'config',
   OWNERSHIP_LOST: 'external',
+  PARTITION_FAILED: 'external',
   ABORTED: 'internal',
   INTERNAL: 'internal',
 };
@@ -45,13 +47,16 @@ export class TributaryError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly fault: FaultOwner;
+  /** how long the service asked us to wait before the next attempt (HTTP Retry-After), when it did */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'TributaryError';
     this.code = code;
     this.retriable = RETRIABLE.has(code);
     this.fault = OWNER[code];
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -70,4 +75,29 @@ export function errorMessage(error: unknown): string {
 
 export function abortError(signal: AbortSignal): TributaryError {
   return new TributaryError('ABORTED', 'operation aborted', { cause: signal.reason });
+}
+
+/**
+ * What a failed partition means for the run. A transient fault that outlasted the store's retries restarts the
+ * partition (its processor is discarded, its snapshot restored, its events read again): PARTITION_FAILED, with
+ * the fault as cause. Anything else stops the run: permanent and configuration faults as they are, everything
+ * that is not a TributaryError as INTERNAL (a bug must stop loudly, not loop).
+ */
+export function partitionFailure(where: string, error: unknown): TributaryError {
+  if (error instanceof TributaryError) {
+    if (error.code === 'PARTITION_FAILED' || error.code === 'ABORTED' || error.code === 'OWNERSHIP_LOST') return error;
+    if (error.retriable) return new TributaryError('PARTITION_FAILED', `${where} failed (${error.message}); it restarts from its last snapshot`, { cause: error });
+    return error;
+  }
+  return new TributaryError('INTERNAL', `${where}: ${errorMessage(error)}`, { cause: error });
+}
+
+/** The source should release the partition and assign it again (see partitionFailure). */
+export function isRestartable(error: unknown): boolean {
+  return error instanceof TributaryError && error.code === 'PARTITION_FAILED';
+}
+
+/** Ends of work that are not failures: an abort on shutdown, or ownership that moved to another owner. */
+export function isStop(error: unknown): boolean {
+  return error instanceof TributaryError && (error.code === 'ABORTED' || error.code === 'OWNERSHIP_LOST');
 }

@@ -37,20 +37,38 @@ export interface PartitionBatch {
 /** Where to resume a partition: an inclusive position, or the source's configured start when undefined. */
 export type ResumePoint = { position: number } | undefined;
 
-/** What processing a batch allows the source to commit: every position below `position` is durably done. */
-export interface BatchOutcome {
-  commitBelow?: { position: number; offset: string } | undefined;
+/**
+ * What a source offers the runtime for one partition it has assigned: the runtime's partition driver commits
+ * through it, after the outcome of the work below that position is durable, never before.
+ */
+export interface PartitionFeed {
+  /**
+   * Advances the source's committed position: every position below `position` is durably done, `offset` is the
+   * service offset of the last event below it. Rejects on a store or broker fault (the driver treats the
+   * partition as failed, so nothing later commits).
+   */
+  commit(position: number, offset: string, signal: AbortSignal): Promise<void>;
 }
 
 export interface PartitionHandler {
-  /** Ownership gained: restore state, say where to resume. Called before any batch of that partition. */
-  onAssigned(stream: string, partition: string): Promise<ResumePoint>;
-  /** Batches of one partition arrive in order and never overlap; different partitions run concurrently. */
-  onBatch(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome>;
-  /** Ownership lost or shutting down: stop, flush what is safe, leave the rest to the next owner. */
+  /**
+   * Ownership gained: restore state, say where to resume. Called before any batch of that partition. Rejects
+   * with a non-restartable error when the partition has failed too often in a row: the source must stop.
+   */
+  onAssigned(stream: string, partition: string, feed: PartitionFeed): Promise<ResumePoint>;
+  /**
+   * Hands over the next batch of one partition, in order. Resolves once the batch is accepted (there is room in
+   * the partition's in-flight window): awaiting it is the source's backpressure. Rejects when the partition has
+   * failed: the source must then release the partition (onRevoked) and assign it again, which restores the last
+   * snapshot and re-reads from its position (`isRestartable`), or stop when the error is not restartable.
+   */
+  onBatch(batch: PartitionBatch): Promise<void>;
+  /** The partition has caught up with the source: resolves once everything handed over is processed and the
+   * open files are written (without moving the checkpoint). Rejects like onBatch. */
+  onCaughtUp?(stream: string, partition: string): Promise<void>;
+  /** Ownership lost or shutting down. 'lost': in-flight work is abandoned and nothing more is written.
+   * 'shutdown': in-flight work finishes and open files are written. Resolves when the partition is released. */
   onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void>;
-  /** Bounded mode: the partition has caught up with the end of the source. */
-  onCaughtUp?(stream: string, partition: string): Promise<BatchOutcome>;
 }
 
 export interface RunOptions {

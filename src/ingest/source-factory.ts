@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { localOwnerName } from './capture/ownership.js';
 import { CaptureSource } from './capture/source.js';
 import { hubPlans } from './eventhubs/config.js';
 import type { PartitionHandler, RunOptions, Source } from '../core/source.js';
@@ -26,6 +27,9 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         namespace: source.namespace,
         hubs: source.hubs,
         checkpoints: new ObjectCheckpointStore(deps.state),
+        leases: deps.state,
+        owner: localOwnerName(),
+        leaseTtlMs: source.leaseTtl,
         batchSize: config.processing.batchSize,
         log: deps.log.child({ component: 'capture-source' }),
       });

@@ -100,7 +100,9 @@ export class PartitionedReplaySource implements Source {
       drainedAt: 0,
     }));
     // A fresh lake has no snapshot; if the pipeline does have one, resume where it says, as a real source would.
-    const resume = await Promise.all(partitions.map((p) => handler.onAssigned(stream, p.id)));
+    // The measured run lands in a throwaway lake: there is no source position to commit.
+    const feed = { commit: async (): Promise<void> => undefined };
+    const resume = await Promise.all(partitions.map((p) => handler.onAssigned(stream, p.id, feed)));
     const skipBelow = resume.map((r) => r?.position ?? 0);
 
     const arrivalsPerRound = Math.max(1, Math.round(this.options.offeredLoad * partitionCount * batchSize));
@@ -143,7 +145,8 @@ export class PartitionedReplaySource implements Source {
           busy.map(async (partition) => {
             const taken = partition.queue.slice(partition.head, partition.head + batchSize);
             partition.head += taken.length;
-            await handler.onBatch({ stream, partition: partition.id, events: taken.map((w) => w.event) }, signal);
+            if (signal.aborted) throw abortError(signal);
+            await handler.onBatch({ stream, partition: partition.id, events: taken.map((w) => w.event) });
             const done = now();
             for (const waiting of taken) partition.maxLagMs = Math.max(partition.maxLagMs, done - waiting.arrivedAt);
             if (partition.head === partition.queue.length) {

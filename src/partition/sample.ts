@@ -154,11 +154,14 @@ export async function loadSampleFromCapture(
   hubHint?: { namespace: string; hub: string },
 ): Promise<Sample> {
   const { namespace, hub } = hubHint ?? (await findHub(store, stream));
+  const scratch = new MemoryStore();
   const source = new CaptureSource({
     store,
     namespace,
     hubs: { [stream]: hub },
-    checkpoints: new ObjectCheckpointStore(new MemoryStore()),
+    checkpoints: new ObjectCheckpointStore(scratch),
+    leases: scratch,
+    owner: 'sample',
     batchSize: 4096,
     log,
   });
@@ -169,7 +172,6 @@ export async function loadSampleFromCapture(
       let events = byPartition[Number(batch.partition)];
       if (!events) byPartition[Number(batch.partition)] = events = [];
       for (const event of batch.events) events.push(event);
-      return {};
     },
     onRevoked: async () => undefined,
   };
@@ -216,6 +218,10 @@ class MemoryStore implements ObjectStore {
   private readonly objects = new Map<string, Uint8Array>();
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
+    this.objects.set(key, bytes);
+  }
+
+  async putFenced(key: string, bytes: Uint8Array): Promise<void> {
     this.objects.set(key, bytes);
   }
 

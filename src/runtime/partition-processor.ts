@@ -13,11 +13,11 @@ import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator } from '../aggregate/window-aggregator.js';
 import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
-import type { BatchOutcome, PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
+import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import type { ObjectStore } from '../core/object-store.js';
@@ -31,12 +31,25 @@ export interface ProcessorStores {
   state: ObjectStore;
 }
 
+/** This owner's ownership period: its epoch fences every write (see ownership.ts); the signal ends its work. */
+export interface Ownership {
+  epoch: number;
+  signal: AbortSignal;
+}
+
 export interface ProcessorSettings {
   rowsPerFile: number;
   /** rows per Parquet row group of raw files */
   rowGroupRows: number;
   maxFileBytes: number;
   gate: GateOptions;
+}
+
+/** Every position below `position` is durably done (files and snapshot written); `offset` is the service offset
+ * of the last event below it. */
+export interface CommitPoint {
+  position: number;
+  offset: string;
 }
 
 export interface DecodedBatch {
@@ -117,6 +130,7 @@ export class PartitionProcessor {
     private readonly pool: DecodePool,
     private readonly observer: PipelineObserver,
     private readonly log: Logger,
+    private readonly ownership: Ownership,
   ) {
     this.gate = new EventTimeGate(settings.gate);
     this.aggregators = plan.aggregations.map((a) => createAggregator(a.spec));
@@ -128,7 +142,7 @@ export class PartitionProcessor {
 
   /** Restores the last snapshot, if any, and says where the source must resume. */
   async restore(): Promise<ResumePoint> {
-    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition));
+    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition), { signal: this.ownership.signal });
     if (!bytes) return undefined;
     const snapshot = decodeSnapshot(bytes);
     if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
@@ -154,7 +168,9 @@ export class PartitionProcessor {
    */
   async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
-    const events = batch.events.filter((e) => e.position >= this.nextPosition);
+    // Redelivered events are dropped here; one whose position goes backwards inside the batch is kept, so apply
+    // dead-letters it instead of losing it silently.
+    const events = batch.events.filter((e, i) => e.position >= this.nextPosition || (i > 0 && e.position <= batch.events[i - 1]!.position));
     if (events.length === 0) return { events, endPosition: batch.endPosition, decoded: undefined, batchId: 0, started, signal };
     const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
     const { batchId, result } = await this.pool.decodeInLane(
@@ -169,8 +185,8 @@ export class PartitionProcessor {
   }
 
   /** The ordered half: dedup, lateness, windows, files and the commit protocol, one batch after the other. */
-  async apply({ events, endPosition, decoded, batchId, started }: DecodedBatch): Promise<BatchOutcome> {
-    if (!decoded) return {};
+  async apply({ events, endPosition, decoded, batchId, started }: DecodedBatch): Promise<CommitPoint | undefined> {
+    if (!decoded) return undefined;
     try {
       this.throwLaneFailure();
       const outcome = await this.applyDecoded(events, decoded, batchId, started);
@@ -198,9 +214,9 @@ export class PartitionProcessor {
     if (this.laneFailure !== undefined) throw this.laneFailure;
   }
 
-  private async applyDecoded(events: SourceEvent[], decoded: DecodeResult, batchId: number, started: number): Promise<BatchOutcome> {
+  private async applyDecoded(events: SourceEvent[], decoded: DecodeResult, batchId: number, started: number): Promise<CommitPoint | undefined> {
     this.batchId = batchId;
-    let commitBelow: BatchOutcome['commitBelow'];
+    let commitBelow: CommitPoint | undefined;
     let ok = 0;
     let duplicates = 0;
     let applied = 0;
@@ -210,10 +226,17 @@ export class PartitionProcessor {
       const event = events[i]!;
       const status = decoded.status[i]!;
       const row = status === DecodeStatus.Ok ? ok++ : -1;
-      // decoded ahead while the batch before was applied: skip what that batch already covered
+      // A position that goes backwards inside one delivery is not a redelivery: the source broke its order. It is
+      // dead-lettered into the open cell, so a replay from the same snapshot puts it in the same file.
+      if (i > 0 && event.position <= events[i - 1]!.position && event.position < this.nextPosition) {
+        if (!this.cell) this.cell = this.openCell(this.cellStartOf(this.nextPosition), event);
+        this.deadLetter(event, 'schema', `position ${event.position} goes backwards (after ${events[i - 1]!.position})`);
+        continue;
+      }
+      // decoded ahead while the batch before was applied, or redelivered: skip what was covered already
       if (event.position < this.nextPosition) continue;
       applied++;
-      const cellStart = Math.floor(event.position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
+      const cellStart = this.cellStartOf(event.position);
       if (!this.cell || this.cell.start !== cellStart) {
         if (this.cell) {
           await this.sendPendingRows();
@@ -222,7 +245,9 @@ export class PartitionProcessor {
         }
         this.cell = this.openCell(cellStart, event);
       }
-      if (status !== DecodeStatus.Ok) {
+      if (event.envelopeError !== undefined) {
+        this.deadLetter(event, 'schema', event.envelopeError);
+      } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
       } else {
@@ -243,7 +268,7 @@ export class PartitionProcessor {
     if (duplicates) this.observer.duplicates(this.plan.stream, this.partition, duplicates);
     this.observer.watermark(this.plan.stream, this.partition, this.gate.watermark);
     this.observer.batchProcessed(this.plan.stream, (performance.now() - started) / 1000);
-    return { commitBelow };
+    return commitBelow;
   }
 
   /**
@@ -266,6 +291,10 @@ export class PartitionProcessor {
       await this.inLaneAwaited(() => this.pool.dropFile(this.lane, fileId));
     }
     this.cell = undefined;
+  }
+
+  private cellStartOf(position: number): number {
+    return Math.floor(position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
   }
 
   private openCell(start: number, first: SourceEvent): OpenCell {
@@ -325,7 +354,6 @@ export class PartitionProcessor {
     const cell = this.cell!;
     await this.writeCell(cell);
     const fileId = cell.fileId;
-    this.inLane(() => this.pool.dropFile(this.lane, fileId));
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
       const aggregator = this.aggregators[a]!;
@@ -345,7 +373,9 @@ export class PartitionProcessor {
       gate: this.gate.snapshot(),
       aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    await this.stores.state.put(snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    await this.write(this.stores.state, snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    // Only now, with the files and the snapshot written, does the lane let go of the cell's rows.
+    this.inLane(() => this.pool.dropFile(this.lane, fileId));
     this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);
   }
 
@@ -353,7 +383,7 @@ export class PartitionProcessor {
     if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      await this.stores.deadLetters.put(deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+      await this.write(this.stores.deadLetters, deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
     }
   }
 
@@ -386,8 +416,14 @@ export class PartitionProcessor {
     await this.putFile(schema.name, key, await this.pool.encode({ schema, columns }), rows);
   }
 
+  /** Every write of this owner: refused once its partition has moved on (the signal, then the store's epoch check). */
+  private async write(store: ObjectStore, key: string, bytes: Uint8Array, metadata: Record<string, string> = {}): Promise<void> {
+    if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+    await store.putFenced(key, bytes, metadata, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
+  }
+
   private async putFile(table: string, key: string, bytes: Uint8Array, rows: number): Promise<void> {
-    await this.stores.lake.put(key, bytes);
+    await this.write(this.stores.lake, key, bytes);
     const before = this.writtenRows.get(key) ?? 0;
     this.writtenRows.set(key, rows);
     if (rows !== before) this.observer.rowsLanded(table, rows - before);

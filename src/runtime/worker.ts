@@ -3,11 +3,15 @@
  * and the partition router, plus progress reporting and the idle flush. Shutdown runs in the order STYLE.md asks
  * for: stop reading (the signal), let in-flight batches finish, flush, release partitions, drain the pool.
  */
-import type { TributaryConfig } from '../config/schema.js';
+import os from 'node:os';
+import type { StoreConfig, TributaryConfig } from '../config/schema.js';
+import type { ObjectStore } from '../core/object-store.js';
+import { retryPolicyFromConfig } from '../core/retry.js';
 import type { Logger } from '../core/log.js';
 import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
 import type { Source } from '../core/source.js';
+import { RetryingObjectStore } from '../sink/retrying-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';
@@ -26,6 +30,13 @@ export interface WorkerOptions {
   source?: Source;
   /** readiness for /readyz: true once the source runs */
   onReady?: () => void;
+  /**
+   * Ends what `signal` lets finish: aborted when the drain deadline after a shutdown has passed, it stops store
+   * retries and requests in flight, so the run ends without moving a checkpoint past unwritten data.
+   */
+  hardStop?: AbortSignal;
+  /** wraps each store the run uses (tests inject faults here) */
+  wrapStore?: (role: 'lake' | 'deadLetters' | 'state', store: ObjectStore) => ObjectStore;
 }
 
 export interface RunSummary {
@@ -39,11 +50,14 @@ export interface RunSummary {
 export async function runWorker(config: TributaryConfig, options: WorkerOptions): Promise<RunSummary> {
   const { log, signal } = options;
   const plans = await loadStreamPlans(config);
-  const stores = {
-    lake: createObjectStore(config.lake),
-    deadLetters: createObjectStore(config.deadLetter),
-    state: createObjectStore(config.state),
+  const storeOptions = { ...(options.hardStop ? { signal: options.hardStop } : {}), logger: log, retry: retryPolicyFromConfig(config.retry) };
+  const open = (role: 'lake' | 'deadLetters' | 'state', storeConfig: StoreConfig): ObjectStore => {
+    const raw = createObjectStore(storeConfig, storeOptions);
+    const store = options.wrapStore?.(role, raw) ?? raw;
+    // Blob stores retry inside, per request; a folder gets the same policy around each operation.
+    return storeConfig.kind === 'local' ? new RetryingObjectStore(store, storeOptions.retry, log, options.hardStop) : store;
   };
+  const stores = { lake: open('lake', config.lake), deadLetters: open('deadLetters', config.deadLetter), state: open('state', config.state) };
   const source = options.source ?? createSource(config, { state: stores.state, log });
   const totals = new RunTotals();
   const observer = fanOut([totals, ...(options.observers ?? [])]);
@@ -60,11 +74,16 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
         allowedLatenessMs: processing.allowedLateness,
         dedupRetentionMs: processing.dedupRetention,
       },
+      inFlightBatches: processing.inFlightBatches,
+      maxConsecutiveFailures: processing.maxConsecutiveFailures,
+      restartBackoff: retryPolicyFromConfig(config.retry),
+      ownerId: `${os.hostname()}/${process.pid}`,
     },
     stores,
     pool,
     observer,
     log,
+    signal,
   );
   const started = Date.now();
   const progress = options.onProgress

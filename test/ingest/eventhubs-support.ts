@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger, type Logger } from '../../src/core/log.js';
 import { eventHubsSourceSchema, type EventHubsSourceConfig, type EventHubsSourceConfigInput } from '../../src/ingest/eventhubs/config.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
+import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import type { EventHubsPeer } from '../peers/eventhubs/index.js';
 
 export const quietLog: Logger = createLogger(process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent');
@@ -31,19 +31,25 @@ export class RecordingHandler implements PartitionHandler {
   /** set when the source broke the contract (a batch for a partition it does not own, overlapping batches) */
   readonly violations: string[] = [];
   private readonly busy = new Set<string>();
+  private readonly feeds = new Map<string, PartitionFeed>();
+  /** per owned partition: aborted when the partition is lost (what a batch in flight listens to) */
+  private readonly ownership = new Map<string, AbortController>();
 
   constructor(private readonly options: RecordingOptions = {}) {}
 
-  async onAssigned(stream: string, partition: string): Promise<ResumePoint> {
+  async onAssigned(stream: string, partition: string, feed: PartitionFeed): Promise<ResumePoint> {
     const key = `${stream}/${partition}`;
+    this.feeds.set(key, feed);
+    this.ownership.set(key, new AbortController());
     if (this.owned.has(key)) this.violations.push(`assigned twice: ${key}`);
     this.owned.add(key);
     this.assigned.push(key);
     return this.options.resume?.(stream, partition);
   }
 
-  async onBatch(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
+  async onBatch(batch: PartitionBatch): Promise<void> {
     const key = `${batch.stream}/${batch.partition}`;
+    const signal = this.ownership.get(key)?.signal ?? AbortSignal.abort();
     if (!this.owned.has(key)) this.violations.push(`batch for a partition not owned: ${key}`);
     if (this.busy.has(key)) this.violations.push(`overlapping batches: ${key}`);
     this.busy.add(key);
@@ -54,7 +60,7 @@ export class RecordingHandler implements PartitionHandler {
       this.events.set(key, list);
       this.batchSizes.push(batch.events.length);
       const last = batch.events[batch.events.length - 1]!;
-      return this.options.commit === false ? {} : { commitBelow: { position: last.position + 1, offset: last.offset } };
+      if (this.options.commit !== false) await this.feeds.get(key)!.commit(last.position + 1, last.offset, signal);
     } finally {
       this.busy.delete(key);
     }
@@ -62,15 +68,15 @@ export class RecordingHandler implements PartitionHandler {
 
   async onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void> {
     const key = `${stream}/${partition}`;
+    if (reason === 'lost') this.ownership.get(key)?.abort(new Error(`${key} lost`));
     if (!this.owned.has(key)) this.violations.push(`revoked but not owned: ${key}`);
     if (this.busy.has(key)) this.violations.push(`revoked during a batch: ${key}`);
     this.owned.delete(key);
     this.revoked.push({ partition: key, reason });
   }
 
-  async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {
+  async onCaughtUp(stream: string, partition: string): Promise<void> {
     this.caughtUp.push(`${stream}/${partition}`);
-    return {};
   }
 
   positions(key: string): number[] {

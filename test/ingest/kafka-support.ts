@@ -6,7 +6,7 @@ import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { createLogger } from '../../src/core/log.js';
 import { kafkaSourceSchema, type KafkaSourceConfig } from '../../src/ingest/kafka/config.js';
 import { KafkaSource, type KafkaSourceOptions } from '../../src/ingest/kafka/source.js';
-import type { BatchOutcome, PartitionBatch, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
+import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import type { KafkaPeer } from '../peers/kafka/index.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -62,18 +62,23 @@ export class RecordingHandler implements PartitionHandler {
   /** called before each batch is recorded; may wait (a slow sink) */
   beforeBatch: (batch: PartitionBatch, signal: AbortSignal) => Promise<void> = async () => undefined;
   private readonly committed = new Map<string, number>();
+  private readonly feeds = new Map<string, PartitionFeed>();
+  private readonly ownership = new Map<string, AbortController>();
 
   constructor(private readonly commitEvery = 10) {}
 
-  async onAssigned(stream: string, partition: string): Promise<ResumePoint> {
+  async onAssigned(stream: string, partition: string, feed: PartitionFeed): Promise<ResumePoint> {
     this.assigned.push(`${stream}/${partition}`);
+    this.feeds.set(`${stream}/${partition}`, feed);
+    this.ownership.set(`${stream}/${partition}`, new AbortController());
     const position = this.resume.get(`${stream}/${partition}`);
     return position === undefined ? undefined : { position };
   }
 
-  async onBatch(batch: PartitionBatch, signal: AbortSignal): Promise<BatchOutcome> {
-    await this.beforeBatch(batch, signal);
+  async onBatch(batch: PartitionBatch): Promise<void> {
     const key = `${batch.stream}/${batch.partition}`;
+    const signal = this.ownership.get(key)?.signal ?? AbortSignal.abort();
+    await this.beforeBatch(batch, signal);
     const seen = this.events.get(key) ?? [];
     seen.push(...batch.events);
     this.events.set(key, seen);
@@ -81,18 +86,17 @@ export class RecordingHandler implements PartitionHandler {
     const boundary = Math.floor(next / this.commitEvery) * this.commitEvery;
     if (boundary > (this.committed.get(key) ?? 0)) {
       this.committed.set(key, boundary);
-      return { commitBelow: { position: boundary, offset: String(boundary - 1) } };
+      await this.feeds.get(key)!.commit(boundary, String(boundary - 1), signal);
     }
-    return {};
   }
 
   async onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void> {
+    if (reason === 'lost') this.ownership.get(`${stream}/${partition}`)?.abort(new Error(`${stream}/${partition} lost`));
     this.revoked.push([stream, partition, reason]);
   }
 
-  async onCaughtUp(stream: string, partition: string): Promise<BatchOutcome> {
+  async onCaughtUp(stream: string, partition: string): Promise<void> {
     this.caughtUp.push(`${stream}/${partition}`);
-    return {};
   }
 
   positions(key: string): number[] {

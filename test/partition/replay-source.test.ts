@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchOutcome, PartitionBatch, PartitionHandler } from '../../src/core/source.js';
+import type { PartitionBatch, PartitionHandler } from '../../src/core/source.js';
 import { mapPartitionKeyToId } from '../../src/partition/eventhubs-hash.js';
 import { parseKeyCandidate } from '../../src/partition/key-candidate.js';
 import { PartitionedReplaySource } from '../../src/partition/replay-source.js';
@@ -24,14 +24,12 @@ class Recorder implements PartitionHandler {
     this.calls.push(`assigned ${partition}`);
     return undefined;
   }
-  async onBatch(batch: PartitionBatch): Promise<BatchOutcome> {
+  async onBatch(batch: PartitionBatch): Promise<void> {
     if (this.failOn?.(batch)) throw new Error(`batch of ${batch.partition} failed`);
     this.batches.push(batch);
-    return {};
   }
-  async onCaughtUp(_stream: string, partition: string): Promise<BatchOutcome> {
+  async onCaughtUp(_stream: string, partition: string): Promise<void> {
     this.calls.push(`caught up ${partition}`);
-    return {};
   }
   async onRevoked(_stream: string, partition: string, reason: string) {
     this.calls.push(`revoked ${partition} ${reason}`);

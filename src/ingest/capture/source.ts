@@ -4,14 +4,13 @@
  * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
  * writes anything. Without `bounded`, the archive is polled for new files.
  */
-import { TributaryError } from '../../core/errors.js';
+import { TributaryError, errorMessage, isRestartable, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
-import type { BatchOutcome, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
-
-const BATCHES_IN_FLIGHT = 2;
+import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
+import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
 import { blockData, readContainer } from './container.js';
 import { captureEventReader } from './event-reader.js';
 import { parseCaptureKey } from './format.js';
@@ -22,6 +21,12 @@ export interface CaptureSourceOptions {
   /** stream name -> hub folder */
   hubs: Record<string, string>;
   checkpoints: CheckpointStore;
+  /** where partition leases live (the state store, shared by every instance on this archive) */
+  leases: ObjectStore;
+  /** names this instance in leases */
+  owner: string;
+  /** a lease not renewed for this long can be taken by another instance; default 30 s */
+  leaseTtlMs?: number;
   batchSize: number;
   pollIntervalMs?: number;
   log: Logger;
@@ -113,6 +118,11 @@ export class CaptureSource implements Source {
     return ends;
   }
 
+  /**
+   * One partition: take its lease (skip it if another instance holds one), then run reading sessions until the
+   * partition is done. A session is one ownership period of the handler; when the handler fails the partition
+   * with a restartable error, the session ends and a new one restores the snapshot and reads again from there.
+   */
   private async runPartition(
     stream: string,
     partition: string,
@@ -122,26 +132,66 @@ export class CaptureSource implements Source {
     signal: AbortSignal,
     bounded: boolean,
   ): Promise<void> {
-    const resume = await handler.onAssigned(stream, partition);
-    let nextPosition = resume?.position ?? 0;
-    const commit = async (outcome: BatchOutcome): Promise<void> => {
-      if (!outcome.commitBelow) return;
-      await this.options.checkpoints.update({ stream, partition, nextPosition: outcome.commitBelow.position, offset: outcome.commitBelow.offset });
+    // A partition another live instance reads is waited for: it is taken over when that instance releases it
+    // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice. A
+    // transient store fault while taking it is waited out the same way.
+    let lease: PartitionLease | undefined;
+    for (;;) {
+      try {
+        lease = await acquireLease(this.leaseOptions(), stream, partition);
+      } catch (error) {
+        if (!isRetriable(error)) throw error;
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not take the partition lease; trying again');
+      }
+      if (lease) break;
+      await sleep(Math.max(50, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
+    }
+    try {
+      const session = AbortSignal.any([signal, lease.signal]);
+      for (;;) {
+        try {
+          await this.session(stream, partition, files, endPosition, handler, session, lease.signal, bounded);
+          return;
+        } catch (error) {
+          if (!isRestartable(error) || session.aborted) throw error;
+        }
+      }
+    } finally {
+      await lease.release().catch((error: unknown) => {
+        // Not a loss: the lease expires by itself after leaseTtl, and then another instance may take it.
+        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not release the partition lease; it expires on its own');
+      });
+    }
+  }
+
+  private leaseOptions(): LeaseOptions {
+    return { store: this.options.leases, owner: this.options.owner, ttlMs: this.options.leaseTtlMs ?? 30_000, log: this.options.log };
+  }
+
+  private async session(
+    stream: string,
+    partition: string,
+    files: CaptureFile[],
+    endPosition: number | undefined,
+    handler: PartitionHandler,
+    signal: AbortSignal,
+    leaseLost: AbortSignal,
+    bounded: boolean,
+  ): Promise<void> {
+    const feed: PartitionFeed = {
+      commit: (position, offset) => this.options.checkpoints.update({ stream, partition, nextPosition: position, offset }),
     };
-    // Two batches in flight per partition: the next one decodes while this one is applied (the handler keeps
-    // their effects in order); commits are taken in order as each completes.
-    const inFlight: Array<Promise<BatchOutcome>> = [];
-    const deliver = async (events: SourceEvent[]): Promise<void> => {
-      inFlight.push(handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) }, signal));
-      if (inFlight.length >= BATCHES_IN_FLIGHT) await commit(await inFlight.shift()!);
-    };
-    const drain = async (): Promise<void> => {
-      while (inFlight.length > 0) await commit(await inFlight.shift()!);
-    };
+    const resume = await handler.onAssigned(stream, partition, feed);
+    const resumeAt = resume?.position ?? 0;
+    const deliver = (events: SourceEvent[]): Promise<void> =>
+      handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
     let done = new Set<string>();
     let pending = files;
     try {
       for (;;) {
+        // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
+        // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
+        let highest = -1;
         for (const file of pending) {
           const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
           const readEvents = captureEventReader(container.schema);
@@ -149,7 +199,9 @@ export class CaptureSource implements Source {
           let batch: SourceEvent[] = [];
           for (const block of container.blocks) {
             for (const event of readEvents(await blockData(container, block, name), block.count, name)) {
-              if (event.position < nextPosition) continue;
+              const backwards = event.position <= highest;
+              highest = Math.max(highest, event.position);
+              if (event.position < resumeAt && !(backwards && highest >= resumeAt)) continue;
               batch.push(event);
               if (batch.length >= this.options.batchSize) {
                 if (signal.aborted) return;
@@ -164,19 +216,20 @@ export class CaptureSource implements Source {
           }
           done.add(file.key);
         }
-        await drain();
-        if (handler.onCaughtUp) await commit(await handler.onCaughtUp(stream, partition));
-        if (bounded || signal.aborted) return;
+        if (signal.aborted) return;
+        if (handler.onCaughtUp) await handler.onCaughtUp(stream, partition);
+        if (bounded) return;
         await sleep(this.options.pollIntervalMs ?? 10_000, signal);
         const fresh = (await this.discover()).get(stream)?.get(partition) ?? [];
         pending = fresh.filter((f) => !done.has(f.key));
         done = new Set([...done].filter((key) => fresh.some((f) => f.key === key)));
       }
+    } catch (error) {
+      if (signal.aborted && error instanceof TributaryError && error.code === 'ABORTED') return;
+      throw error;
     } finally {
-      // Let batches already handed over finish before releasing the partition; their errors are reported by
-      // whoever awaited them first, or are moot once another error is unwinding this loop.
-      await Promise.allSettled(inFlight);
-      await handler.onRevoked(stream, partition, 'shutdown');
+      // 'lost' when another instance took the lease: nothing more may be written for this partition.
+      await handler.onRevoked(stream, partition, leaseLost.aborted ? 'lost' : 'shutdown');
     }
   }
 

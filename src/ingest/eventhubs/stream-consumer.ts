@@ -24,10 +24,10 @@ import type {
 } from '@azure/event-hubs';
 import type { TokenCredential } from '@azure/identity';
 import os from 'node:os';
-import { TributaryError, errorMessage, isRetriable } from '../../core/errors.js';
+import { TributaryError, errorMessage, isRestartable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../../core/retry.js';
-import type { BatchOutcome, PartitionHandler } from '../../core/source.js';
+import type { PartitionFeed, PartitionHandler } from '../../core/source.js';
 import { OwnershipOnlyStore } from './checkpoint-stores.js';
 import { createConsumerClient, sdkRetryOptions } from './client.js';
 import type { EventHubsSourceConfig, HubPlan } from './config.js';
@@ -190,7 +190,8 @@ export class StreamConsumer {
     const previous = this.releasing.get(partitionId);
     if (previous) await previous;
     try {
-      const resume = await this.callHandler(lease, 'restoring', () => handler.onAssigned(plan.stream, partitionId));
+      const feed: PartitionFeed = { commit: (position, offset) => this.commit(lease, { position, offset }) };
+      const resume = await handler.onAssigned(plan.stream, partitionId, feed);
       lease.assigned = true;
       let position: EventPosition;
       if (resume) {
@@ -211,7 +212,11 @@ export class StreamConsumer {
       const target = this.targets?.get(partitionId);
       if (target && !this.caughtUp.has(partitionId) && nothingToRead(position, target)) await this.reachEnd(lease);
     } catch (error) {
-      lease.failure = this.handlerFailure(error, `assigning partition ${partitionId}`);
+      // A restartable failure (a store fault while restoring) waits for the SDK to start the partition again.
+      if (isRestartable(error)) {
+        lease.failure = error as TributaryError;
+        this.handled.add(lease.failure);
+      } else lease.failure = this.handlerFailure(error, `assigning partition ${partitionId}`);
       // Nothing of this partition is processed: its events are refused until the SDK restarts the partition.
       this.book!.set(partitionId, { offset: '@latest' });
       throw lease.failure;
@@ -283,12 +288,19 @@ export class StreamConsumer {
       ...(lastEnqueued !== undefined ? { endPosition: lastEnqueued } : {}),
     };
     try {
-      const outcome = await this.callHandler(lease, 'processing a batch', () => handler.onBatch(batch, lease.abort.signal));
-      await this.commit(lease, outcome);
+      await handler.onBatch(batch);
     } catch (error) {
       if (lease.abort.signal.aborted) {
         this.log.info({ partition: lease.partitionId, err: errorMessage(error) }, 'batch abandoned: the partition was revoked');
         return;
+      }
+      if (isRestartable(error)) {
+        // Thrown to the SDK as not retryable, so it closes this partition's pump (our onRevoked runs) and the load
+        // balancer starts it again: initialize restores the snapshot and reading resumes from its position.
+        this.log.warn({ partition: lease.partitionId, err: errorMessage(error) }, 'partition failed; the SDK restarts it');
+        lease.failure = error as TributaryError;
+        this.handled.add(lease.failure);
+        throw lease.failure;
       }
       lease.failure = this.handlerFailure(error, `processing partition ${lease.partitionId}`);
       throw lease.failure;
@@ -302,8 +314,7 @@ export class StreamConsumer {
     this.log.info({ partition: lease.partitionId, nextPosition: lease.nextPosition }, 'partition caught up');
     if (handler.onCaughtUp && lease.assigned) {
       try {
-        const outcome = await this.callHandler(lease, 'flushing at the end', () => handler.onCaughtUp!(plan.stream, lease.partitionId));
-        await this.commit(lease, outcome);
+        await handler.onCaughtUp(plan.stream, lease.partitionId);
       } catch (error) {
         lease.failure = this.handlerFailure(error, `finishing partition ${lease.partitionId}`);
         throw lease.failure;
@@ -313,9 +324,8 @@ export class StreamConsumer {
   }
 
   /** Advances the checkpoint to the last event below `commitBelow` (sequence number + its offset). */
-  private async commit(lease: Lease, outcome: BatchOutcome): Promise<void> {
-    const below = outcome.commitBelow;
-    if (!below || lease.closed) return;
+  private async commit(lease: Lease, below: { position: number; offset: string }): Promise<void> {
+    if (lease.closed && lease.abort.signal.aborted) throw new TributaryError('OWNERSHIP_LOST', `partition ${lease.partitionId} was revoked; its checkpoint stays`);
     const sequenceNumber = below.position - 1;
     // '' = the handler does not know the offset of that event; a checkpoint without one would break readers
     // that resume by offset (the SDK's default), so wait for the next commit.
@@ -336,17 +346,6 @@ export class StreamConsumer {
     const { fullyQualifiedNamespace, eventHubName, consumerGroup } = lease.scope;
     const all = await this.step('reading checkpoints', () => store.listCheckpoints(fullyQualifiedNamespace, eventHubName, consumerGroup), lease.abort.signal);
     return all.find((c) => c.partitionId === lease.partitionId);
-  }
-
-  /** Runs a handler call; transient failures are retried with backoff (the same batch is offered again). */
-  private callHandler<T>(lease: Lease, what: string, call: () => Promise<T>): Promise<T> {
-    return withRetry(call, {
-      policy: this.retry,
-      signal: lease.abort.signal,
-      classify: isRetriable,
-      onRetry: (error, attempt, delayMs) =>
-        this.log.warn({ partition: lease.partitionId, attempt, delayMs, err: errorMessage(error) }, `${what} failed; retrying`),
-    });
   }
 
   /** Runs an SDK or store call, retrying what translates to a transient fault. */

@@ -15,9 +15,9 @@
  *   after the rejoin; the snapshot, not the committed offset, decides where processing resumes.
  */
 import type { Admin, Batch, Consumer, EachBatchPayload } from 'kafkajs';
-import { TributaryError, errorMessage } from '../../core/errors.js';
+import { TributaryError, errorMessage, isRestartable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { BatchOutcome, PartitionHandler } from '../../core/source.js';
+import type { PartitionFeed, PartitionHandler } from '../../core/source.js';
 import type { KafkaStartFrom } from './config.js';
 import { isMembershipLost, translateKafkaError } from './errors.js';
 import { PartitionLane, laneKey, type LaneStats } from './lane.js';
@@ -169,7 +169,8 @@ export class GroupRun {
     try {
       await this.revoking.get(lane.key);
       if (lane.revoked || this.stopping) return;
-      const resume = await handler.onAssigned(lane.stream, String(lane.partition));
+      const feed: PartitionFeed = { commit: (position, offset) => this.commit(lane, { position, offset }) };
+      const resume = await handler.onAssigned(lane.stream, String(lane.partition), feed);
       lane.handlerOwns = true;
       const start = resume?.position ?? (await this.startOffset(lane.topic, lane.partition));
       if (lane.revoked || this.stopping) return;
@@ -229,10 +230,9 @@ export class GroupRun {
     }
   }
 
-  /** The partition's loop: batches in order, commit after each, until the lane stops. */
+  /** The partition's loop: hands batches over in order until the lane stops (the driver commits through the feed). */
   private async process(lane: PartitionLane): Promise<void> {
     const { handler, consumer, batchSize, maxQueuedEvents, signal } = this.options;
-    const batchSignal = AbortSignal.any([signal, lane.abort.signal]);
     const partition = String(lane.partition);
     try {
       for (;;) {
@@ -240,9 +240,8 @@ export class GroupRun {
         const events = await lane.take(batchSize);
         if (!events) return;
         const endPosition = lane.highWatermark >= 0 ? lane.highWatermark - 1 : undefined;
-        const outcome = await handler.onBatch({ stream: lane.stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) }, batchSignal);
+        await handler.onBatch({ stream: lane.stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
         lane.processedBelow = events[events.length - 1]!.position + 1;
-        await this.commit(lane, outcome);
         if (lane.paused && !lane.caughtUp && !lane.isStopped && lane.queuedEvents <= maxQueuedEvents / 2) {
           consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
           lane.paused = false;
@@ -250,11 +249,26 @@ export class GroupRun {
       }
     } catch (error) {
       // A batch cut short because the partition was revoked or the run is stopping is not a fault.
-      const cutShort =
-        batchSignal.aborted &&
-        (error === batchSignal.reason || (error instanceof TributaryError && (error.code === 'ABORTED' || error.code === 'OWNERSHIP_LOST')));
-      if (!cutShort) this.fail(error, `processing ${lane.topic}/${lane.partition}`);
+      const cutShort = lane.revoked || signal.aborted || (error instanceof TributaryError && (error.code === 'ABORTED' || error.code === 'OWNERSHIP_LOST'));
+      if (cutShort) return;
+      if (isRestartable(error) && !this.stopping) this.restart(lane);
+      else this.fail(error, `processing ${lane.topic}/${lane.partition}`);
     }
+  }
+
+  /**
+   * The partition failed (its processor is discarded): release it and set it up again, which restores its last
+   * snapshot (after the router's backoff) and seeks back to that position.
+   */
+  private restart(failed: PartitionLane): void {
+    this.options.log.warn({ topic: failed.topic, partition: failed.partition }, 'kafka partition restarts from its last snapshot');
+    this.revoke(failed, 'shutdown');
+    const lane = new PartitionLane(failed.stream, failed.topic, failed.partition);
+    this.lanes.set(lane.key, lane);
+    this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
+    lane.paused = true;
+    lane.setup = this.setUp(lane);
+    this.track(lane.setup);
   }
 
   private async maybeCaughtUp(lane: PartitionLane): Promise<void> {
@@ -264,7 +278,7 @@ export class GroupRun {
     // Bounded: what arrived after the start is not this run's; stop fetching it.
     consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
     lane.paused = true;
-    if (handler.onCaughtUp) await this.commit(lane, await handler.onCaughtUp(lane.stream, String(lane.partition)));
+    if (handler.onCaughtUp) await handler.onCaughtUp(lane.stream, String(lane.partition));
     lane.caughtUp = true;
     this.checkCaughtUp();
   }
@@ -274,7 +288,7 @@ export class GroupRun {
     if ([...this.lanes.values()].every((lane) => lane.caughtUp)) this.finished();
   }
 
-  private revoke(lane: PartitionLane): void {
+  private revoke(lane: PartitionLane, reason: 'lost' | 'shutdown' = 'lost'): void {
     lane.revoked = true;
     lane.stop();
     lane.abort.abort(new TributaryError('OWNERSHIP_LOST', `partition ${lane.topic}/${lane.partition} was assigned to another member`));
@@ -285,7 +299,7 @@ export class GroupRun {
       await previous;
       await lane.setup;
       await lane.loop;
-      if (lane.handlerOwns) await handler.onRevoked(lane.stream, String(lane.partition), 'lost');
+      if (lane.handlerOwns) await handler.onRevoked(lane.stream, String(lane.partition), reason);
       log.info({ stream: lane.stream, topic: lane.topic, partition: lane.partition }, 'kafka partition revoked');
     })().catch((error: unknown) => this.fail(error, `revoking ${lane.topic}/${lane.partition}`));
     this.revoking.set(lane.key, released);
@@ -297,9 +311,8 @@ export class GroupRun {
 
   // ---------------------------------------------------------------- commits
 
-  private async commit(lane: PartitionLane, outcome: BatchOutcome): Promise<void> {
-    const below = outcome.commitBelow;
-    if (!below) return;
+  private async commit(lane: PartitionLane, below: { position: number; offset: string }): Promise<void> {
+    if (lane.revoked) throw new TributaryError('OWNERSHIP_LOST', `partition ${lane.topic}/${lane.partition} is no longer assigned to this member`);
     if (!lane.pendingCommit || below.position > lane.pendingCommit.position) lane.pendingCommit = below;
     await this.flushCommit(lane);
   }

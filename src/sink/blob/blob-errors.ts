@@ -64,7 +64,9 @@ export function translateBlobError(error: unknown, action: string, shutdown?: Ab
     return new TributaryError('AUTHENTICATION_FAILED', message, { cause: error });
   }
   if (typeof statusCode === 'number') {
-    if (isTransientStatus(statusCode)) return new TributaryError('STORAGE_TRANSIENT', `${message} (HTTP ${statusCode})`, { cause: error });
+    if (isTransientStatus(statusCode)) {
+      return new TributaryError('STORAGE_TRANSIENT', `${message} (HTTP ${statusCode})`, { cause: error, retryAfterMs: retryAfterMs(error) });
+    }
     if (statusCode === 401 || statusCode === 403 || name === 'AuthenticationError') {
       return new TributaryError('AUTHENTICATION_FAILED', `${message} (HTTP ${statusCode})`, { cause: error });
     }
@@ -82,6 +84,17 @@ export function translateBlobError(error: unknown, action: string, shutdown?: Ab
  */
 export function redactSecrets(text: string): string {
   return text.replace(/([?&]sig=)[^&\s"']+/gi, '$1[redacted]').replace(/(AccountKey=)[^;\s"']+/gi, '$1[redacted]');
+}
+
+/** The Retry-After header of a throttled or unavailable response (seconds, or an HTTP date), in ms. */
+export function retryAfterMs(error: unknown): number | undefined {
+  const headers = (error as { response?: { headers?: { get?: (name: string) => string | undefined } } }).response?.headers;
+  const value = typeof headers?.get === 'function' ? headers.get('retry-after') : undefined;
+  if (value === undefined || value === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** A 404 from the service: `BlobNotFound` or `ContainerNotFound`. */

@@ -1,8 +1,9 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { TributaryError } from '../../core/errors.js';
-import type { ObjectInfo, ObjectStore } from '../../core/object-store.js';
+import { EPOCH_METADATA, type Fence, type ObjectInfo, type ObjectStore } from '../../core/object-store.js';
 import { createContainerClient, describeContainer, normalizePrefix, type BlobStoreConfig } from './blob-client.js';
 import { isNotFound } from './blob-errors.js';
+import { TributaryError as FenceError } from '../../core/errors.js';
 import { decodeMetadata, encodeMetadata } from './blob-metadata.js';
 import { BlobOperations, DEFAULT_REQUEST_TIMEOUT_MS, type BlobOperationOptions } from './blob-operations.js';
 
@@ -59,6 +60,50 @@ export class BlobObjectStore implements ObjectStore {
       } catch (error) {
         if (isNotFound(error)) this.ops.forgetContainer();
         throw error;
+      }
+    }, timeoutMs);
+  }
+
+  /**
+   * Read the blob's epoch and etag, refuse if a newer owner wrote it, else upload on the condition that the blob
+   * is still the one read (If-Match, or If-None-Match * when absent). A lost race (412/409) reads again.
+   */
+  async putFenced(key: string, bytes: Uint8Array, metadata: Record<string, string>, fence: Fence): Promise<void> {
+    const name = this.blobName(key);
+    const timeoutMs = this.ops.requestTimeoutMs + Math.ceil(bytes.byteLength / MIB) * 1000;
+    await this.ops.run(`upload ${name} (epoch ${fence.epoch})`, async (abortSignal) => {
+      await this.ops.ensureContainer(abortSignal);
+      const blob = this.ops.container.getBlockBlobClient(name);
+      for (;;) {
+        let etag: string | undefined;
+        let existing = Number.NEGATIVE_INFINITY;
+        try {
+          const properties = await blob.getProperties({ abortSignal });
+          etag = properties.etag;
+          const stored = decodeMetadata(properties.metadata)[EPOCH_METADATA];
+          if (stored !== undefined) existing = Number(stored);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+        if (existing > fence.epoch || (fence.claim === true && existing >= fence.epoch)) {
+          throw new FenceError('OWNERSHIP_LOST', `${name} was written by a newer owner (epoch ${existing}; ours is ${fence.epoch}): this owner no longer owns its partition`);
+        }
+        try {
+          await blob.uploadData(bytes, {
+            metadata: encodeMetadata({ ...metadata, [EPOCH_METADATA]: String(fence.epoch) }),
+            conditions: etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: '*' },
+            maxSingleShotSize: this.blockSize,
+            blockSize: this.blockSize,
+            concurrency: this.concurrency,
+            abortSignal,
+          });
+          return;
+        } catch (error) {
+          const status = (error as { statusCode?: number }).statusCode;
+          if (status === 412 || status === 409) continue;
+          if (isNotFound(error)) this.ops.forgetContainer();
+          throw error;
+        }
       }
     }, timeoutMs);
   }

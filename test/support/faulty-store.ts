@@ -1,0 +1,61 @@
+/**
+ * A fault-injecting ObjectStore wrapper for failure-path tests. Every operation of every wrapped store draws the
+ * next number from one shared counter; the plan says which numbers fail and how. It sits under the run's retry
+ * layer, where a flaky disk or storage account would be.
+ */
+import { TributaryError } from '../../src/core/errors.js';
+import type { Fence, ObjectInfo, ObjectStore, StoreCallOptions } from '../../src/core/object-store.js';
+
+export type FaultKind = 'transient' | 'permanent';
+
+export interface FaultPlan {
+  /** the operation numbers that fail, and with which kind of fault */
+  faultAt(operation: number): FaultKind | undefined;
+}
+
+export class OperationCounter {
+  count = 0;
+  readonly log: string[] = [];
+}
+
+export class FaultyStore implements ObjectStore {
+  readonly location: string;
+
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly role: string,
+    private readonly counter: OperationCounter,
+    private readonly plan: FaultPlan,
+  ) {
+    this.location = inner.location;
+  }
+
+  put(key: string, bytes: Uint8Array, metadata?: Record<string, string>, options?: StoreCallOptions): Promise<void> {
+    return this.operation(`put ${key}`, () => this.inner.put(key, bytes, metadata, options));
+  }
+
+  putFenced(key: string, bytes: Uint8Array, metadata: Record<string, string>, fence: Fence, options?: StoreCallOptions): Promise<void> {
+    return this.operation(`put ${key}`, () => this.inner.putFenced(key, bytes, metadata, fence, options));
+  }
+
+  get(key: string, options?: StoreCallOptions): Promise<Uint8Array | undefined> {
+    return this.operation(`get ${key}`, () => this.inner.get(key, options));
+  }
+
+  list(prefix: string, options?: StoreCallOptions): Promise<ObjectInfo[]> {
+    return this.operation(`list ${prefix}`, () => this.inner.list(prefix, options));
+  }
+
+  delete(key: string, options?: StoreCallOptions): Promise<void> {
+    return this.operation(`delete ${key}`, () => this.inner.delete(key, options));
+  }
+
+  private async operation<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const n = this.counter.count++;
+    this.counter.log.push(`${this.role} ${what}`);
+    const fault = this.plan.faultAt(n);
+    if (fault === 'transient') throw new TributaryError('STORAGE_TRANSIENT', `injected transient fault at operation ${n} (${this.role} ${what})`);
+    if (fault === 'permanent') throw new TributaryError('STORAGE_PERMANENT', `injected permanent fault at operation ${n} (${this.role} ${what})`);
+    return run();
+  }
+}
