@@ -184,6 +184,12 @@ async function main(): Promise<void> {
       okEvents.map((e) => e.offset),
       okEvents.map((e) => e.enqueuedTimeMs),
       okEvents.map((e) => e.partitionKey),
+      ...plan.propertyColumns.map((name) =>
+        okEvents.map((e) => {
+          const value = e.properties[name];
+          return value === undefined || value === null ? null : String(value);
+        }),
+      ),
     ],
   };
   const rows = okEvents.length;

@@ -9,6 +9,8 @@ export interface CaptureBody {
   sequenceNumber: number;
   offset: string;
   enqueuedTimeMs: number;
+  /** the `traceparent` application property, landed as a raw-table column */
+  traceparent: string | null;
 }
 
 async function* avroFiles(dir: string): AsyncGenerator<string> {
@@ -25,9 +27,17 @@ export async function forEachCaptureEvent(dir: string, each: (event: CaptureBody
     const partition = path.relative(dir, file).split(path.sep)[0]!;
     const decoder = avro.createFileDecoder(file);
     await new Promise<void>((resolve, reject) => {
-      decoder.on('data', (record: { Body: Buffer; SequenceNumber: number; Offset: string; EnqueuedTimeUtc: string }) =>
-        each({ body: record.Body, partition, sequenceNumber: record.SequenceNumber, offset: record.Offset, enqueuedTimeMs: Date.parse(record.EnqueuedTimeUtc) }),
-      );
+      decoder.on('data', (record: { Body: Buffer; SequenceNumber: number; Offset: string; EnqueuedTimeUtc: string; Properties: Record<string, unknown> }) => {
+        const traceparent = record.Properties?.traceparent;
+        each({
+          body: record.Body,
+          partition,
+          sequenceNumber: record.SequenceNumber,
+          offset: record.Offset,
+          enqueuedTimeMs: Date.parse(record.EnqueuedTimeUtc),
+          traceparent: traceparent === undefined || traceparent === null ? null : String(traceparent),
+        });
+      });
       decoder.on('end', resolve);
       decoder.on('error', reject);
     });

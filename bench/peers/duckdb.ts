@@ -29,7 +29,7 @@ await forEachCaptureEvent(captureDir, (event) => {
   } catch {
     return;
   }
-  chunk += `${JSON.stringify({ ...order, _partition: event.partition, _position: event.sequenceNumber, _offset: event.offset, _enqueued_time: event.enqueuedTimeMs, _partition_key: null })}\n`;
+  chunk += `${JSON.stringify({ ...order, _partition: event.partition, _position: event.sequenceNumber, _offset: event.offset, _enqueued_time: event.enqueuedTimeMs, _partition_key: null, _traceparent: event.traceparent })}\n`;
   if (chunk.length > 1 << 20) {
     out.write(chunk);
     chunk = '';

@@ -37,7 +37,7 @@ await forEachCaptureEvent(captureDir, (event) => {
     bad++;
     return;
   }
-  const row = { ...order, lines: JSON.stringify(order.lines), _partition: event.partition, _position: event.sequenceNumber, _offset: event.offset, _enqueued_time: event.enqueuedTimeMs };
+  const row = { ...order, lines: JSON.stringify(order.lines), _partition: event.partition, _position: event.sequenceNumber, _offset: event.offset, _enqueued_time: event.enqueuedTimeMs, _traceparent: event.traceparent };
   let list = rows.get(event.partition);
   if (!list) rows.set(event.partition, (list = []));
   list.push(row);
@@ -54,7 +54,7 @@ const s = (type: string, optional = false) => ({ type, optional, compression: 'S
 const rawSchema = new parquetjs.ParquetSchema({
   orderId: s('UTF8'), customerId: s('UTF8'), lines: s('UTF8'), totalAmount: s('DOUBLE'), currency: s('UTF8'), channel: s('UTF8'),
   shippingCountry: s('UTF8'), createdAt: s('TIMESTAMP_MILLIS'), couponCode: s('UTF8', true),
-  _partition: s('UTF8'), _position: s('INT64'), _offset: s('UTF8'), _enqueued_time: s('TIMESTAMP_MILLIS'), _partition_key: s('UTF8', true),
+  _partition: s('UTF8'), _position: s('INT64'), _offset: s('UTF8'), _enqueued_time: s('TIMESTAMP_MILLIS'), _partition_key: s('UTF8', true), _traceparent: s('UTF8', true),
 });
 for (const [partition, list] of rows) {
   const writer = await parquetjs.ParquetWriter.openFile(rawSchema, path.join(outDir, `orders-${partition}.parquet`));

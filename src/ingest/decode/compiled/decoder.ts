@@ -317,6 +317,21 @@ function columnOp(reader: avro.Type, writer: avro.Type, k: number, column: Proje
   }
   const read = primitiveReader(reader, writer);
   if (!read) throw cannot(reader, writer);
+  // One closure site per common read, so each call inside is monomorphic and V8 inlines it (a shared
+  // `out[k] = read()` site sees every reader and calls them all indirectly).
+  if (read === cur.readString) return () => void (out[k] = cur.readString());
+  if (read === cur.readLong) return () => void (out[k] = cur.readLong());
+  if (read === cur.readInt) return () => void (out[k] = cur.readInt());
+  if (read === cur.readDouble) return () => void (out[k] = cur.readDouble());
+  if (reader.typeName === 'enum') {
+    const symbols = enumSymbols(reader, writer);
+    return () => {
+      const index = cur.readLong();
+      const symbol = symbols[index];
+      if (symbol === undefined) throw new cur.BodyError(`invalid ${(writer as Named).name ?? ''} enum index: ${index}`);
+      out[k] = symbol;
+    };
+  }
   return () => void (out[k] = read());
 }
 
@@ -344,6 +359,10 @@ function jsonOp(reader: avro.Type, writer: avro.Type, stack = new Set<avro.Type>
     case 'float':
     case 'double': {
       const read = primitiveReader(reader, writer) as () => number;
+      // Monomorphic sites for the common reads (see columnOp).
+      if (read === cur.readInt) return () => json.appendInteger(cur.readInt());
+      if (read === cur.readLong) return () => json.appendNumber(cur.readLong());
+      if (read === cur.readDouble) return () => json.appendNumber(cur.readDouble());
       return () => json.appendNumber(read());
     }
     case 'string': {

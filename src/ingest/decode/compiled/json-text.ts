@@ -22,6 +22,13 @@ export function append(fragment: string): void {
   text += fragment;
 }
 
+/** Small integers (counts, quantities) from a table instead of a number-to-string conversion each. */
+const SMALL_INTEGERS = Array.from({ length: 1024 }, (_, i) => String(i));
+
+export function appendInteger(value: number): void {
+  text += value >= 0 && value < 1024 ? SMALL_INTEGERS[value]! : String(value);
+}
+
 export function appendNumber(value: number): void {
   text += Number.isFinite(value) ? String(value) : 'null';
 }
