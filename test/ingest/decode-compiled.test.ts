@@ -187,7 +187,9 @@ describe('compiled Avro decoder vs avsc', () => {
       ...keys.map((key, i) => Buffer.concat([Buffer.from([2 * key.length]), Buffer.from(key), Buffer.from([2]), doubleLE(i)])),
       Buffer.from([0]),
     ]);
-    const handMade = Buffer.concat([Buffer.from([2, 0x79, 0]), doubleLE(1), Buffer.from([0, 0, 0, 0]), map, Buffer.from([0, 0])]);
+    // ... and an array of strings holding invalid UTF-8 (a stray byte, a truncated sequence, an encoded surrogate)
+    const badUtf8 = Buffer.from([2 * 3, 2 * 2, 0xff, 0x41, 2 * 2, 0xe2, 0x82, 2 * 4, 0xed, 0xa0, 0x80, 0x22, 0]);
+    const handMade = Buffer.concat([Buffer.from([2, 0x79, 0]), doubleLE(1), Buffer.from([0, 0, 0, 0]), map, badUtf8, Buffer.from([0])]);
     const result = expectSameRows(schemaJson, [...bodies, handMade]);
     expect([...result.status]).toEqual([DecodeStatus.Ok, DecodeStatus.Ok, DecodeStatus.Ok]);
   });

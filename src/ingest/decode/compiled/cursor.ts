@@ -27,6 +27,7 @@ export class BodyError extends Error {
 
 interface Utf8Buffer extends Buffer {
   utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
 }
 
 export let bytes: Utf8Buffer = Buffer.alloc(0) as Utf8Buffer;
@@ -125,6 +126,14 @@ export function readString(): string {
   const start = pos;
   pos += length;
   return bytes.utf8Slice(start, pos);
+}
+
+/** Passes over a string and returns where its bytes start (they end at the new position). */
+export function readStringSpan(): number {
+  const length = readLength('string');
+  const start = pos;
+  pos += length;
+  return start;
 }
 
 /** Passes over a string or bytes value (checked like a read). */

@@ -312,7 +312,7 @@ function columnOp(reader: avro.Type, writer: avro.Type, k: number, column: Proje
     return () => {
       json.reset();
       text();
-      out[k] = json.text;
+      out[k] = json.text();
     };
   }
   const read = primitiveReader(reader, writer);
@@ -367,7 +367,10 @@ function jsonOp(reader: avro.Type, writer: avro.Type, stack = new Set<avro.Type>
     }
     case 'string': {
       primitiveReader(reader, writer);
-      return () => json.appendString(cur.readString());
+      return () => {
+        const start = cur.readStringSpan();
+        json.appendUtf8(cur.bytes, start, cur.position());
+      };
     }
     case 'bytes':
     case 'fixed': {
@@ -418,7 +421,7 @@ function jsonOp(reader: avro.Type, writer: avro.Type, stack = new Set<avro.Type>
             keys.push(cur.readString());
             json.swap('');
             value();
-            values.push(json.text);
+            values.push(json.text());
           }
           cur.checkBlockEnd(blockEnd, 'map');
         }
@@ -483,7 +486,7 @@ function jsonRecordOp(reader: avro.types.RecordType, writer: avro.Type, stack: S
       }
       json.swap('');
       read.op();
-      texts[read.slot] = json.text;
+      texts[read.slot] = json.text();
     }
     json.swap(outer);
     let text = texts.length === 0 ? '{}' : '';
