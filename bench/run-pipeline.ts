@@ -7,12 +7,16 @@ import { readFile } from 'node:fs/promises';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { runWorker } from '../src/runtime/worker.js';
+import { DEFAULT_SNAPPY } from '../src/sink/parquet.js';
+import { nativeSnappy } from '../src/sink/snappy.js';
 
 export interface PipelineRun {
   events: number;
   seconds: number;
   cpuUs: number;
   peakRssMiB: number;
+  /** which Snappy this process's Parquet files got */
+  snappy: 'native' | 'js';
 }
 
 const config = parseConfig(JSON.parse(await readFile(process.argv[2]!, 'utf8')), 'bench config');
@@ -24,5 +28,6 @@ const run: PipelineRun = {
   seconds: summary.elapsedMs / 1000,
   cpuUs: cpu.user + cpu.system,
   peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  snappy: DEFAULT_SNAPPY === 'native' && nativeSnappy() !== null ? 'native' : 'js',
 };
 process.stdout.write(`${JSON.stringify(run)}\n`);

@@ -16,7 +16,7 @@ export interface CaptureBody {
 async function* avroFiles(dir: string): AsyncGenerator<string> {
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) yield* avroFiles(full);
+    if (entry.isDirectory() || entry.isSymbolicLink()) yield* avroFiles(full);
     else if (entry.name.endsWith('.avro')) yield full;
   }
 }
