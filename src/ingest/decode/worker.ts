@@ -30,7 +30,7 @@ interface CompiledStream {
 const compiled = new Map<string, CompiledStream>();
 
 function compile(spec: StreamDecodeSpec): CompiledStream {
-  const key = `${spec.stream}\u0000${spec.schema}`;
+  const key = `${spec.stream}\u0000${spec.decoder ?? 'compiled'}\u0000${spec.schema}`;
   let entry = compiled.get(key);
   if (entry) return entry;
   const schema = JSON.parse(spec.schema) as avro.Schema;
