@@ -1,12 +1,18 @@
 /**
- * Session windows over one partition: per group, a session holds events no more than `gapMs` apart and spans
- * [first event, last event + gap). An event that bridges two sessions merges them (the partial aggregates are
- * mergeable). A session fires once the watermark passes its end + allowed lateness; with the stream's lateness
- * rule no accepted event can reach a fired session, so results depend on the data alone.
+ * Session windows over one partition: per group, a session holds events less than `gapMs` apart and spans
+ * [first event, last event + gap). The gap is exclusive, as in Flink: events exactly `gap` apart are two
+ * sessions. An event that bridges two sessions merges them (the partial aggregates are mergeable). A session
+ * fires once the watermark passes its end + allowed lateness; with the stream's lateness rule no accepted event
+ * can reach a fired session, so results depend on the data alone.
+ *
+ * A session's row lives in the file span of its start. A merge can move an open session's start back into an
+ * earlier span; the span it left is then reported as changed, so a file written for it while the session was
+ * open (by a flush) is rewritten without it.
  */
 import { accumulate, initialState, merge, result } from './accumulators.js';
-import type { AggregateRow, AggregationSpec, Aggregator } from './window-aggregator.js';
-import { compareRows } from './window-aggregator.js';
+import { groupKey } from './group-key.js';
+import type { AggregateRow, AggregationSpec, Aggregator, LateRow } from './window-aggregator.js';
+import { compareRows, countLate, sortedLate } from './window-aggregator.js';
 
 interface Session {
   start: number;
@@ -19,12 +25,17 @@ export interface SessionSnapshot {
   kind: 'session';
   sessions: Array<[string, Session[]]>;
   fired: Array<[number, AggregateRow[]]>;
+  late: Array<[string, LateRow]>;
+  vacated: number[];
 }
 
 export class SessionAggregator implements Aggregator {
   /** group key -> open sessions, ordered by start */
   private sessions = new Map<string, Session[]>();
   private fired = new Map<number, AggregateRow[]>();
+  private lateCounts = new Map<string, LateRow>();
+  /** spans an open session left by merging into an earlier one, reported as changed by the next advance */
+  private vacated = new Set<number>();
   private readonly gapMs: number;
 
   constructor(readonly spec: AggregationSpec) {
@@ -34,14 +45,16 @@ export class SessionAggregator implements Aggregator {
 
   add(eventTime: number, columns: readonly unknown[][], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
-    const key = group.length === 1 ? String(group[0]) : JSON.stringify(group);
+    const key = groupKey(group);
     const sessions = this.sessions.get(key) ?? [];
     const measures = this.spec.measures;
     let session: Session = { start: eventTime, end: eventTime + this.gapMs, group, states: measures.map((m) => initialState(m.fn)) };
     const kept: Session[] = [];
+    const merged: Session[] = [];
     for (const other of sessions) {
       // overlapping [start, end) intervals belong to one session
       if (other.start < session.end && eventTime < other.end) {
+        merged.push(other);
         session = {
           start: Math.min(session.start, other.start),
           end: Math.max(session.end, other.end),
@@ -56,13 +69,28 @@ export class SessionAggregator implements Aggregator {
         kept.push(other);
       }
     }
+    for (const other of merged) if (this.spanStart(other.start) !== this.spanStart(session.start)) this.vacated.add(this.spanStart(other.start));
     for (let m = 0; m < measures.length; m++) {
       const measure = measures[m]!;
-      accumulate(measure.fn, session.states[m]!, measure.column < 0 ? 1 : columns[measure.column]![row]);
+      accumulate(measure.fn, session.states[m]!, measure.column < 0 ? undefined : columns[measure.column]![row], measure.column < 0);
     }
     kept.push(session);
     kept.sort((a, b) => a.start - b.start);
     this.sessions.set(key, kept);
+  }
+
+  /** A late event is counted against the session it would have opened, [eventTime, eventTime + gap). */
+  late(eventTime: number, columns: readonly unknown[][], row: number): void {
+    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
+    countLate(this.lateCounts, eventTime, eventTime + this.gapMs, group);
+  }
+
+  lateRows(): LateRow[] {
+    return sortedLate(this.lateCounts);
+  }
+
+  clearLate(): void {
+    this.lateCounts.clear();
   }
 
   spanStart(windowStart: number): number {
@@ -70,7 +98,8 @@ export class SessionAggregator implements Aggregator {
   }
 
   advance(watermark: number): { changed: number[]; complete: number[] } {
-    const changed = new Set<number>();
+    const changed = new Set<number>(this.vacated);
+    this.vacated.clear();
     for (const [key, sessions] of this.sessions) {
       const open = sessions.filter((session) => {
         if (session.end + this.spec.allowedLatenessMs > watermark) return true;
@@ -122,13 +151,15 @@ export class SessionAggregator implements Aggregator {
   }
 
   snapshot(): SessionSnapshot {
-    return { kind: 'session', sessions: [...this.sessions], fired: [...this.fired] };
+    return { kind: 'session', sessions: [...this.sessions], fired: [...this.fired], late: [...this.lateCounts], vacated: [...this.vacated] };
   }
 
   static restore(spec: AggregationSpec, snapshot: SessionSnapshot): SessionAggregator {
     const aggregator = new SessionAggregator(spec);
     aggregator.sessions = new Map(snapshot.sessions);
     aggregator.fired = new Map(snapshot.fired);
+    aggregator.lateCounts = new Map(snapshot.late ?? []);
+    aggregator.vacated = new Set(snapshot.vacated ?? []);
     return aggregator;
   }
 }

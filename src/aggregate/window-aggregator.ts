@@ -1,15 +1,20 @@
 /**
- * One configured aggregation over one partition: tumbling windows keyed by window start and group key, fired by
- * the watermark (the trigger), with fired rows collected per aggregate-file span until the span is complete.
- * State is plain data so it snapshots to JSON and restores exactly.
+ * One configured aggregation over one partition: tumbling or hopping windows keyed by window start and group key,
+ * fired by the watermark (the trigger), with fired rows collected per aggregate-file span until the span is
+ * complete. State is plain data (Maps of numbers and group values) so it snapshots and restores exactly.
+ *
+ * A span is complete, and its rows forgotten, only when no window starting in it can still change: its last
+ * window (starting at span + fileSpan - hop) has fired, and no accepted event can open a window starting in it
+ * (an accepted event is at or after watermark - lateness, so its windows start after watermark - lateness - size).
  */
 import { accumulate, initialState, result, type MeasureFn } from './accumulators.js';
+import { groupKey } from './group-key.js';
 import { HoppingWindows } from './windows.js';
 import type { SessionSnapshot } from './session-aggregator.js';
 
 export interface MeasureSpec {
   fn: MeasureFn;
-  /** index of the input column, or -1 for count */
+  /** index of the input column, or -1 for a count of rows */
   column: number;
   output: string;
 }
@@ -36,6 +41,14 @@ export interface AggregateRow {
   values: Array<number | null>;
 }
 
+/** Late events one window (and group) turned away. */
+export interface LateRow {
+  windowStart: number;
+  windowEnd: number;
+  group: unknown[];
+  count: number;
+}
+
 interface GroupState {
   group: unknown[];
   states: number[][];
@@ -44,12 +57,18 @@ interface GroupState {
 export interface AggregatorSnapshot {
   open: Array<[number, Array<[string, GroupState]>]>;
   fired: Array<[number, AggregateRow[]]>;
+  late: Array<[string, LateRow]>;
 }
 
 /** What the partition processor needs of an aggregation's state, whatever its window kind. */
 export interface Aggregator {
   readonly spec: AggregationSpec;
   add(eventTime: number, columns: readonly unknown[][], row: number): void;
+  /** Counts a late event against the window(s) it would have gone to. */
+  late(eventTime: number, columns: readonly unknown[][], row: number): void;
+  /** Late counts since the last `clearLate`, sorted by window and group. */
+  lateRows(): LateRow[];
+  clearLate(): void;
   advance(watermark: number): { changed: number[]; complete: number[] };
   rowsOf(span: number, includeOpen: boolean): AggregateRow[];
   spans(): number[];
@@ -64,6 +83,8 @@ export class WindowAggregator implements Aggregator {
   private open = new Map<number, Map<string, GroupState>>();
   /** file span start -> rows of fired windows not yet in a complete file */
   private fired = new Map<number, AggregateRow[]>();
+  /** window start + group key -> late events turned away */
+  private lateCounts = new Map<string, LateRow>();
 
   constructor(readonly spec: AggregationSpec) {
     this.windows = new HoppingWindows(spec.windowMs, spec.hopMs);
@@ -71,7 +92,7 @@ export class WindowAggregator implements Aggregator {
 
   add(eventTime: number, columns: readonly unknown[][], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
-    const key = group.length === 1 ? String(group[0]) : JSON.stringify(group);
+    const key = groupKey(group);
     const measures = this.spec.measures;
     const windows = this.windows.windowStarts(eventTime, this.starts);
     for (let w = 0; w < windows; w++) {
@@ -88,9 +109,23 @@ export class WindowAggregator implements Aggregator {
       }
       for (let m = 0; m < measures.length; m++) {
         const measure = measures[m]!;
-        accumulate(measure.fn, state.states[m]!, measure.column < 0 ? 1 : columns[measure.column]![row]);
+        accumulate(measure.fn, state.states[m]!, measure.column < 0 ? undefined : columns[measure.column]![row], measure.column < 0);
       }
     }
+  }
+
+  late(eventTime: number, columns: readonly unknown[][], row: number): void {
+    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
+    const windows = this.windows.windowStarts(eventTime, this.starts);
+    for (let w = 0; w < windows; w++) countLate(this.lateCounts, this.starts[w]!, this.windows.windowEnd(this.starts[w]!), group);
+  }
+
+  lateRows(): LateRow[] {
+    return sortedLate(this.lateCounts);
+  }
+
+  clearLate(): void {
+    this.lateCounts.clear();
   }
 
   spanStart(windowStart: number): number {
@@ -98,7 +133,7 @@ export class WindowAggregator implements Aggregator {
   }
 
   /**
-   * Fires every window the watermark has passed. Returns the spans whose content changed and which of them are
+   * Fires every window the watermark has passed. Returns the spans whose content changed and which spans are
    * complete (no window of theirs can still change), so the caller rewrites exactly those files.
    */
   advance(watermark: number): { changed: number[]; complete: number[] } {
@@ -115,7 +150,8 @@ export class WindowAggregator implements Aggregator {
       this.open.delete(start);
       changed.add(span);
     }
-    const complete = [...this.fired.keys()].filter((span) => span + this.spec.fileSpanMs + this.spec.allowedLatenessMs <= watermark);
+    const { fileSpanMs, hopMs, windowMs, allowedLatenessMs } = this.spec;
+    const complete = [...this.fired.keys()].filter((span) => span + fileSpanMs - hopMs + windowMs + allowedLatenessMs <= watermark);
     return { changed: [...changed], complete };
   }
 
@@ -154,6 +190,7 @@ export class WindowAggregator implements Aggregator {
     return {
       open: [...this.open].map(([start, groups]) => [start, [...groups]]),
       fired: [...this.fired],
+      late: [...this.lateCounts],
     };
   }
 
@@ -161,14 +198,29 @@ export class WindowAggregator implements Aggregator {
     const aggregator = new WindowAggregator(spec);
     aggregator.open = new Map(snapshot.open.map(([start, groups]) => [start, new Map(groups)]));
     aggregator.fired = new Map(snapshot.fired);
+    aggregator.lateCounts = new Map(snapshot.late ?? []);
     return aggregator;
   }
 }
 
-export function compareRows(a: AggregateRow, b: AggregateRow): number {
-  if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
-  const ka = JSON.stringify(a.group);
-  const kb = JSON.stringify(b.group);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+export function countLate(counts: Map<string, LateRow>, windowStart: number, windowEnd: number, group: unknown[]): void {
+  const key = `${windowStart},${windowEnd},${groupKey(group)}`;
+  const row = counts.get(key);
+  if (row) row.count++;
+  else counts.set(key, { windowStart, windowEnd, group, count: 1 });
 }
 
+export function sortedLate(counts: Map<string, LateRow>): LateRow[] {
+  return [...counts.values()].sort((a, b) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || compareKeys(groupKey(a.group), groupKey(b.group)));
+}
+
+/** Rows in a deterministic order (window start, then end, then typed group key), so files are byte-stable. */
+export function compareRows(a: AggregateRow, b: AggregateRow): number {
+  if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
+  if ((a.windowEnd ?? 0) !== (b.windowEnd ?? 0)) return (a.windowEnd ?? 0) - (b.windowEnd ?? 0);
+  return compareKeys(groupKey(a.group), groupKey(b.group));
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,23 +1,39 @@
 import type { Command } from 'commander';
+import { assertEnvironment } from '../config/environment.js';
 import { loadConfig } from '../config/load.js';
 import { TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { createObjectStore } from '../sink/store-factory.js';
 import { runWorker, type RunSummary } from '../runtime/worker.js';
+import { runRange } from '../state/range-replay.js';
 import { startObservability } from './observability.js';
-import { formatProgress, formatSummary } from './summary.js';
+import { integer } from './options.js';
+import { Progress, defaultProgressMode, type ProgressMode } from './progress.js';
+import { RunProgress } from './run-progress.js';
+import { formatSummary } from './summary.js';
 
 export interface RunCommandOptions {
   config: string;
   bounded: boolean;
   metricsPort?: number;
   quiet?: boolean;
+  /** default: a bar on a terminal, lines elsewhere, nothing with quiet or in Kubernetes */
+  progress?: ProgressMode;
+  /** a range replay into another lake (state/range-replay.ts) */
+  from?: string;
+  until?: string;
+  lake?: string;
+  deadLetter?: string;
 }
 
 /** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
 export async function runFromConfig(options: RunCommandOptions): Promise<RunSummary> {
   const config = await loadConfig(options.config);
+  await assertEnvironment(config, options.config);
   if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
-  const log = createLogger();
+  const mode = options.progress ?? defaultProgressMode(options.quiet);
+  // A person watching a bar wants warnings, not every partition's info line drawn across it.
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (mode === 'bar' ? 'warn' : 'info'));
   const controller = new AbortController();
   // Past the drain deadline (or at a second signal) the stores stop retrying and the run ends without moving any
   // checkpoint past unwritten data, before Kubernetes' grace period runs out and SIGKILL comes.
@@ -40,15 +56,28 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const observability = await startObservability(config, controller.signal, log);
+  const progress = new Progress({ mode });
+  const watch = mode === 'off' ? undefined : new RunProgress(progress);
+  progress.stage(
+    `processing ${Object.keys(config.streams).join(', ')} from the ${config.source.kind} source into ${createObjectStore(config.lake).location}` +
+      `${options.bounded ? ' (bounded: stops once caught up)' : ''}`,
+  );
+  watch?.start();
   try {
+    if (options.from !== undefined || options.until !== undefined || options.lake !== undefined) {
+      if (!options.bounded || options.from === undefined || options.until === undefined || options.lake === undefined) {
+        throw new TributaryError('CONFIG_INVALID', 'a range replay needs --bounded, --from, --until and --lake together');
+      }
+      return await runRange(config, { from: options.from, until: options.until, lake: options.lake, ...(options.deadLetter ? { deadLetter: options.deadLetter } : {}), signal: controller.signal, log, observers: observability.observers });
+    }
     const summary = await runWorker(config, {
       bounded: options.bounded,
       signal: controller.signal,
       log,
-      observers: observability.observers,
+      observers: [...observability.observers, ...(watch ? [watch] : [])],
       onReady: observability.markReady,
       hardStop: hardStop.signal,
-      ...(options.quiet ? {} : { onProgress: (totals, elapsed) => process.stderr.write(`${formatProgress(totals, elapsed)}\n`) }),
+      ...(watch ? { wrapHandler: (handler) => watch.wrap(handler) } : {}),
     });
     if (hardStop.signal.aborted) throw hardStop.signal.reason;
     return summary;
@@ -58,6 +87,7 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
     throw error;
   } finally {
     if (deadline) clearTimeout(deadline);
+    watch?.stop();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
     await observability.close();
@@ -70,8 +100,12 @@ export function registerRunCommand(program: Command): void {
     .description('run the worker: read the configured source, land Parquet, dead-letter what fails')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--bounded', 'stop once caught up with the source (backfills, replays, tests)', false)
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number.parseInt(v, 10))
-    .option('-q, --quiet', 'no progress lines', false)
+    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', integer(0, 65535))
+    .option('-q, --quiet', 'no progress (the default inside Kubernetes when stderr is not a terminal)', false)
+    .option('--from <time|position>', 'range replay: from this position, or the first event enqueued at or after this ISO 8601 time')
+    .option('--until <time|position>', 'range replay: up to (not including) this position or time; rounded up to the end of its cell')
+    .option('--lake <path|container>', "range replay: the lake to write the range's files into (a container of the configured account for a blob lake)")
+    .option('--dead-letter <path|container>', "range replay: where the range's dead letters go (not written when absent)")
     .action(async (opts: RunCommandOptions) => {
       const summary = await runFromConfig(opts);
       process.stdout.write(`${formatSummary(summary)}\n`);

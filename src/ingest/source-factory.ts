@@ -31,7 +31,9 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         owner: localOwnerName(),
         leaseTtlMs: source.leaseTtl,
         batchSize: config.processing.batchSize,
+        onCorruptBlock: source.onCorruptBlock,
         log: deps.log.child({ component: 'capture-source' }),
+        indexCache: deps.state,
       });
     case 'kafka':
       return lazySource(`kafka ${source.brokers.join(',')} group ${source.groupId} topics ${Object.values(source.topics).join(',')}`, async () => {

@@ -12,14 +12,16 @@
 import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator } from '../aggregate/window-aggregator.js';
-import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SnapshotStore } from '../state/snapshot-store.js';
 import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
-import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
-import { aggregateFileKey, deadLetterKey, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
+import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
+import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { TableSchema } from '../sink/table.js';
 import type { PipelineObserver } from './observer.js';
@@ -29,6 +31,8 @@ export interface ProcessorStores {
   lake: ObjectStore;
   deadLetters: ObjectStore;
   state: ObjectStore;
+  /** the snapshot history in `state`, with the configured retention (default retention when absent) */
+  snapshots?: SnapshotStore;
 }
 
 /** This owner's ownership period: its epoch fences every write (see ownership.ts); the signal ends its work. */
@@ -64,7 +68,8 @@ export interface DecodedBatch {
 
 interface OpenCell {
   start: number;
-  firstEnqueuedMs: number;
+  /** the enqueued hour of the open part's rows (every row of a raw file lies in the hour its path names) */
+  partHourMs: number;
   part: number;
   /** the open raw file in the partition's lane */
   fileId: string;
@@ -121,6 +126,7 @@ export class PartitionProcessor {
   private laneFailure: unknown;
   /** body columns the main thread needs back from decoding: aggregation inputs */
   private readonly returnColumns: number[];
+  private readonly snapshots: SnapshotStore;
 
   constructor(
     private readonly plan: StreamPlan,
@@ -137,18 +143,18 @@ export class PartitionProcessor {
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
     this.lane = pool.laneFor(plan.stream, partition);
+    this.snapshots = stores.snapshots ?? new SnapshotStore(stores.state);
     this.returnColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column)]))].filter((c) => c >= 0);
   }
 
   /** Restores the last snapshot, if any, and says where the source must resume. */
   async restore(): Promise<ResumePoint> {
-    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition), { signal: this.ownership.signal });
-    if (!bytes) return undefined;
-    const snapshot = decodeSnapshot(bytes);
+    const snapshot = await this.snapshots.latestAtOrBefore(this.plan.stream, this.partition, undefined, { signal: this.ownership.signal });
+    if (!snapshot) return undefined;
     if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
       throw new TributaryError(
         'CONFIG_INVALID',
-        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset" (the next run replays from the start and rewrites the lake under the same names)`,
+        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset --forget-all --lake --execute" (the next run replays from the start and rewrites the lake under the same names)`,
       );
     }
     this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);
@@ -158,7 +164,7 @@ export class PartitionProcessor {
     });
     this.nextPosition = snapshot.position;
     this.lastOffset = snapshot.offsetBefore;
-    this.log.info({ stream: this.plan.stream, partition: this.partition, position: snapshot.position }, 'restored snapshot');
+    this.log.info({ position: snapshot.position }, 'restored snapshot'); // stream and partition come with the child logger
     return { position: snapshot.position };
   }
 
@@ -246,7 +252,8 @@ export class PartitionProcessor {
         this.cell = this.openCell(cellStart, event);
       }
       if (event.envelopeError !== undefined) {
-        this.deadLetter(event, 'schema', event.envelopeError);
+        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
       } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
@@ -254,10 +261,14 @@ export class PartitionProcessor {
         const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
         const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
         if (verdict === 'accept') {
+          // a raw part holds one enqueued hour: the first row of another hour starts a new part
+          if (this.cell.rows > 0 && hourOf(event.enqueuedTimeMs) !== this.cell.partHourMs) await this.rollPart();
           this.accept(event, decoded.columns, row, eventTime);
           if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
-        } else if (verdict === 'late') this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
-        else duplicates++;
+        } else if (verdict === 'late') {
+          this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
+          for (const aggregator of this.aggregators) aggregator.late(eventTime, decoded.columns, row);
+        } else duplicates++;
       }
       this.nextPosition = event.position + 1;
       this.lastOffset = event.offset;
@@ -298,7 +309,7 @@ export class PartitionProcessor {
   }
 
   private openCell(start: number, first: SourceEvent): OpenCell {
-    return { start, firstEnqueuedMs: first.enqueuedTimeMs, part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
+    return { start, partHourMs: hourOf(first.enqueuedTimeMs), part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
   }
 
   private fileId(cellStart: number, part: number): string {
@@ -317,6 +328,7 @@ export class PartitionProcessor {
   /** Lands the event in the raw file (its row stays in the lane) and in the aggregates. */
   private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
     const cell = this.cell!;
+    if (cell.rows === 0) cell.partHourMs = hourOf(event.enqueuedTimeMs);
     this.pendingRows.push(row);
     cell.rows++;
     cell.bodyBytes += event.body.byteLength;
@@ -353,6 +365,7 @@ export class PartitionProcessor {
   private async commitCell(nextCellStart: number): Promise<void> {
     const cell = this.cell!;
     await this.writeCell(cell);
+    for (const aggregator of this.aggregators) aggregator.clearLate();
     const fileId = cell.fileId;
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
@@ -373,7 +386,8 @@ export class PartitionProcessor {
       gate: this.gate.snapshot(),
       aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    await this.write(this.stores.state, snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+    await this.snapshots.write(snapshot, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
     // Only now, with the files and the snapshot written, does the lane let go of the cell's rows.
     this.inLane(() => this.pool.dropFile(this.lane, fileId));
     this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);
@@ -383,12 +397,20 @@ export class PartitionProcessor {
     if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      await this.write(this.stores.deadLetters, deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+      const key = deadLetterKey(this.plan.stream, this.partition, cell.start);
+      await this.write(this.stores.deadLetters, key, bytes, metadata);
+      this.observer.deadLettersWritten?.(this.plan.stream, key, countsFromMetadata(metadata));
+    }
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const plan = this.plan.aggregations[a]!;
+      for (const file of lateFiles(plan.lateSchema, plan.spec.groupColumns.length, this.partition, cell.start, this.aggregators[a]!.lateRows())) {
+        await this.putFile(plan.lateSchema.name, file.key, await this.pool.encode(file.table), file.rows);
+      }
     }
   }
 
   private async writeRawPart(cell: OpenCell): Promise<void> {
-    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.firstEnqueuedMs);
+    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.partHourMs);
     const fileId = cell.fileId;
     const bytes = await this.inLaneAwaited(() => this.pool.fileBytes(this.lane, fileId));
     this.throwLaneFailure();
@@ -399,21 +421,15 @@ export class PartitionProcessor {
   private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {
     const plan = this.plan.aggregations[aggregation]!;
     const rows = this.aggregators[aggregation]!.rowsOf(span, includeOpen);
-    if (rows.length === 0) return;
-    const groupCount = plan.spec.groupColumns.length;
-    const columns: unknown[][] = plan.schema.columns.map(() => []);
-    for (const row of rows) {
-      columns[0]!.push(row.windowStart);
-      columns[1]!.push(row.windowEnd ?? row.windowStart + plan.spec.windowMs);
-      for (let g = 0; g < groupCount; g++) columns[2 + g]!.push(row.group[g]);
-      for (let m = 0; m < row.values.length; m++) columns[2 + groupCount + m]!.push(row.values[m]);
-      columns[2 + groupCount + row.values.length]!.push(this.partition);
+    const key = aggregateFileKey(plan.schema.name, this.partition, span);
+    if (rows.length === 0) {
+      // every row it held moved to an earlier span (sessions that merged); a file written by a flush goes
+      if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+      await this.stores.lake.delete(key, { signal: this.ownership.signal });
+      return;
     }
-    await this.writeTable(plan.schema, columns, aggregateFileKey(plan.schema.name, this.partition, span), rows.length);
-  }
-
-  private async writeTable(schema: TableSchema, columns: unknown[][], key: string, rows: number): Promise<void> {
-    await this.putFile(schema.name, key, await this.pool.encode({ schema, columns }), rows);
+    const table = aggregateTable(plan.schema, plan.spec.groupColumns.length, plan.spec.windowMs, this.partition, rows);
+    await this.putFile(plan.schema.name, key, await this.pool.encode(table), rows.length);
   }
 
   /** Every write of this owner: refused once its partition has moved on (the signal, then the store's epoch check). */

@@ -11,7 +11,7 @@ import { projectColumns, type ProjectedColumn } from '../ingest/decode/projectio
 import type { StreamDecodeSpec } from '../ingest/decode/task.js';
 import { createWriterSchemaSource, type WriterSchemaSource } from '../ingest/decode/writer-schemas.js';
 import type { AggregationSpec } from '../aggregate/window-aggregator.js';
-import type { ColumnSpec, TableSchema } from '../sink/table.js';
+import type { ColumnSpec, ColumnType, TableSchema } from '../sink/table.js';
 import type { MeasureFn } from '../aggregate/accumulators.js';
 
 export const METADATA_COLUMNS: ColumnSpec[] = [
@@ -28,6 +28,8 @@ export const ENQUEUED_TIME = '_enqueued_time';
 export interface AggregationPlan {
   spec: AggregationSpec;
   schema: TableSchema;
+  /** `<aggregation>_late`: late events per window and group, written with the position cell they arrived in */
+  lateSchema: TableSchema;
 }
 
 export interface StreamPlan {
@@ -102,6 +104,7 @@ export function buildStreamPlan(stream: string, streamConfig: StreamConfig, sche
     eventIdPath: streamConfig.eventId.split('.'),
     eventTimePath: timeFromSource ? [] : streamConfig.eventTime.split('.'),
     maxEventBytes: processing.maxEventBytes,
+    eventTimeRange: { minMs: processing.eventTimeRange.min, maxMs: processing.eventTimeRange.max },
   };
   return { stream, config: streamConfig, decode, bodyColumns, propertyColumns, raw, aggregations };
 }
@@ -116,17 +119,21 @@ function planAggregation(
 ): AggregationPlan {
   const where = `aggregations[${index}]`;
   const window = aggregation.window;
+  // Each aggregate file lies in one date=/hour= folder, the hour of every window start in it.
+  if (HOUR_MS % fileSpanMs !== 0) {
+    throw new TributaryError('CONFIG_INVALID', `processing.aggregateFileSpan: ${fileSpanMs} ms must divide one hour (e.g. 5m, 15m, 1h), so every aggregate file lies in one hour folder`);
+  }
   const step = window.kind === 'hopping' ? window.hop : window.kind === 'tumbling' ? window.size : undefined;
   if (step !== undefined && fileSpanMs % step !== 0) {
     throw new TributaryError('CONFIG_INVALID', `${where}.window: its ${window.kind === 'hopping' ? 'hop' : 'size'} (${step} ms) must divide processing.aggregateFileSpan (${fileSpanMs} ms)`);
   }
   const groupColumns = aggregation.groupBy.map((field, g) => find(field, `${where}.groupBy[${g}]`));
   const measures = aggregation.measures.map((measure, m) => {
-    const column = measure.fn === 'count' ? -1 : find(measure.field!, `${where}.measures[${m}].field`);
-    if (column >= 0 && !['int32', 'int64', 'float', 'double', 'timestamp_ms', 'timestamp_us'].includes(bodyColumns[column]!.type)) {
+    const column = measure.field === undefined ? -1 : find(measure.field, `${where}.measures[${m}].field`);
+    if (column >= 0 && measure.fn !== 'count' && !NUMERIC_TYPES.includes(bodyColumns[column]!.type)) {
       throw new TributaryError('CONFIG_INVALID', `${where}.measures[${m}].field: "${measure.field}" is ${bodyColumns[column]!.type}; ${measure.fn} needs a number`);
     }
-    const output = measure.as ?? (measure.fn === 'count' ? 'count' : `${measure.fn}_${measure.field!.replace(/\./g, '_')}`);
+    const output = measure.as ?? (measure.field === undefined ? 'count' : `${measure.fn}_${measure.field.replace(/\./g, '_')}`);
     return { fn: measure.fn as MeasureFn, column, output };
   });
   const windowMs = window.kind === 'session' ? window.gap : window.size;
@@ -141,15 +148,51 @@ function planAggregation(
     groupColumns,
     measures,
   };
+  const windowColumns: ColumnSpec[] = [
+    { name: 'window_start', type: 'timestamp_ms', nullable: false },
+    { name: 'window_end', type: 'timestamp_ms', nullable: false },
+    ...groupColumns.map((c) => ({ name: bodyColumns[c]!.name, type: bodyColumns[c]!.type, nullable: true })),
+  ];
   const schema: TableSchema = {
     name: aggregation.name,
-    columns: [
-      { name: 'window_start', type: 'timestamp_ms', nullable: false },
-      { name: 'window_end', type: 'timestamp_ms', nullable: false },
-      ...groupColumns.map((c) => ({ name: bodyColumns[c]!.name, type: bodyColumns[c]!.type, nullable: true })),
-      ...measures.map((m) => ({ name: m.output, type: m.fn === 'count' ? ('int64' as const) : ('double' as const), nullable: m.fn !== 'count' && m.fn !== 'sum' })),
-      { name: 'partition', type: 'string', nullable: false },
-    ],
+    columns: [...windowColumns, ...measures.map((m) => measureColumn(m, m.column >= 0 ? bodyColumns[m.column]!.type : undefined)), SOURCE_PARTITION_COLUMN],
   };
-  return { spec, schema };
+  const lateSchema: TableSchema = {
+    name: `${aggregation.name}${LATE_TABLE_SUFFIX}`,
+    columns: [...windowColumns, { name: 'late_events', type: 'int64', nullable: false }, SOURCE_PARTITION_COLUMN],
+  };
+  return { spec, schema, lateSchema };
+}
+
+const HOUR_MS = 3_600_000;
+const NUMERIC_TYPES: ColumnType[] = ['int32', 'int64', 'float', 'double', 'timestamp_ms', 'timestamp_us'];
+const INTEGER_TYPES: ColumnType[] = ['int32', 'int64'];
+
+/** The late-events side table of an aggregation is named `<aggregation>_late`. */
+export const LATE_TABLE_SUFFIX = '_late';
+
+/**
+ * The partition a row was computed from. Not `partition`: that is the path key, and a reader with Hive
+ * partitioning would silently put the path value in its place.
+ */
+export const SOURCE_PARTITION_COLUMN: ColumnSpec = { name: '_partition', type: 'string', nullable: false };
+
+/**
+ * SQL's result types: COUNT is BIGINT; SUM of integers is an integer, of reals a double; MIN and MAX keep their
+ * input's type (a timestamp stays a timestamp); AVG is a double. All but COUNT are NULL over no values.
+ */
+function measureColumn(measure: { fn: MeasureFn; output: string }, input: ColumnType | undefined): ColumnSpec {
+  const name = measure.output;
+  switch (measure.fn) {
+    case 'count':
+      return { name, type: 'int64', nullable: false };
+    case 'sum':
+      return { name, type: input !== undefined && INTEGER_TYPES.includes(input) ? 'int64' : 'double', nullable: true };
+    case 'min':
+    case 'max':
+      return { name, type: input ?? 'double', nullable: true };
+    case 'mean':
+      return { name, type: 'double', nullable: true };
+  }
+
 }

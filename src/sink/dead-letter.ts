@@ -1,8 +1,10 @@
 /**
  * The dead-letter stream. A record keeps everything needed to understand and replay the event: the original
- * bytes, the source coordinates, the reason, the error text, the attempt count and the time. Dead letters of one
- * position cell form one JSON-lines object, rewritten whole with the cell like the lake's files, so a replay
- * does not duplicate them; counts per reason ride in the object's metadata so they can be tallied by listing.
+ * bytes, the source coordinates (enqueued time included), the reason, the error text and the attempt count.
+ * Dead letters of one position cell form one JSON-lines object, rewritten whole with the cell like the lake's
+ * files, so a replay does not duplicate them. Every field comes from the event and its verdict, none from the
+ * clock, so a replay or a crash rewrites the object with the same bytes. Counts per reason ride in the object's
+ * metadata so they can be tallied by listing.
  */
 import type { ApplicationProperties, SourceEvent } from '../core/source.js';
 
@@ -20,7 +22,6 @@ export interface DeadLetterRecord {
   partitionKey: string | null;
   properties: ApplicationProperties;
   attempts: number;
-  deadLetteredAt: string;
   /** the original body, base64 */
   body: string;
 }
@@ -31,7 +32,6 @@ export function deadLetterRecord(
   event: SourceEvent,
   reason: DeadLetterReason,
   error: string,
-  now: Date = new Date(),
 ): DeadLetterRecord {
   return {
     reason,
@@ -44,7 +44,6 @@ export function deadLetterRecord(
     partitionKey: event.partitionKey,
     properties: event.properties,
     attempts: 1,
-    deadLetteredAt: now.toISOString(),
     body: Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength).toString('base64'),
   };
 }

@@ -5,19 +5,27 @@ import { TributaryError, errorMessage } from '../core/errors.js';
 import { EPOCH_METADATA, type Fence, type ObjectInfo, type ObjectStore } from '../core/object-store.js';
 
 const METADATA_SUFFIX = '.meta.json';
-const TEMP_PREFIX = '.tmp-';
-/** where fenced writes take their locks: outside every table folder, skipped by listings */
-const LOCK_FOLDER = '_tributary/locks';
+/** the store's own folder at its root, outside every table folder; listings skip it */
+const OWN_FOLDER = '_tributary';
+/**
+ * Where writes are staged, so no reader's glob reaches a partial file (a `<table>/**` glob: DuckDB does not
+ * skip `.` or `_` names, so a temporary file inside a table folder would be read).
+ */
+export const TEMP_DIR = `${OWN_FOLDER}/tmp`;
+/** where fenced writes take their locks */
+const LOCK_FOLDER = `${OWN_FOLDER}/locks`;
 /** a lock older than this was left by a process that died while holding it */
 const STALE_LOCK_MS = 30_000;
 
 /**
- * A folder as an object store. Writes go to a temporary file in the target folder, are fsynced, then renamed
- * over the final name: rename is atomic on POSIX, so a reader never sees half a file and a crash leaves at most
- * a `.tmp-*` file that no reader lists.
+ * A folder as an object store. Writes go to a temporary file in `<root>/_tributary/tmp/`, are fsynced, then
+ * renamed over the final name: rename is atomic on POSIX (the folder is on the same file system), so a reader
+ * never sees half a file. A temporary file carries its process id; a crashed process's leftovers are removed
+ * when the next process first writes to the store.
  */
 export class LocalObjectStore implements ObjectStore {
   readonly location: string;
+  private tempReady: Promise<void> | undefined;
 
   constructor(private readonly root: string) {
     this.location = path.resolve(root);
@@ -32,10 +40,16 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.file(key);
     try {
       await mkdir(path.dirname(target), { recursive: true });
-      if (metadata && Object.keys(metadata).length > 0) {
-        await atomicWrite(target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata)));
-      }
-      await atomicWrite(target, bytes);
+      const tempDir = path.join(this.root, ...TEMP_DIR.split('/'));
+      await (this.tempReady ??= prepareTempDir(tempDir));
+      // Both files are staged (and fsynced) before either is renamed, so a kill can tear them apart only between
+      // two renames; the object goes first, so a torn pair is new bytes with old metadata. The other way round,
+      // an object whose fencing epoch was raised in the sidecar but not in its content (an owner record) could
+      // never be claimed again: every claim would read the old epoch and be refused by the new one.
+      const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
+      const stagedMetadata = hasMetadata ? await stage(tempDir, target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata))) : undefined;
+      await rename(await stage(tempDir, target, bytes), target);
+      if (stagedMetadata) await rename(stagedMetadata, target + METADATA_SUFFIX);
     } catch (error) {
       throw new TributaryError(fsFaultCode(error), `cannot write ${target}: ${errorMessage(error)}`, { cause: error });
     }
@@ -100,9 +114,9 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const key = keyPrefix ? `${keyPrefix}/${entry.name}` : entry.name;
         if (entry.isDirectory()) {
-          if (key === '_tributary') continue;
+          if (key === OWN_FOLDER) continue;
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, entry.name), key);
-        } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.startsWith(TEMP_PREFIX) && !entry.name.endsWith(METADATA_SUFFIX)) {
+        } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.endsWith(METADATA_SUFFIX)) {
           const full = path.join(dir, entry.name);
           const info = await stat(full);
           results.push({ key, size: info.size, metadata: await readMetadata(full) });
@@ -126,10 +140,35 @@ function fsFaultCode(error: unknown, permanent: 'STORAGE_PERMANENT' | 'INPUT_UNR
   return TRANSIENT_FS_CODES.has((error as NodeJS.ErrnoException).code ?? '') ? 'STORAGE_TRANSIENT' : permanent;
 }
 
-async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(target)}`);
+/** Writes and fsyncs a temporary file for `target` in the staging folder; the caller renames it into place. */
+async function stage(tempDir: string, target: string, bytes: Uint8Array): Promise<string> {
+  const temp = path.join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(target)}`);
   await writeFile(temp, bytes, { flush: true });
-  await rename(temp, target);
+  return temp;
+}
+
+/**
+ * Creates the staging folder and removes what processes that no longer run left in it (a SIGKILL between write
+ * and rename). Files of live processes stay: another store of this process, or another worker on the same folder,
+ * may be writing them right now.
+ */
+async function prepareTempDir(tempDir: string): Promise<void> {
+  await mkdir(tempDir, { recursive: true });
+  for (const name of await readdir(tempDir)) {
+    const pid = Number(name.slice(0, name.indexOf('-')));
+    if (Number.isSafeInteger(pid) && pid > 0 && isRunning(pid)) continue;
+    await rm(path.join(tempDir, name), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function readMetadata(file: string): Promise<Record<string, string>> {

@@ -3,7 +3,8 @@
  *
  * Physical and logical types follow the Parquet spec so any reader (Arrow, Spark, DuckDB) sees real types:
  * int64 and timestamps are INT64 (timestamps annotated TIMESTAMP(unit, UTC) and the legacy converted type),
- * strings are BYTE_ARRAY annotated STRING/UTF8, json is BYTE_ARRAY annotated JSON, nullable columns are OPTIONAL.
+ * strings are BYTE_ARRAY annotated STRING/UTF8, json is BYTE_ARRAY annotated JSON (logical and converted type, so
+ * DuckDB reads it as JSON), nullable columns are OPTIONAL.
  *
  * Encodings, per column (measured in bench/parquet-writers.ts, 200k order rows):
  * - strings and json: RLE_DICTIONARY when dictionary + indexes at most halve the plain bytes (the writer's own
@@ -17,7 +18,7 @@
  * The output is a pure function of the input: the footer carries a fixed created_by and no clock, so a replay
  * rewrites a file with the same bytes (the commit protocol relies on that).
  */
-import { ByteWriter, ParquetWriter, parquetWriteBuffer, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../core/errors.js';
@@ -61,15 +62,19 @@ export function encodeParquet(table: TableData, options: ParquetEncodeOptions = 
   if (!Number.isSafeInteger(rowGroupSize) || rowGroupSize <= 0) {
     throw new RangeError(`parquet: rowGroupSize must be a positive integer, got ${rowGroupSize}`);
   }
-  const buffer = parquetWriteBuffer({
-    columnData: prepared.map((column) => column.source),
+  const writer = new ByteWriter();
+  const parquet = new ParquetWriter({
+    writer,
     schema: schemaElements(prepared),
     codec: compression,
     compressors: { SNAPPY: snappyCompressor(options.snappy ?? DEFAULT_SNAPPY) },
-    rowGroupSize,
     createdBy: PARQUET_CREATED_BY,
   });
-  const bytes = new Uint8Array(buffer);
+  void parquet.write({ columnData: prepared.map((column) => column.source), rowGroupSize });
+  // The footer names JSON columns with the converted type too (see footerElements); the pages are the same.
+  parquet.schema = footerElements(prepared);
+  void parquet.finish();
+  const bytes = new Uint8Array(writer.getBuffer());
   return rowCount === 0 ? fixEmptyRowGroupList(bytes, schema.name) : bytes;
 }
 
@@ -106,7 +111,7 @@ export function encodeRowGroup(table: TableData, options: { compression?: Parque
 
 /** A whole file from groups encoded by `encodeRowGroup` with the same schema, offsets moved to where each group lands. */
 export function assembleParquet(schema: TableSchema, groups: readonly EncodedRowGroup[]): Uint8Array {
-  const elements = schemaElements(schema.columns.map((spec) => prepareColumn(schema.name, spec, [])));
+  const elements = footerElements(schema.columns.map((spec) => prepareColumn(schema.name, spec, [])));
   const writer = new ByteWriter();
   writer.appendUint32(MAGIC);
   const rowGroups: RowGroup[] = [];
@@ -142,6 +147,16 @@ function shiftChunk(chunk: ColumnChunk, shift: bigint): ColumnChunk {
 
 function schemaElements(prepared: readonly PreparedColumn[]): SchemaElement[] {
   return [{ name: 'schema', num_children: prepared.length }, ...prepared.map((column) => column.element)];
+}
+
+/**
+ * The schema as the footer states it. JSON columns carry the JSON converted type beside the JSON logical type:
+ * DuckDB and older readers look only at the converted type (without it DuckDB reads the column as BLOB). The
+ * writer is given the schema without it, because with it the writer would re-serialise every value through
+ * JSON.stringify, and the values here are already JSON text; the bytes written are the same either way.
+ */
+function footerElements(prepared: readonly PreparedColumn[]): SchemaElement[] {
+  return schemaElements(prepared).map((element) => (element.logical_type?.type === 'JSON' ? { ...element, converted_type: 'JSON' as const } : element));
 }
 
 function prepareTable(table: TableData): PreparedColumn[] {

@@ -80,11 +80,11 @@ export interface DemoStores {
   state: StoreConfig;
 }
 
-/** The demo config of examples/tributary.yaml with its stores replaced and sizes made small enough for a test. */
+/** The demo config of examples/tributary.yaml (its schema paths relative to examples/) with its stores replaced and sizes made small enough for a test. */
 export async function demoConfig(stores: DemoStores): Promise<TributaryConfigInput> {
   const demo = parseYaml(await readFile(path.join(REPO_ROOT, 'examples', 'tributary.yaml'), 'utf8')) as TributaryConfigInput;
   const streams = Object.fromEntries(
-    Object.entries(demo.streams).map(([name, stream]) => [name, { ...stream, schema: path.join(REPO_ROOT, stream.schema) }]),
+    Object.entries(demo.streams).map(([name, stream]) => [name, { ...stream, schema: path.join(REPO_ROOT, 'examples', stream.schema) }]),
   );
   return {
     ...demo,
@@ -112,15 +112,15 @@ export async function readLake(store: ObjectStore): Promise<Map<string, Rows>> {
   return lake;
 }
 
-/** Dead letters without the wall-clock time they were written at, which differs between runs by design. */
-export async function readDeadLetters(store: ObjectStore): Promise<Map<string, Array<Omit<DeadLetterRecord, 'deadLetteredAt'>>>> {
-  const letters = new Map<string, Array<Omit<DeadLetterRecord, 'deadLetteredAt'>>>();
+/** Dead letters per object (every field is derived from the data, so runs compare exactly). */
+export async function readDeadLetters(store: ObjectStore): Promise<Map<string, DeadLetterRecord[]>> {
+  const letters = new Map<string, DeadLetterRecord[]>();
   for (const info of await store.list('')) {
     const bytes = await store.get(info.key);
     if (!bytes) throw new Error(`${info.key} vanished while reading dead letters`);
     letters.set(
       info.key,
-      decodeDeadLetters(bytes).map(({ deadLetteredAt: _writtenAt, ...record }) => record),
+      decodeDeadLetters(bytes),
     );
   }
   return letters;
@@ -147,7 +147,7 @@ export class CheckpointGuard {
   checks = 0;
   private readonly expected = new Map<string, { landed: number[]; deadLettered: number[] }>();
 
-  constructor(reference: { lake: Map<string, Rows>; deadLetters: Map<string, Array<Omit<DeadLetterRecord, 'deadLetteredAt'>>> }) {
+  constructor(reference: { lake: Map<string, Rows>; deadLetters: Map<string, DeadLetterRecord[]> }) {
     const entry = (stream: string, partition: string) => {
       const name = `${stream}/${partition}`;
       let found = this.expected.get(name);

@@ -56,12 +56,4 @@ describe('decode worker', () => {
     expect(result.errors.map(([i]) => i)).toEqual([1, 2, 3, 4]);
     expect(result.errors[1]![1]).toContain('event id field "id" is missing');
   });
-
-  it('keeps the compiled and the avsc decoder of one stream apart (regression: the first one compiled served both)', () => {
-    const type = avro.Type.forSchema(readerSchema as avro.Schema);
-    const truncated = type.toBuffer({ id: 'a', at: 1, amount: 1, coupon: null }).subarray(0, 4);
-    const message = (decoder: 'compiled' | 'avsc') => decodeBatch({ spec: { ...spec('avro'), stream: 'shared', decoder }, ...pack([truncated]) }).errors[0]![1];
-    expect(message('compiled')).toMatch(/runs past the end/);
-    expect(message('avsc')).toBe('truncated buffer');
-  });
 });

@@ -1,6 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
-import { PARQUET_CREATED_BY, encodeParquet } from '../../src/sink/parquet.js';
+import { PARQUET_CREATED_BY, assembleParquet, encodeParquet, encodeRowGroup } from '../../src/sink/parquet.js';
+import { queryDuckDb } from '../support/duckdb.js';
 import type { ColumnSpec, ColumnType, TableData } from '../../src/sink/table.js';
 import { readParquet, readParquetMetadata } from '../support/read-parquet.js';
 
@@ -197,5 +201,32 @@ describe('encodeParquet', () => {
       columns: [[1, 2], [1]],
     };
     expect(() => encodeParquet(table)).toThrow(/column "b" has 1 values, expected 2/);
+  });
+});
+
+describe('what DuckDB reads', () => {
+  it('reads JSON columns as JSON and timestamps as UTC timestamps (regression: JSON without the converted type was a BLOB)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tributary-parquet-duckdb-'));
+    try {
+      const table = everyTypeTable();
+      await writeFile(path.join(dir, 'whole.parquet'), encodeParquet(table));
+      await writeFile(path.join(dir, 'groups.parquet'), assembleParquet(table.schema, [encodeRowGroup(table)]));
+      for (const file of ['whole.parquet', 'groups.parquet']) {
+        const { types, rows } = await queryDuckDb(`SELECT * FROM read_parquet('${path.join(dir, file)}')`);
+        expect(types, file).toMatchObject({
+          json_required: 'JSON',
+          json_text_nullable: 'JSON',
+          timestamp_ms_required: 'TIMESTAMP WITH TIME ZONE',
+          timestamp_us_required: 'TIMESTAMP WITH TIME ZONE',
+          int64_required: 'BIGINT',
+          int32_required: 'INTEGER',
+          string_required: 'VARCHAR',
+        });
+        expect(JSON.parse(String(rows[0]!.json_required))).toEqual({ a: 1, b: [1, 2] });
+        expect(rows[0]!.timestamp_ms_required).toBe(T0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

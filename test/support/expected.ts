@@ -48,9 +48,18 @@ export interface Rules {
   latenessMs: number;
 }
 
+export interface JudgedEvent {
+  partition: string;
+  position: number;
+  record: Record<string, unknown>;
+  time: number;
+}
+
 export interface Verdicts {
-  accepted: Array<{ partition: string; position: number; record: Record<string, unknown>; time: number }>;
+  accepted: JudgedEvent[];
   late: Set<string>;
+  /** every late delivery (a redelivered late event counts again, as its dead letters do) */
+  lateEvents: JudgedEvent[];
   corrupt: number;
   duplicates: number;
   distinctIds: Set<string>;
@@ -58,7 +67,7 @@ export interface Verdicts {
 
 export function judge(partitions: Map<string, ArchiveEvent[]>, schema: avro.Schema, rules: Rules): Verdicts {
   const type = avro.Type.forSchema(schema);
-  const verdicts: Verdicts = { accepted: [], late: new Set(), corrupt: 0, duplicates: 0, distinctIds: new Set() };
+  const verdicts: Verdicts = { accepted: [], late: new Set(), lateEvents: [], corrupt: 0, duplicates: 0, distinctIds: new Set() };
   for (const [partition, events] of partitions) {
     let maxTime = -Infinity;
     const seen = new Set<string>();
@@ -79,6 +88,7 @@ export function judge(partitions: Map<string, ArchiveEvent[]>, schema: avro.Sche
       }
       if (time + rules.latenessMs < maxTime - rules.outOfOrdernessMs) {
         verdicts.late.add(id);
+        verdicts.lateEvents.push({ partition, position: event.position, record, time });
         continue;
       }
       seen.add(id);
@@ -97,6 +107,14 @@ export interface ExpectedAggregateRow {
   max: number;
 }
 
+/**
+ * A row key: partition, window start and the group values, each with its type, so null, "null", 1 and "1"
+ * differ (the lake's rows are keyed the same way in the tests, from what DuckDB returns).
+ */
+export function rowKey(partition: string, windowStart: number, group: readonly unknown[]): string {
+  return JSON.stringify([partition, windowStart, ...group.map((v) => (v === null || v === undefined ? null : `${typeof v}:${String(v)}`))]);
+}
+
 /** count/sum/min/max of `field` per (partition, window start, group values); hopping windows when hopMs < windowMs. */
 export function aggregate(
   accepted: Verdicts['accepted'],
@@ -109,7 +127,7 @@ export function aggregate(
   for (const { partition, record, time } of accepted) {
     // every window [start, start + windowMs) with start a multiple of hopMs that contains the time
     for (let windowStart = Math.floor(time / hopMs) * hopMs; windowStart > time - windowMs; windowStart -= hopMs) {
-      const key = [partition, windowStart, ...groupBy.map((g) => String(record[g]))].join('|');
+      const key = rowKey(partition, windowStart, groupBy.map((g) => record[g]));
       const value = field(record);
       const row = rows.get(key) ?? { key, count: 0, sum: 0, min: Infinity, max: -Infinity };
       row.count++;
@@ -124,19 +142,21 @@ export function aggregate(
 
 /** Session windows: per (partition, group), the connected runs of [t, t + gap) over the accepted events. */
 export function sessions(accepted: Verdicts['accepted'], gapMs: number, groupBy: string[], field: (record: Record<string, unknown>) => number): Map<string, ExpectedAggregateRow & { end: number }> {
-  const byGroup = new Map<string, Array<{ time: number; value: number }>>();
+  const byGroup = new Map<string, { partition: string; group: unknown[]; events: Array<{ time: number; value: number }> }>();
   for (const { partition, record, time } of accepted) {
-    const key = [partition, ...groupBy.map((g) => String(record[g]))].join('|');
-    byGroup.set(key, [...(byGroup.get(key) ?? []), { time, value: field(record) }]);
+    const group = groupBy.map((g) => record[g]);
+    const key = JSON.stringify([partition, ...group.map((v) => `${typeof v}:${String(v)}`)]);
+    const entry = byGroup.get(key) ?? { partition, group, events: [] };
+    entry.events.push({ time, value: field(record) });
+    byGroup.set(key, entry);
   }
   const rows = new Map<string, ExpectedAggregateRow & { end: number }>();
-  for (const [group, events] of byGroup) {
+  for (const { partition, group, events } of byGroup.values()) {
     events.sort((a, b) => a.time - b.time);
     let current: (ExpectedAggregateRow & { start: number; end: number }) | undefined;
     const close = () => {
       if (!current) return;
-      const [partition, ...rest] = group.split('|');
-      const key = [partition, current.start, ...rest].join('|');
+      const key = rowKey(partition, current.start, group);
       rows.set(key, { ...current, key });
     };
     for (const { time, value } of events) {
@@ -154,4 +174,16 @@ export function sessions(accepted: Verdicts['accepted'], gapMs: number, groupBy:
     close();
   }
   return rows;
+}
+
+/** Late events per (partition, window, group): each counts in every window it would have joined (session: [t, t + gap)). */
+export function lateCounts(lateEvents: readonly JudgedEvent[], groupBy: string[], window: { sizeMs: number; hopMs: number } | { gapMs: number }): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  for (const { partition, record, time } of lateEvents) {
+    const group = groupBy.map((g) => record[g]);
+    if ('gapMs' in window) add(rowKey(partition, time, group));
+    else for (let start = Math.floor(time / window.hopMs) * window.hopMs; start > time - window.sizeMs; start -= window.hopMs) add(rowKey(partition, start, group));
+  }
+  return counts;
 }

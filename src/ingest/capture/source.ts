@@ -11,9 +11,9 @@ import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
-import { blockData, readContainer } from './container.js';
-import { captureEventReader } from './event-reader.js';
+import { captureFileEvents, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
+import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -29,7 +29,11 @@ export interface CaptureSourceOptions {
   leaseTtlMs?: number;
   batchSize: number;
   pollIntervalMs?: number;
+  /** what a corrupt container block does: fail the partition (default) or become one dead letter */
+  onCorruptBlock?: CorruptBlockPolicy;
   log: Logger;
+  /** where the archive index (first and last position of each file) is cached: the state store */
+  indexCache?: ObjectStore;
 }
 
 interface CaptureFile {
@@ -52,14 +56,24 @@ export class CaptureSource implements Source {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
-    const ends = await this.preflight(layout);
+    // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
+    // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
+    // The last record of each partition's last file is its end, which the consumer lag is reported from.
+    const index = await indexArchive({ ...this.options, onCorruptBlock: this.options.onCorruptBlock ?? 'fail' }, this.options.indexCache, signal);
+    const ends = new Map<string, number>();
+    for (const [stream, partitions] of index) {
+      for (const [partition, files] of partitions) {
+        const last = files.at(-1)?.last;
+        if (last) ends.set(`${stream}/${partition}`, last.position);
+      }
+    }
     const failed = new AbortController();
     const linked = AbortSignal.any([signal, failed.signal]);
     const loops: Array<Promise<void>> = [];
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
         loops.push(
-          this.runPartition(stream, partition, files, ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
+          this.runPartition(stream, partition, files, index.get(stream)?.get(partition) ?? [], ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
             failed.abort(error);
             throw error;
           }),
@@ -89,36 +103,6 @@ export class CaptureSource implements Source {
   }
 
   /**
-   * Reads and checks every file's container structure up front, so a bad file fails the run before anything is
-   * written. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
-   * partition's last position (from the last record of its last file), which the consumer lag is reported from.
-   */
-  private async preflight(layout: Map<string, PartitionFiles>): Promise<Map<string, number>> {
-    const ends = new Map<string, number>();
-    for (const [stream, partitions] of layout) {
-      for (const [partition, files] of partitions) {
-        for (const [index, file] of files.entries()) {
-          const bytes = await this.options.store.get(file.key);
-          const name = `${this.options.store.location}/${file.key}`;
-          if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
-          const container = readContainer(bytes, name);
-          const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
-          if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
-            throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
-          }
-          const lastBlock = container.blocks.at(-1);
-          if (index === files.length - 1 && lastBlock) {
-            const events = captureEventReader(container.schema)(await blockData(container, lastBlock, name), lastBlock.count, name);
-            const last = events.at(-1);
-            if (last) ends.set(`${stream}/${partition}`, last.position);
-          }
-        }
-      }
-    }
-    return ends;
-  }
-
-  /**
    * One partition: take its lease (skip it if another instance holds one), then run reading sessions until the
    * partition is done. A session is one ownership period of the handler; when the handler fails the partition
    * with a restartable error, the session ends and a new one restores the snapshot and reads again from there.
@@ -127,6 +111,7 @@ export class CaptureSource implements Source {
     stream: string,
     partition: string,
     files: CaptureFile[],
+    indexed: IndexedFile[],
     endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
@@ -150,7 +135,7 @@ export class CaptureSource implements Source {
       const session = AbortSignal.any([signal, lease.signal]);
       for (;;) {
         try {
-          await this.session(stream, partition, files, endPosition, handler, session, lease.signal, bounded);
+          await this.session(stream, partition, files, indexed, endPosition, handler, session, lease.signal, bounded);
           return;
         } catch (error) {
           if (!isRestartable(error) || session.aborted) throw error;
@@ -172,6 +157,7 @@ export class CaptureSource implements Source {
     stream: string,
     partition: string,
     files: CaptureFile[],
+    indexed: IndexedFile[],
     endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
@@ -186,19 +172,29 @@ export class CaptureSource implements Source {
     const deliver = (events: SourceEvent[]): Promise<void> =>
       handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
     let done = new Set<string>();
-    let pending = files;
+    // Start at the file that holds the resume position: the files before it hold nothing to read.
+    const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
+    let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+    for (const file of files) if (!pending.includes(file)) done.add(file.key);
+    /** the position of the last event read, which places events whose own position cannot be read */
+    let previousPosition: number | undefined;
     try {
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
         let highest = -1;
         for (const file of pending) {
-          const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
-          const readEvents = captureEventReader(container.schema);
           const name = `${this.options.store.location}/${file.key}`;
+          const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
+          if (!container) {
+            done.add(file.key);
+            continue;
+          }
+          const options = { name, windowStartMs: file.windowStart, onCorruptBlock: this.options.onCorruptBlock ?? 'fail', log: this.options.log };
           let batch: SourceEvent[] = [];
-          for (const block of container.blocks) {
-            for (const event of readEvents(await blockData(container, block, name), block.count, name)) {
+          for await (const events of captureFileEvents(container, options, previousPosition)) {
+            for (const event of events) {
+              previousPosition = event.position;
               const backwards = event.position <= highest;
               highest = Math.max(highest, event.position);
               if (event.position < resumeAt && !(backwards && highest >= resumeAt)) continue;

@@ -26,7 +26,13 @@ export interface StreamDecodeSpec {
    * environment variable TRIBUTARY_DECODER=avsc forces avsc for a whole process (the benchmark's before/after).
    */
   decoder?: 'compiled' | 'avsc';
+  /** event times outside [minMs, maxMs] are dead-lettered (reason schema) before they reach the watermark;
+   * DEFAULT_EVENT_TIME_RANGE when absent */
+  eventTimeRange?: { minMs: number; maxMs: number };
 }
+
+/** 1970-01-01 to 2200-01-01: what processing.eventTimeRange defaults to. */
+export const DEFAULT_EVENT_TIME_RANGE = { minMs: 0, maxMs: Date.UTC(2200, 0, 1) } as const;
 
 export interface DecodeTask {
   spec: StreamDecodeSpec;

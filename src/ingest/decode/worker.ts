@@ -6,25 +6,30 @@ import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../../sink/parquet.js';
 import type { TableData, TableSchema } from '../../sink/table.js';
+import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
-import { DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
+import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
 
 interface CompiledStream {
   type: avro.Type;
+  /** checks lengths and counts of raw Avro bodies before avsc allocates for them */
+  guard: BoundsGuard;
   columns: ProjectedColumn[];
-  /** raw Avro bodies: the compiled decoder, or undefined where avsc decodes (see fallbacks) */
+  /** raw Avro bodies: the compiled decoder (same bounds rules as the guard), or undefined where avsc decodes */
   decoder: BodyDecoder | undefined;
   /** Confluent schema id -> compiled writer-to-reader decoder (null: avsc decodes that id) */
   decoders: Map<number, BodyDecoder | null>;
+  /** the bounds guard of each compiled writer schema */
+  writerGuards: Map<number, BoundsGuard>;
   idColumn: number;
   timeColumn: number;
   getters: Array<(record: Record<string, unknown>) => unknown>;
   getId: (record: Record<string, unknown>) => unknown;
   getTime: (record: Record<string, unknown>) => unknown;
   timeIsMicros: boolean;
-  resolvers: Map<number, avro.Resolver>;
+  resolvers: Map<number, { resolver: avro.Resolver; guard: BoundsGuard }>;
 }
 
 const compiled = new Map<string, CompiledStream>();
@@ -40,11 +45,14 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
   const idColumn = byPath(spec.eventIdPath);
   // The id and time must come from plain columns for the compiled path (a JSON column's text is not the value).
   const compilable = spec.decoder !== 'avsc' && process.env.TRIBUTARY_DECODER !== 'avsc' && idColumn !== undefined && !['json_text', 'bytes'].includes(idColumn.type) && (spec.eventTimePath.length === 0 || (timeColumn !== undefined && timeColumn.type !== 'json_text'));
+  const type = avro.Type.forSchema(schema);
   entry = {
-    type: avro.Type.forSchema(schema),
+    type,
+    guard: BoundsGuard.for(type),
     columns,
     decoder: compilable && spec.bodyFormat === 'avro' ? compiledOrFallback(schema, undefined, columns, spec.stream) : undefined,
     decoders: new Map(),
+    writerGuards: new Map(),
     idColumn: compilable ? columns.indexOf(idColumn) : -1,
     timeColumn: compilable && timeColumn ? columns.indexOf(timeColumn) : -1,
     getters: columns.map(compileGetter),
@@ -85,9 +93,16 @@ function toEventTime(value: unknown, micros: boolean): number {
   return Number.NaN;
 }
 
+/** Bodies are checked with the schema they were written with; a failure names the byte (counted in the body). */
+function guard(bounds: BoundsGuard, body: Buffer, start: number): void {
+  const failure = bounds.check(body, start);
+  if (failure) throw new Error(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
+}
+
 function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer, writerSchemas: Record<number, string> | undefined): Record<string, unknown> {
   switch (spec.bodyFormat) {
     case 'avro':
+      guard(stream.guard, body, 0);
       return stream.type.fromBuffer(body) as Record<string, unknown>;
     case 'json': {
       const value: unknown = JSON.parse(body.toString('utf8'));
@@ -97,14 +112,16 @@ function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer
     case 'confluent-avro': {
       if (body.length < 5 || body[0] !== 0) throw new Error(NOT_CONFLUENT);
       const schemaId = body.readUInt32BE(1);
-      let resolver = stream.resolvers.get(schemaId);
-      if (!resolver) {
-        const writer = writerSchemas?.[schemaId];
-        if (writer === undefined) throw new Error(`unknown schema id ${schemaId}`);
-        resolver = stream.type.createResolver(avro.Type.forSchema(JSON.parse(writer) as avro.Schema));
-        stream.resolvers.set(schemaId, resolver);
+      let writer = stream.resolvers.get(schemaId);
+      if (!writer) {
+        const schema = writerSchemas?.[schemaId];
+        if (schema === undefined) throw new Error(`unknown schema id ${schemaId}`);
+        const writerType = avro.Type.forSchema(JSON.parse(schema) as avro.Schema);
+        writer = { resolver: stream.type.createResolver(writerType), guard: BoundsGuard.for(writerType) };
+        stream.resolvers.set(schemaId, writer);
       }
-      return stream.type.fromBuffer(body.subarray(5), resolver) as Record<string, unknown>;
+      guard(writer.guard, body, 5);
+      return stream.type.fromBuffer(body.subarray(5), writer.resolver) as Record<string, unknown>;
     }
   }
 }
@@ -122,8 +139,8 @@ function bodyDecoder(
   start: number,
   end: number,
   writerSchemas: Record<number, string> | undefined,
-): { decode: BodyDecoder; start: number } | undefined {
-  if (spec.bodyFormat === 'avro') return stream.decoder ? { decode: stream.decoder, start } : undefined;
+): { decode: BodyDecoder; start: number; guard: BoundsGuard } | undefined {
+  if (spec.bodyFormat === 'avro') return stream.decoder ? { decode: stream.decoder, start, guard: stream.guard } : undefined;
   if (spec.bodyFormat !== 'confluent-avro' || stream.idColumn < 0) return undefined;
   if (end - start < 5 || all[start] !== 0) return undefined;
   const schemaId = all.readUInt32BE(start + 1);
@@ -133,17 +150,28 @@ function bodyDecoder(
     if (writer === undefined) return undefined;
     try {
       decoder = compiledOrFallback(JSON.parse(spec.schema), JSON.parse(writer), stream.columns, `${spec.stream} schema id ${schemaId}`) ?? null;
+      if (decoder) stream.writerGuards.set(schemaId, BoundsGuard.for(avro.Type.forSchema(JSON.parse(writer) as avro.Schema)));
     } catch {
       // An unreadable writer schema: avsc's path turns it into each event's decode error, as it always has.
       decoder = null;
     }
     stream.decoders.set(schemaId, decoder);
   }
-  return decoder ? { decode: decoder, start: start + 5 } : undefined;
+  return decoder ? { decode: decoder, start: start + 5, guard: stream.writerGuards.get(schemaId)! } : undefined;
 }
 
-export default function decodeBatch(task: DecodeTask): DecodeResult {
+/**
+ * Decodes a batch. `enqueuedTimes` (one per event) is what streams without a time field use as event time; it is
+ * range-checked here like a body's time, so both reach the watermark only when they are within eventTimeRange.
+ */
+function describeTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms` : `${date.toISOString()} (${ms} ms)`;
+}
+
+export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Array): DecodeResult {
   const { spec, offsets } = task;
+  const range = spec.eventTimeRange ?? DEFAULT_EVENT_TIME_RANGE;
   const stream = compile(spec);
   const all = Buffer.from(task.bodies);
   const count = offsets.length - 1;
@@ -168,6 +196,10 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
     let record: Record<string, unknown> | undefined;
     try {
       if (decoder) {
+        // The guard first, so a hostile body gets the same error text on either path (dead letters, tests);
+        // the compiled decoder applies the same rules again as it reads.
+        const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
+        if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
         decoder.decode(all, decoder.start, end, row);
       } else {
         record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
@@ -194,6 +226,13 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
     if (spec.eventTimePath.length > 0 && !Number.isFinite(time)) {
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event time field "${spec.eventTimePath.join('.')}" is missing or not a time`]);
+      continue;
+    }
+    const checked = spec.eventTimePath.length > 0 ? time : (enqueuedTimes?.[i] ?? range.minMs);
+    if (!(checked >= range.minMs && checked <= range.maxMs)) {
+      status[i] = DecodeStatus.Schema;
+      const field = spec.eventTimePath.length > 0 ? `event time field "${spec.eventTimePath.join('.')}"` : 'enqueued time (the event time)';
+      errors.push([i, `${field} is ${describeTime(checked)}, outside processing.eventTimeRange ${describeTime(range.minMs)} .. ${describeTime(range.maxMs)}`]);
       continue;
     }
     ids.push(String(id));
@@ -231,7 +270,7 @@ interface LaneFile {
 const openFiles = new Map<string, LaneFile>();
 
 export function laneDecode(task: LaneDecodeTask): DecodeResult {
-  const result = decodeBatch(task);
+  const result = decodeBatch(task, task.metadata.enqueuedTimes);
   const { metadata } = task;
   const okCount = result.ids.length;
   const meta: unknown[][] = [new Array(okCount).fill(metadata.partition), [], [], [], [], ...metadata.properties.map(() => [])];

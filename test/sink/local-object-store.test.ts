@@ -1,0 +1,42 @@
+/**
+ * The local store stages writes outside every table folder and cleans up after processes that died mid-write,
+ * so a reader's `<table>/**` glob never meets a partial or temporary file.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalObjectStore, TEMP_DIR } from '../../src/sink/local-object-store.js';
+import { createWorkspace, type Workspace } from '../support/workspace.js';
+
+describe('LocalObjectStore', () => {
+  let ws: Workspace;
+  beforeEach(async () => {
+    ws = await createWorkspace('tributary-local-store-');
+  });
+  afterEach(() => ws.cleanup());
+
+  it('leaves only complete objects in the table folders (regression: .tmp-* files next to the Parquet files)', async () => {
+    const store = new LocalObjectStore(ws.file('lake'));
+    await store.put('orders_raw/date=2026-01-01/hour=00/partition=0/a.parquet', new Uint8Array([1, 2, 3]));
+    await store.put('deadletters/orders/a.jsonl', new Uint8Array([4]), { total: '1' });
+    expect((await readdir(ws.file('lake', 'orders_raw'), { recursive: true })).sort()).toEqual([
+      'date=2026-01-01',
+      'date=2026-01-01/hour=00',
+      'date=2026-01-01/hour=00/partition=0',
+      'date=2026-01-01/hour=00/partition=0/a.parquet',
+    ]);
+    expect((await store.list('')).map((o) => o.key)).toEqual(['deadletters/orders/a.jsonl', 'orders_raw/date=2026-01-01/hour=00/partition=0/a.parquet']);
+    expect(await readdir(ws.file('lake', TEMP_DIR))).toEqual([]);
+  });
+
+  it('removes what a dead process left in the staging folder when it first writes, and keeps a live one\'s', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    await mkdir(ws.file('lake', TEMP_DIR), { recursive: true });
+    await writeFile(ws.file('lake', TEMP_DIR, `${dead}-abc-x.parquet`), 'partial');
+    await writeFile(ws.file('lake', TEMP_DIR, `${process.ppid}-def-y.parquet`), 'in progress elsewhere');
+    const store = new LocalObjectStore(ws.file('lake'));
+    expect((await store.list('')).map((o) => o.key)).toEqual([]);
+    await store.put('t/a.parquet', new Uint8Array([1]));
+    expect(await readdir(ws.file('lake', TEMP_DIR))).toEqual([`${process.ppid}-def-y.parquet`]);
+  });
+});
