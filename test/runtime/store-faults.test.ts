@@ -170,7 +170,7 @@ describe('storage faults at every store operation', () => {
       expect(rerun.deadLetters, `rerun after a permanent fault at ${k}`).toEqual(baseline.deadLetters);
     }
     expect(runs).toBeGreaterThan(30);
-    // most operations are not optional: a permanent fault there must stop the run
-    expect(tolerated).toBeLessThan(5);
+    // most operations are not optional (the optional ones: the archive index cache, lease releases)
+    expect(tolerated).toBeLessThan(10);
   }, 600_000);
 });

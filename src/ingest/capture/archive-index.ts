@@ -9,7 +9,7 @@
  * is indexed again. Indexing a file checks it whole (container structure and Capture's record fields), so a bad
  * file fails before anything is processed.
  */
-import { TributaryError } from '../../core/errors.js';
+import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { SourceEvent } from '../../core/source.js';
 import type { Logger } from '../../core/log.js';
@@ -60,7 +60,7 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
     const partitions = new Map<string, IndexedFile[]>();
     for (const [partition, files] of listed) {
       files.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : 1));
-      const cached = cache ? await readCache(cache, cacheKey(archive.namespace, hub, partition)) : new Map<string, IndexedFile>();
+      const cached = cache ? await readCache(cache, cacheKey(archive.namespace, hub, partition), archive.log) : new Map<string, IndexedFile>();
       let changed = false;
       const indexed: IndexedFile[] = [];
       for (const file of files) {
@@ -80,12 +80,26 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
     }
     index.set(stream, partitions);
   }
-  for (const [key, files] of cacheWrites) await cache!.put(key, Buffer.from(JSON.stringify(files)));
+  for (const [key, files] of cacheWrites) {
+    try {
+      await cache!.put(key, Buffer.from(JSON.stringify(files)));
+    } catch (error) {
+      // The index is only a shortcut: without its cache the next run indexes these files again.
+      archive.log?.warn({ cache: `${cache!.location}/${key}`, err: errorMessage(error) }, 'could not cache the archive index; the next run indexes again');
+    }
+  }
   return index;
 }
 
-async function readCache(cache: ObjectStore, key: string): Promise<Map<string, IndexedFile>> {
-  const bytes = await cache.get(key);
+async function readCache(cache: ObjectStore, key: string, log: Logger | undefined): Promise<Map<string, IndexedFile>> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await cache.get(key);
+  } catch (error) {
+    // A cache is only a shortcut: one that cannot be read is rebuilt from the archive, which is the truth.
+    log?.warn({ cache: `${cache.location}/${key}`, err: errorMessage(error) }, 'could not read the archive index cache; indexing the files again');
+    return new Map();
+  }
   if (!bytes) return new Map();
   try {
     const files = JSON.parse(Buffer.from(bytes).toString('utf8')) as IndexedFile[];
