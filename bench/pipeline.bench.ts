@@ -1,174 +1,316 @@
 /**
  * `npm run bench`: in one run, on one generated archive of Avro order events, measure
- *   1. bare Avro decode on one thread (avsc, the stream's schema, projection into columns as the worker does),
- *   2. bare Parquet writing of the same rows (hyparquet-writer, and parquetjs-lite for comparison),
- *   3. the whole pipeline (capture source -> decode pool -> aggregation -> Parquet -> local lake) with 1 and 2
- *      decode threads,
- * and write the figures, the pipeline efficiency and peak RSS to bench/RESULTS.md with the command.
- *
- * Efficiency = pipeline events/s / (what bare decode + write allow on the same threads: T / (1/decode + 1/write)).
+ *   1. each stage alone on this thread, in CPU microseconds per event (process.cpuUsage: immune to other
+ *      processes' load, which on a shared machine makes wall-clock figures meaningless): reading and inflating
+ *      Capture blocks, EventData records -> SourceEvents, the Avro body decode, decode + projection into the raw
+ *      table's columns (avsc vs the compiled decoder), Parquet encoding of the whole raw table (every column,
+ *      metadata included; JavaScript vs native Snappy; parquetjs-lite for comparison);
+ *   2. the whole pipeline (capture source -> lanes -> aggregation -> Parquet -> local lake), each run in a process
+ *      of its own (bench/run-pipeline.ts) for its CPU time of all threads, events/s and peak RSS: with the
+ *      compiled decoder and native Snappy at 1 and 2 lanes, and with avsc and JavaScript Snappy (before) at 1 and 2;
+ *   3. peers on the same archive, each in its own process: a naive avsc + parquetjs-lite pipeline
+ *      (bench/peers/naive.ts) and DuckDB writing the same rows and the same tumbling aggregate (bench/peers/duckdb.ts);
+ * and write the figures, with the command, to bench/RESULTS.md (followed by bench/NOTES.md).
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
-import { createLogger } from '../src/core/log.js';
 import { generateArchive } from '../src/gen/archive.js';
 import { blockData, readContainer } from '../src/ingest/capture/container.js';
 import { captureEventReader, type CaptureEventReader } from '../src/ingest/capture/event-reader.js';
+import type { SourceEvent } from '../src/core/source.js';
 import decodeBatch from '../src/ingest/decode/worker.js';
 import { packBodies } from '../src/ingest/decode/pool.js';
-import { runWorker } from '../src/runtime/worker.js';
+import { DecodeStatus } from '../src/ingest/decode/task.js';
 import { loadStreamPlans } from '../src/runtime/stream-plan.js';
 import { LocalObjectStore } from '../src/sink/local-object-store.js';
+import { assembleParquet, encodeRowGroup } from '../src/sink/parquet.js';
+import { nativeSnappy, type SnappyImplementation } from '../src/sink/snappy.js';
+import type { TableData } from '../src/sink/table.js';
 import avro from 'avsc';
 import { measureParquetWriters } from './parquet-writers.js';
+import type { PipelineRun } from './run-pipeline.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), path.basename(path.dirname(path.dirname(fileURLToPath(import.meta.url)))) === 'dist' ? '../..' : '..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '../..' : '..');
+const DIST = path.join(ROOT, 'dist', 'bench');
 const OUT = path.join(ROOT, 'bench', 'out');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 400_000);
+const SCHEMA = path.join(ROOT, 'examples/schemas/orders.avsc');
+const ROW_GROUP_ROWS = 32_768;
 
 function benchConfig(threads: number, lake: string) {
-  return parseConfig(
-    {
-      streams: { orders: { schema: path.join(ROOT, 'examples/schemas/orders.avsc'), eventId: 'orderId', eventTime: 'createdAt', partitionKey: 'customerId' } },
-      source: { kind: 'capture', store: { kind: 'local', path: path.join(OUT, 'capture') }, namespace: 'bench', hubs: { orders: 'orders' } },
-      aggregations: [
-        {
-          name: 'orders_by_channel_1m',
-          stream: 'orders',
-          groupBy: ['channel', 'currency'],
-          window: { kind: 'tumbling', size: '1m' },
-          measures: [{ fn: 'count' }, { fn: 'sum', field: 'totalAmount' }, { fn: 'mean', field: 'totalAmount' }],
-        },
-      ],
-      processing: { decodeThreads: threads, rowsPerFile: 100_000 },
-      lake: { kind: 'local', path: lake },
-      deadLetter: { kind: 'local', path: `${lake}-deadletter` },
-      state: { kind: 'local', path: `${lake}-state` },
-      metrics: { enabled: false },
-    },
-    'bench config',
-  );
+  return {
+    streams: { orders: { schema: SCHEMA, eventId: 'orderId', eventTime: 'createdAt', partitionKey: 'customerId' } },
+    source: { kind: 'capture', store: { kind: 'local', path: path.join(OUT, 'capture') }, namespace: 'bench', hubs: { orders: 'orders' } },
+    aggregations: [
+      {
+        name: 'orders_by_channel_1m',
+        stream: 'orders',
+        groupBy: ['channel', 'currency'],
+        window: { kind: 'tumbling', size: '1m' },
+        measures: [{ fn: 'count' }, { fn: 'sum', field: 'totalAmount' }, { fn: 'mean', field: 'totalAmount' }],
+      },
+    ],
+    processing: { decodeThreads: threads, rowsPerFile: 100_000, rowGroupRows: ROW_GROUP_ROWS },
+    lake: { kind: 'local', path: lake },
+    deadLetter: { kind: 'local', path: `${lake}-deadletter` },
+    state: { kind: 'local', path: `${lake}-state` },
+    metrics: { enabled: false },
+  };
 }
 
-/** Reads the archive the way the capture source does, timing its stages on this thread. */
-async function loadBodies(): Promise<{ bodies: Buffer[]; readInflateUs: number; eventDataUs: number }> {
-  const store = new LocalObjectStore(path.join(OUT, 'capture'));
-  const blocks: Array<{ read: CaptureEventReader; data: Buffer; count: number }> = [];
-  let started = performance.now();
-  for (const object of await store.list('bench/orders/')) {
-    if (!object.key.endsWith('.avro')) continue;
-    const container = readContainer((await store.get(object.key))!, object.key);
-    const read = captureEventReader(container.schema);
-    for (const block of container.blocks) blocks.push({ read, data: await blockData(container, block, object.key), count: block.count });
-  }
-  const readInflateMs = performance.now() - started;
-  started = performance.now();
-  const bodies: Buffer[] = [];
-  for (const { read, data, count } of blocks) for (const event of read(data, count, 'bench')) bodies.push(Buffer.from(event.body));
-  const eventDataMs = performance.now() - started;
-  return { bodies, readInflateUs: (readInflateMs * 1000) / bodies.length, eventDataUs: (eventDataMs * 1000) / bodies.length };
+/** CPU microseconds (all threads of this process) spent in `run`. */
+function cpuUs(run: () => void): number {
+  const before = process.cpuUsage();
+  run();
+  const used = process.cpuUsage(before);
+  return used.user + used.system;
+}
+
+async function cpuUsAsync(run: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await run();
+  const used = process.cpuUsage(before);
+  return used.user + used.system;
+}
+
+/** The smallest of `rounds` measurements: the one least disturbed by the machine's other work. */
+function best(rounds: number, measure: () => number): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < rounds; i++) min = Math.min(min, measure());
+  return min;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const us = (n: number) => n.toFixed(2);
+
+function child<T>(script: string, args: string[], env: Record<string, string> = {}): T {
+  const out = execFileSync(process.execPath, [path.join(DIST, script), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
 
 async function main(): Promise<void> {
-  const config = benchConfig(1, path.join(OUT, 'lake'));
+  await mkdir(OUT, { recursive: true });
   const manifest = await new LocalObjectStore(path.join(OUT, 'capture')).get('bench/orders/_tributary-gen.json');
   if (!manifest || (JSON.parse(Buffer.from(manifest).toString()) as { options: { events: number } }).options.events !== EVENTS) {
     process.stderr.write(`generating ${fmt(EVENTS)} order events in ${OUT}/capture\n`);
-    await generateArchive(config, { events: EVENTS, partitions: 8, keys: 50_000, span: '2h', overwrite: true, faults: { duplicate: 0.01, outOfOrder: 0.02, late: 0.002, corrupt: 0.001 } });
+    await generateArchive(parseConfig(benchConfig(1, path.join(OUT, 'lake')), 'bench config'), {
+      events: EVENTS,
+      partitions: 8,
+      keys: 50_000,
+      span: '2h',
+      overwrite: true,
+      faults: { duplicate: 0.01, outOfOrder: 0.02, late: 0.002, corrupt: 0.001 },
+    });
   }
-  const { bodies, readInflateUs, eventDataUs } = await loadBodies();
-  const orderType = avro.Type.forSchema(JSON.parse(await readFile(path.join(ROOT, 'examples/schemas/orders.avsc'), 'utf8')) as avro.Schema);
-  let avscStarted = performance.now();
-  for (let round = 0; round < 2; round++) {
-    avscStarted = performance.now();
-    for (const body of bodies) {
-      try {
-        orderType.fromBuffer(body);
-      } catch (error) {
-        if (!(error instanceof Error)) throw error; // corrupt bodies injected by the generator
+
+  // 1. stages alone
+  const store = new LocalObjectStore(path.join(OUT, 'capture'));
+  const blocks: Array<{ read: CaptureEventReader; data: Buffer; count: number; partition: string }> = [];
+  const readInflate = await cpuUsAsync(async () => {
+    for (const object of await store.list('bench/orders/')) {
+      if (!object.key.endsWith('.avro')) continue;
+      const container = readContainer((await store.get(object.key))!, object.key);
+      const read = captureEventReader(container.schema);
+      const partition = object.key.split('/')[2]!;
+      for (const block of container.blocks) blocks.push({ read, data: await blockData(container, block, object.key), count: block.count, partition });
+    }
+  });
+  const events: SourceEvent[] = [];
+  const partitions: string[] = [];
+  const eventData = cpuUs(() => {
+    for (const { read, data, count, partition } of blocks) {
+      for (const event of read(data, count, 'bench')) {
+        events.push(event);
+        partitions.push(partition);
       }
     }
-  }
-  const avscUs = ((performance.now() - avscStarted) * 1000) / bodies.length;
-  const avroBytes = bodies.reduce((n, b) => n + b.length, 0);
-  const plan = (await loadStreamPlans(config)).get('orders')!;
+  });
+  const n = events.length;
+  const bodyBytes = events.reduce((sum, e) => sum + e.body.length, 0);
+  process.stderr.write(`read ${fmt(n)} events\n`);
 
-  // 1. bare decode, one thread: the worker's own decode function, in batches as the pipeline sends them
-  const batch = 8192;
-  let rows: unknown[][] = plan.bodyColumns.map(() => []);
-  const decodeStart = performance.now();
-  for (let i = 0; i < bodies.length; i += batch) {
-    const packed = packBodies(bodies.slice(i, i + batch).map((body) => ({ body })));
-    const result = decodeBatch({ spec: plan.decode, ...packed });
-    result.columns.forEach((c, k) => rows[k]!.push(...c));
+  const orderType = avro.Type.forSchema(JSON.parse(await readFile(SCHEMA, 'utf8')) as avro.Schema);
+  const avscAlone = best(3, () =>
+    cpuUs(() => {
+      for (const event of events) {
+        try {
+          orderType.fromBuffer(Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength));
+        } catch (error) {
+          if (!(error instanceof Error)) throw error; // corrupt bodies injected by the generator
+        }
+      }
+    }),
+  );
+  const plan = (await loadStreamPlans(parseConfig(benchConfig(1, path.join(OUT, 'lake')), 'bench config'))).get('orders')!;
+  const batches: Array<ReturnType<typeof packBodies>> = [];
+  for (let i = 0; i < n; i += 8192) batches.push(packBodies(events.slice(i, i + 8192)));
+  const decodeWith = (decoder: 'avsc' | 'compiled') => {
+    const columns: unknown[][] = plan.bodyColumns.map(() => []);
+    const ok: number[] = [];
+    const cpu = cpuUs(() => {
+      batches.forEach((packed, b) => {
+        // packBodies' buffers are transferred in the pipeline; here they are reused, so decode from copies
+        const result = decodeBatch({ spec: { ...plan.decode, decoder }, bodies: packed.bodies.slice(0), offsets: packed.offsets.slice() });
+        for (let c = 0; c < columns.length; c++) for (const v of result.columns[c]!) columns[c]!.push(v);
+        result.status.forEach((s, i) => s === DecodeStatus.Ok && ok.push(b * 8192 + i));
+      });
+    });
+    return { cpu, columns, ok };
+  };
+  let avscDecode = Number.POSITIVE_INFINITY;
+  let compiledDecode = Number.POSITIVE_INFINITY;
+  let decoded = decodeWith('compiled');
+  for (let round = 0; round < 3; round++) {
+    avscDecode = Math.min(avscDecode, decodeWith('avsc').cpu);
+    decoded = decodeWith('compiled');
+    compiledDecode = Math.min(compiledDecode, decoded.cpu);
   }
-  const decodeSeconds = (performance.now() - decodeStart) / 1000;
-  const decodeRate = bodies.length / decodeSeconds;
-  process.stderr.write(`bare decode: ${fmt(decodeRate)} events/s\n`);
+  process.stderr.write(`decode: avsc ${us(avscDecode / n)}, compiled ${us(compiledDecode / n)} us/event\n`);
 
-  // 2. bare Parquet writing of the same rows (body columns of the raw table)
-  const table = { schema: { name: 'orders_raw', columns: plan.bodyColumns.map(({ name, type, nullable }) => ({ name, type, nullable })) }, columns: rows };
-  const writers = await measureParquetWriters(table, 2);
-  rows = [];
-  const hyparquet = writers.find((w) => w.writer === 'hyparquet-writer')!;
-  const parquetjs = writers.find((w) => w.writer === 'parquetjs-lite')!;
-  process.stderr.write(`bare write: hyparquet-writer ${fmt(hyparquet.rowsPerSecond)} rows/s, parquetjs-lite ${fmt(parquetjs.rowsPerSecond)} rows/s\n`);
-
-  // 3. whole pipeline, 1 and 2 threads
-  const pipeline: Array<{ threads: number; eventsPerSecond: number; seconds: number; cpuUsPerEvent: number }> = [];
-  for (const threads of [1, 2]) {
-    const lake = path.join(OUT, `lake-${threads}`);
-    for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
-    const cpuBefore = process.cpuUsage();
-    const summary = await runWorker(benchConfig(threads, lake), { bounded: true, signal: new AbortController().signal, log: createLogger('warn') });
-    const cpu = process.cpuUsage(cpuBefore);
-    const seconds = summary.elapsedMs / 1000;
-    const cpuUsPerEvent = (cpu.user + cpu.system) / summary.totals.eventsRead;
-    pipeline.push({ threads, eventsPerSecond: summary.totals.eventsRead / seconds, seconds, cpuUsPerEvent });
-    process.stderr.write(`pipeline, ${threads} thread(s): ${fmt(summary.totals.eventsRead / seconds)} events/s\n`);
+  // The whole raw table, metadata columns included, as the lane holds it.
+  const okEvents = decoded.ok.map((i) => events[i]!);
+  const okPartitions = decoded.ok.map((i) => partitions[i]!);
+  const raw: TableData = {
+    schema: plan.raw,
+    columns: [
+      ...decoded.columns,
+      okPartitions,
+      okEvents.map((e) => e.position),
+      okEvents.map((e) => e.offset),
+      okEvents.map((e) => e.enqueuedTimeMs),
+      okEvents.map((e) => e.partitionKey),
+      ...plan.propertyColumns.map((name) =>
+        okEvents.map((e) => {
+          const value = e.properties[name];
+          return value === undefined || value === null ? null : String(value);
+        }),
+      ),
+    ],
+  };
+  const rows = okEvents.length;
+  const encodeWith = (snappy: SnappyImplementation) => {
+    let bytes = 0;
+    const cpu = cpuUs(() => {
+      const groups = [];
+      for (let start = 0; start < rows; start += ROW_GROUP_ROWS) {
+        groups.push(encodeRowGroup({ schema: raw.schema, columns: raw.columns.map((c) => c.slice(start, start + ROW_GROUP_ROWS)) }, { snappy }));
+      }
+      bytes = assembleParquet(raw.schema, groups).byteLength;
+    });
+    return { cpu, bytes };
+  };
+  const encode: Record<SnappyImplementation, { cpu: number; bytes: number }> = { js: { cpu: Infinity, bytes: 0 }, native: { cpu: Infinity, bytes: 0 } };
+  for (let round = 0; round < 3; round++) {
+    for (const snappy of ['js', 'native'] as const) {
+      const run = encodeWith(snappy);
+      if (run.cpu < encode[snappy].cpu) encode[snappy] = run;
+    }
   }
-  const ideal = (threads: number) => threads / (1 / decodeRate + 1 / hyparquet.rowsPerSecond);
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-  const meanBody = avroBytes / bodies.length;
+  process.stderr.write(`encode: js snappy ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)} us/row\n`);
+  const PARQUETJS_ROWS = Math.min(rows, 50_000);
+  const sample: TableData = { schema: raw.schema, columns: raw.columns.map((c) => c.slice(0, PARQUETJS_ROWS)) };
+  const parquetjs = (await measureParquetWriters(sample, 1)).find((w) => w.writer === 'parquetjs-lite')!;
+  const parquetjsCpu = await cpuUsAsync(async () => {
+    await measureParquetWriters(sample, 1);
+  });
+  // measureParquetWriters runs each writer twice (warm-up + 1); subtract hyparquet's share measured above.
+  const parquetjsUsPerRow = (parquetjsCpu / 2 - (encode.js.cpu / rows) * PARQUETJS_ROWS) / PARQUETJS_ROWS;
+  if (process.env.BENCH_ONLY === 'stages') {
+    // A quicker run for the stage table alone (e.g. after a change to one stage); RESULTS.md is not written.
+    process.stdout.write(
+      `stages, CPU µs/event: read+inflate ${us(readInflate / n)}, EventData ${us(eventData / n)}, avsc alone ${us(avscAlone / n)}, ` +
+        `decode+project avsc ${us(avscDecode / n)}, compiled ${us(compiledDecode / n)}, encode js ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)}\n`,
+    );
+    return;
+  }
+  blocks.length = 0;
+  events.length = 0;
+  batches.length = 0;
+  raw.columns = [];
+  decoded = { cpu: 0, columns: [], ok: [] };
+
+  // 2. whole pipeline, each run in its own process
+  const runs: Array<{ label: string; lanes: number; run: PipelineRun }> = [];
+  const variants: Array<{ label: string; env: Record<string, string> }> = [
+    { label: 'compiled decoder, native Snappy', env: {} },
+    { label: 'avsc, JavaScript Snappy (before)', env: { TRIBUTARY_DECODER: 'avsc', TRIBUTARY_SNAPPY: 'js' } },
+  ];
+  for (const variant of variants) {
+    for (const lanes of [1, 2]) {
+      const lake = path.join(OUT, `lake-${lanes}`);
+      for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
+      const configFile = path.join(OUT, `config-${lanes}.json`);
+      await writeFile(configFile, JSON.stringify(benchConfig(lanes, lake)));
+      const run = child<PipelineRun>('run-pipeline.js', [configFile], variant.env);
+      runs.push({ label: variant.label, lanes, run });
+      process.stderr.write(`pipeline, ${variant.label}, ${lanes} lane(s): ${us(run.cpuUs / run.events)} us CPU/event, ${fmt(run.events / run.seconds)} events/s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
+    }
+  }
+
+  // 3. peers
+  const captureDir = path.join(OUT, 'capture', 'bench', 'orders');
+  // The naive pipeline is an order of magnitude slower: it gets 2 of the 8 partitions (CPU per event is what counts).
+  const naiveInput = path.join(OUT, 'naive-input');
+  await rm(naiveInput, { recursive: true, force: true });
+  await mkdir(naiveInput, { recursive: true });
+  for (const partition of ['0', '1']) await symlink(path.join(captureDir, partition), path.join(naiveInput, partition));
+  const naive = child<{ events: number; seconds: number; cpuUs: number; peakRssMiB: number }>('peers/naive.js', [naiveInput, path.join(OUT, 'naive'), SCHEMA]);
+  process.stderr.write(`naive: ${us(naive.cpuUs / naive.events)} us CPU/event\n`);
+  const duck = child<{ events: number; decodeCpuUs: number; duckdbCpuUs: number; duckdbSeconds: number; peakRssMiB: number }>('peers/duckdb.js', [captureDir, path.join(OUT, 'duckdb'), SCHEMA]);
+  process.stderr.write(`duckdb: ${us(duck.duckdbCpuUs / duck.events)} us CPU/event\n`);
+
+  const after1 = runs.find((r) => r.lanes === 1 && r.label === variants[0]!.label)!.run;
+  const after2 = runs.find((r) => r.lanes === 2 && r.label === variants[0]!.label)!.run;
+  const rate = (r: PipelineRun) => r.events / r.seconds;
+  const cores = os.cpus().length;
   const lines = [
     '# Benchmark results',
     '',
-    `Command: \`npm run bench\` (BENCH_EVENTS=${EVENTS}); recorded ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}.`,
-    'All figures come from this one run on the same generated archive; the machine is shared and noisy, so compare ratios, not absolutes.',
+    `Command: \`npm run bench\` (BENCH_EVENTS=${EVENTS}); recorded ${new Date().toISOString()} on ${cores} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.`,
+    'All figures come from this one run on the same generated archive. CPU time (user + system, all threads of the process) is the',
+    'measure that other processes on a shared machine disturb least; wall-clock rates are shown but depend on the load.',
     '',
-    `Input: ${fmt(bodies.length)} Avro order events (${(avroBytes / 1024 ** 2).toFixed(1)} MiB of bodies, mean ${meanBody.toFixed(0)} B), 8 partitions, Capture archive with deflate.`,
+    `Input: ${fmt(n)} Avro order events (${(bodyBytes / 1024 ** 2).toFixed(1)} MiB of bodies, mean ${(bodyBytes / n).toFixed(0)} B), 8 partitions, Capture archive with deflate; ${fmt(rows)} decode.`,
     '',
-    '| measurement | events/s | MB/s of Avro bodies |',
-    '|---|---:|---:|',
-    `| bare Avro decode + projection, 1 thread | ${fmt(decodeRate)} | ${((decodeRate * meanBody) / 1e6).toFixed(1)} |`,
-    `| bare Parquet write, hyparquet-writer (snappy) | ${fmt(hyparquet.rowsPerSecond)} | — |`,
-    `| bare Parquet write, parquetjs-lite (snappy), for comparison | ${fmt(parquetjs.rowsPerSecond)} | — |`,
-    ...pipeline.map((p) => `| whole pipeline, ${p.threads} decode thread(s) | ${fmt(p.eventsPerSecond)} | ${((p.eventsPerSecond * meanBody) / 1e6).toFixed(1)} |`),
+    '## Stages alone (one thread, CPU µs per event; best of 3 where repeated)',
     '',
-    `hyparquet-writer vs parquetjs-lite: ${(hyparquet.rowsPerSecond / parquetjs.rowsPerSecond).toFixed(1)}x the rows/s, files ${(100 * (1 - hyparquet.bytes / parquetjs.bytes)).toFixed(0)}% smaller (${fmt(hyparquet.bytes)} vs ${fmt(parquetjs.bytes)} bytes).`,
-    '',
-    '| pipeline | efficiency = events/s / (T / (1/decode + 1/write)) |',
-    '|---|---:|',
-    ...pipeline.map((p) => `| ${p.threads} thread(s) | ${(p.eventsPerSecond / ideal(p.threads)).toFixed(2)} |`),
-    '',
-    `Peak RSS of the benchmark process: ${peakRssMiB.toFixed(0)} MiB.`,
-    '',
-    'Where the time goes, microseconds per event on one thread (same run):',
-    '',
-    '| stage | thread in the pipeline | us/event |',
+    '| stage | thread in the pipeline | CPU µs/event |',
     '|---|---|---:|',
-    `| read Capture files + inflate deflate blocks | main (inflate on libuv's pool) | ${readInflateUs.toFixed(2)} |`,
-    `| Capture EventData records -> SourceEvents (avsc) | main | ${eventDataUs.toFixed(2)} |`,
-    `| decode the Avro order body alone (avsc) | lane | ${avscUs.toFixed(2)} |`,
-    `| decode + project into raw-table columns (JSON text for arrays) | lane | ${(1e6 / decodeRate).toFixed(2)} |`,
-    `| Parquet encode (hyparquet-writer, snappy) | lane | ${(1e6 / hyparquet.rowsPerSecond).toFixed(2)} |`,
-    ...pipeline.map((p) => `| whole pipeline, ${p.threads} lane(s), wall clock | all | ${(1e6 / p.eventsPerSecond).toFixed(2)} |`),
-    ...pipeline.map((p) => `| whole pipeline, ${p.threads} lane(s), CPU time of all threads | all | ${p.cpuUsPerEvent.toFixed(2)} |`),
+    `| read Capture files + inflate deflate blocks | main (inflate on libuv's pool) | ${us(readInflate / n)} |`,
+    `| Capture EventData records -> SourceEvents | main | ${us(eventData / n)} |`,
+    `| decode the Avro order body alone (avsc, an object per record) | lane | ${us(avscAlone / n)} |`,
+    `| decode + project into raw-table columns, avsc + projection (before) | lane | ${us(avscDecode / n)} |`,
+    `| decode + project into raw-table columns, compiled decoder | lane | ${us(compiledDecode / n)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + JavaScript Snappy (before) | lane | ${us(encode.js.cpu / rows)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + native Snappy${nativeSnappy() ? '' : ' (NOT LOADED: JavaScript)'} | lane | ${us(encode.native.cpu / rows)} |`,
+    `| Parquet encode, same table, parquetjs-lite (first ${fmt(PARQUETJS_ROWS)} rows), for comparison | — | ${us(parquetjsUsPerRow)} |`,
+    '',
+    `Files: ${fmt(encode.js.bytes)} bytes with JavaScript Snappy, ${fmt(encode.native.bytes)} with native Snappy (${fmt(parquetjs.bytes)} for the parquetjs-lite sample).`,
+    '',
+    '## Whole pipeline (each run a process of its own: CPU of all its threads, from config loaded to last file written)',
+    '',
+    '| variant | lanes | CPU µs/event | events/s (wall) | MB/s of bodies | peak RSS MiB | Snappy |',
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...runs.map(
+      ({ label, lanes, run }) =>
+        `| ${label} | ${lanes} | ${us(run.cpuUs / run.events)} | ${fmt(rate(run))} | ${((rate(run) * bodyBytes) / n / 1e6).toFixed(1)} | ${run.peakRssMiB.toFixed(0)} | ${run.snappy} |`,
+    ),
+    '',
+    `2-lane / 1-lane speedup (compiled decoder, native Snappy): ${(rate(after2) / rate(after1)).toFixed(2)}x wall clock. CPU-bound ceiling on ${cores} cores: ${fmt((cores * 1e6) / (after2.cpuUs / after2.events))} events/s at ${us(after2.cpuUs / after2.events)} µs/event.`,
+    '',
+    '## Peers on the same archive',
+    '',
+    '| peer | CPU µs/event | wall s | peak RSS MiB |',
+    '|---|---:|---:|---:|',
+    `| naive (partitions 0-1, ${fmt(naive.events)} events): avsc container + body decode, parquetjs-lite raw rows + 1-min tumbling aggregate (no dedup, lateness or checkpoints) | ${us(naive.cpuUs / naive.events)} | ${naive.seconds.toFixed(1)} | ${naive.peakRssMiB.toFixed(0)} |`,
+    `| DuckDB 2 threads: NDJSON -> table -> raw Parquet (snappy) + the same tumbling aggregate | ${us(duck.duckdbCpuUs / duck.events)} | ${duck.duckdbSeconds.toFixed(1)} | ${duck.peakRssMiB.toFixed(0)} |`,
+    `| (DuckDB's feed: avsc decode to NDJSON, not counted above) | ${us(duck.decodeCpuUs / duck.events)} | — | — |`,
+    '| Apache Flink 1.20 | not run (bench/peers/flink not built yet) | — | — |',
     '',
   ];
   const notes = await readFile(path.join(ROOT, 'bench', 'NOTES.md'), 'utf8').catch(() => '');

@@ -23,6 +23,7 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../core/errors.js';
 import type { ColumnSpec, ColumnType, TableData, TableSchema } from './table.js';
+import { snappyCompressor, type SnappyImplementation } from './snappy.js';
 
 
 export type ParquetCompression = 'SNAPPY' | 'UNCOMPRESSED';
@@ -32,7 +33,12 @@ export interface ParquetEncodeOptions {
   compression?: ParquetCompression;
   /** Rows per row group; default 131072. */
   rowGroupSize?: number;
+  /** Which Snappy compresses pages; default DEFAULT_SNAPPY. */
+  snappy?: SnappyImplementation;
 }
+
+/** See bench/RESULTS.md for the measurement behind this choice. */
+export const DEFAULT_SNAPPY: SnappyImplementation = (process.env.TRIBUTARY_SNAPPY as SnappyImplementation | undefined) === 'js' ? 'js' : 'native';
 
 export const DEFAULT_ROW_GROUP_SIZE = 131_072;
 
@@ -57,7 +63,13 @@ export function encodeParquet(table: TableData, options: ParquetEncodeOptions = 
     throw new RangeError(`parquet: rowGroupSize must be a positive integer, got ${rowGroupSize}`);
   }
   const writer = new ByteWriter();
-  const parquet = new ParquetWriter({ writer, schema: schemaElements(prepared), codec: compression, createdBy: PARQUET_CREATED_BY });
+  const parquet = new ParquetWriter({
+    writer,
+    schema: schemaElements(prepared),
+    codec: compression,
+    compressors: { SNAPPY: snappyCompressor(options.snappy ?? DEFAULT_SNAPPY) },
+    createdBy: PARQUET_CREATED_BY,
+  });
   void parquet.write({ columnData: prepared.map((column) => column.source), rowGroupSize });
   // The footer names JSON columns with the converted type too (see footerElements); the pages are the same.
   parquet.schema = footerElements(prepared);
@@ -78,7 +90,7 @@ export interface EncodedRowGroup {
 
 const MAGIC = 0x31524150; // "PAR1"
 
-export function encodeRowGroup(table: TableData, options: { compression?: ParquetCompression } = {}): EncodedRowGroup {
+export function encodeRowGroup(table: TableData, options: { compression?: ParquetCompression; snappy?: SnappyImplementation } = {}): EncodedRowGroup {
   const prepared = prepareTable(table);
   const rows = table.columns[0]?.length ?? 0;
   if (rows === 0) throw contractError(table.schema.name, 'cannot encode an empty row group');
@@ -87,6 +99,7 @@ export function encodeRowGroup(table: TableData, options: { compression?: Parque
     writer,
     schema: schemaElements(prepared),
     codec: options.compression ?? 'SNAPPY',
+    compressors: { SNAPPY: snappyCompressor(options.snappy ?? DEFAULT_SNAPPY) },
     createdBy: PARQUET_CREATED_BY,
   });
   // Page indexes live after all row groups and point into them; per-group encoding cannot place them.

@@ -158,7 +158,8 @@ function jsonPlain(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
-function jsonWithBytes(value: unknown): string | null {
+/** JSON text of a value that may hold bytes (as base64); null for null. */
+export function jsonWithBytes(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   // The replacer sees Buffers after their toJSON ran, so look at the holder's original value instead.
   return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {

@@ -20,6 +20,12 @@ export interface StreamDecodeSpec {
   /** empty when the event time is the source's enqueued time (bodies without a time field) */
   eventTimePath: string[];
   maxEventBytes: number;
+  /**
+   * Which Avro decoder runs: the one compiled from the schema (default; avsc where a schema feature is not
+   * compiled) or avsc always (the reference the compiled one is tested and benchmarked against). The
+   * environment variable TRIBUTARY_DECODER=avsc forces avsc for a whole process (the benchmark's before/after).
+   */
+  decoder?: 'compiled' | 'avsc';
   /** event times outside [minMs, maxMs] are dead-lettered (reason schema) before they reach the watermark;
    * DEFAULT_EVENT_TIME_RANGE when absent */
   eventTimeRange?: { minMs: number; maxMs: number };

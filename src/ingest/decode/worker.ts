@@ -7,13 +7,24 @@ import { Piscina } from 'piscina';
 import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../../sink/parquet.js';
 import type { TableData, TableSchema } from '../../sink/table.js';
 import { BoundsGuard } from './avro-bounds.js';
-import { compileGetter, projectColumns } from './projection.js';
+import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
+import { BodyError } from './compiled/cursor.js';
+import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
 import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
 
 interface CompiledStream {
   type: avro.Type;
   /** checks lengths and counts of raw Avro bodies before avsc allocates for them */
   guard: BoundsGuard;
+  columns: ProjectedColumn[];
+  /** raw Avro bodies: the compiled decoder (same bounds rules as the guard), or undefined where avsc decodes */
+  decoder: BodyDecoder | undefined;
+  /** Confluent schema id -> compiled writer-to-reader decoder (null: avsc decodes that id) */
+  decoders: Map<number, BodyDecoder | null>;
+  /** the bounds guard of each compiled writer schema */
+  writerGuards: Map<number, BoundsGuard>;
+  idColumn: number;
+  timeColumn: number;
   getters: Array<(record: Record<string, unknown>) => unknown>;
   getId: (record: Record<string, unknown>) => unknown;
   getTime: (record: Record<string, unknown>) => unknown;
@@ -24,17 +35,26 @@ interface CompiledStream {
 const compiled = new Map<string, CompiledStream>();
 
 function compile(spec: StreamDecodeSpec): CompiledStream {
-  const key = `${spec.stream}\u0000${spec.schema}`;
+  const key = `${spec.stream}\u0000${spec.decoder ?? 'compiled'}\u0000${spec.schema}`;
   let entry = compiled.get(key);
   if (entry) return entry;
   const schema = JSON.parse(spec.schema) as avro.Schema;
   const columns = projectColumns(schema);
   const byPath = (path: string[]) => columns.find((c) => c.path.join('.') === path.join('.'));
   const timeColumn = byPath(spec.eventTimePath);
+  const idColumn = byPath(spec.eventIdPath);
+  // The id and time must come from plain columns for the compiled path (a JSON column's text is not the value).
+  const compilable = spec.decoder !== 'avsc' && process.env.TRIBUTARY_DECODER !== 'avsc' && idColumn !== undefined && !['json_text', 'bytes'].includes(idColumn.type) && (spec.eventTimePath.length === 0 || (timeColumn !== undefined && timeColumn.type !== 'json_text'));
   const type = avro.Type.forSchema(schema);
   entry = {
     type,
     guard: BoundsGuard.for(type),
+    columns,
+    decoder: compilable && spec.bodyFormat === 'avro' ? compiledOrFallback(schema, undefined, columns, spec.stream) : undefined,
+    decoders: new Map(),
+    writerGuards: new Map(),
+    idColumn: compilable ? columns.indexOf(idColumn) : -1,
+    timeColumn: compilable && timeColumn ? columns.indexOf(timeColumn) : -1,
     getters: columns.map(compileGetter),
     getId: pathGetter(spec.eventIdPath),
     getTime: pathGetter(spec.eventTimePath),
@@ -43,6 +63,16 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
   };
   compiled.set(key, entry);
   return entry;
+}
+
+/** Schema features the compiled decoder does not handle, once per schema: avsc decodes those bodies. */
+export const fallbacks: string[] = [];
+
+function compiledOrFallback(reader: unknown, writer: unknown, columns: ProjectedColumn[], stream: string): BodyDecoder | undefined {
+  const outcome = compileBodyDecoder(reader, writer, columns);
+  if ('decoder' in outcome) return outcome.decoder;
+  fallbacks.push(`${stream}: ${outcome.fallback}`);
+  return undefined;
 }
 
 function pathGetter(path: string[]): (record: Record<string, unknown>) => unknown {
@@ -80,7 +110,7 @@ function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer
       return value as Record<string, unknown>;
     }
     case 'confluent-avro': {
-      if (body.length < 5 || body[0] !== 0) throw new Error('not Confluent wire format (magic byte 0 expected)');
+      if (body.length < 5 || body[0] !== 0) throw new Error(NOT_CONFLUENT);
       const schemaId = body.readUInt32BE(1);
       let writer = stream.resolvers.get(schemaId);
       if (!writer) {
@@ -94,6 +124,40 @@ function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer
       return stream.type.fromBuffer(body.subarray(5), writer.resolver) as Record<string, unknown>;
     }
   }
+}
+
+const NOT_CONFLUENT = 'not Confluent wire format (magic byte 0 expected)';
+
+/**
+ * The compiled decoder for a body and where its Avro bytes start, or undefined when avsc decodes it (format not
+ * compiled, schema feature not compiled, unknown id or malformed frame: avsc's path reports those errors).
+ */
+function bodyDecoder(
+  stream: CompiledStream,
+  spec: StreamDecodeSpec,
+  all: Buffer,
+  start: number,
+  end: number,
+  writerSchemas: Record<number, string> | undefined,
+): { decode: BodyDecoder; start: number; guard: BoundsGuard } | undefined {
+  if (spec.bodyFormat === 'avro') return stream.decoder ? { decode: stream.decoder, start, guard: stream.guard } : undefined;
+  if (spec.bodyFormat !== 'confluent-avro' || stream.idColumn < 0) return undefined;
+  if (end - start < 5 || all[start] !== 0) return undefined;
+  const schemaId = all.readUInt32BE(start + 1);
+  let decoder = stream.decoders.get(schemaId);
+  if (decoder === undefined) {
+    const writer = writerSchemas?.[schemaId];
+    if (writer === undefined) return undefined;
+    try {
+      decoder = compiledOrFallback(JSON.parse(spec.schema), JSON.parse(writer), stream.columns, `${spec.stream} schema id ${schemaId}`) ?? null;
+      if (decoder) stream.writerGuards.set(schemaId, BoundsGuard.for(avro.Type.forSchema(JSON.parse(writer) as avro.Schema)));
+    } catch {
+      // An unreadable writer schema: avsc's path turns it into each event's decode error, as it always has.
+      decoder = null;
+    }
+    stream.decoders.set(schemaId, decoder);
+  }
+  return decoder ? { decode: decoder, start: start + 5, guard: stream.writerGuards.get(schemaId)! } : undefined;
 }
 
 /**
@@ -117,6 +181,7 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const times: number[] = [];
   const columns: unknown[][] = stream.getters.map(() => []);
   const getters = stream.getters;
+  const row: unknown[] = new Array(stream.columns.length).fill(null);
   for (let i = 0; i < count; i++) {
     const start = offsets[i]!;
     const end = offsets[i + 1]!;
@@ -125,17 +190,34 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
       errors.push([i, `event body of ${end - start} bytes exceeds maxEventBytes ${spec.maxEventBytes}`]);
       continue;
     }
-    let record: Record<string, unknown>;
+    const decoder = bodyDecoder(stream, spec, all, start, end, task.writerSchemas);
+    let id: unknown;
+    let time: number;
+    let record: Record<string, unknown> | undefined;
     try {
-      record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
+      if (decoder) {
+        // The guard first, so a hostile body gets the same error text on either path (dead letters, tests);
+        // the compiled decoder applies the same rules again as it reads.
+        const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
+        if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
+        decoder.decode(all, decoder.start, end, row);
+      } else {
+        record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
+      }
     } catch (error) {
+      if (decoder && !(error instanceof BodyError)) throw error; // a bug in the compiled decoder, not a bad body
       status[i] = DecodeStatus.Decode;
       errors.push([i, error instanceof Error ? error.message : String(error)]);
       continue;
     }
-    const id = stream.getId(record);
-    // NaN marks "use the enqueued time", which only the main thread knows.
-    const time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(stream.getTime(record), stream.timeIsMicros);
+    if (record === undefined) {
+      id = row[stream.idColumn];
+      // NaN marks "use the enqueued time", which only the main thread knows.
+      time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(row[stream.timeColumn], stream.timeIsMicros);
+    } else {
+      id = stream.getId(record);
+      time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(stream.getTime(record), stream.timeIsMicros);
+    }
     if (id === undefined || id === null || id === '') {
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event id field "${spec.eventIdPath.join('.')}" is missing`]);
@@ -155,7 +237,8 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     }
     ids.push(String(id));
     times.push(time);
-    for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
+    if (record === undefined) for (let c = 0; c < columns.length; c++) columns[c]!.push(row[c]);
+    else for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
   }
   return { status, errors, ids, eventTimes: Float64Array.from(times), columns };
 }

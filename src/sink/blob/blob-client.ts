@@ -1,8 +1,8 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
 import type { StoreConfig } from '../../config/schema.js';
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import { redactSecrets } from './blob-errors.js';
+import { identitySdk, storageBlobSdk } from './sdk.js';
 
 export type BlobStoreConfig = Extract<StoreConfig, { kind: 'blob' }>;
 
@@ -22,11 +22,12 @@ export function pipelineOptions(requestTimeoutMs: number): StoragePipelineOption
 export function createContainerClient(config: BlobStoreConfig, requestTimeoutMs: number): ContainerClient {
   const options = pipelineOptions(requestTimeoutMs);
   let service: BlobServiceClient;
+  const { BlobServiceClient } = storageBlobSdk();
   try {
     if (config.connectionString) {
       service = BlobServiceClient.fromConnectionString(config.connectionString, options);
     } else if (config.accountUrl) {
-      service = new BlobServiceClient(config.accountUrl, new DefaultAzureCredential(), options);
+      service = new BlobServiceClient(config.accountUrl, new (identitySdk().DefaultAzureCredential)(), options);
     } else {
       throw new TributaryError('CONFIG_INVALID', 'blob store: set exactly one of connectionString or accountUrl');
     }

@@ -5,7 +5,7 @@
  * `sequencenumber` and `offset`. Those blobs live at the container's root, as the SDK puts them; the store
  * config's prefix applies to the other objects (state snapshots), not to checkpoints.
  */
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
+import type { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
@@ -13,6 +13,7 @@ import type { Checkpoint, CheckpointStore } from '../../core/checkpoint-store.js
 import { createContainerClient, describeContainer, type BlobStoreConfig } from './blob-client.js';
 import { isNotFound } from './blob-errors.js';
 import { BlobOperations, DEFAULT_REQUEST_TIMEOUT_MS, type BlobOperationOptions } from './blob-operations.js';
+import { checkpointStoreBlobSdk } from './sdk.js';
 
 export const eventHubsCheckpointTargetSchema = z.strictObject({
   fullyQualifiedNamespace: z.string().min(1).describe('<namespace>.servicebus.windows.net, as the Event Hubs SDKs name it'),
@@ -43,7 +44,7 @@ export class EventHubsCheckpointStore implements CheckpointStore {
     this.target = eventHubsCheckpointTargetSchema.parse(target);
     this.location = `${describeContainer(container)}/${checkpointBlobName(this.target, '<hub>', '')}`;
     this.ops = new BlobOperations(container, this.location, options);
-    this.sdkStore = new BlobCheckpointStore(container);
+    this.sdkStore = new (checkpointStoreBlobSdk().BlobCheckpointStore)(container);
   }
 
   hubOf(stream: string): string {

@@ -1,0 +1,36 @@
+/**
+ * Snappy for Parquet pages: the native binding (npm `snappy`, prebuilt for the common platforms) when it loads
+ * and pays, else hyparquet-writer's JavaScript implementation. Both write raw Snappy that every reader decodes;
+ * their bytes differ, so one process always uses one of them (files are deterministic per implementation).
+ */
+import { createRequire } from 'node:module';
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+
+export type SnappyImplementation = 'native' | 'js';
+export type Compress = (bytes: Uint8Array) => Uint8Array;
+
+interface NativeSnappy {
+  compressSync(input: Buffer): Buffer;
+}
+
+let native: Compress | null | undefined;
+
+/** The native compressor, or null when the binding cannot load on this platform. */
+export function nativeSnappy(): Compress | null {
+  if (native === undefined) {
+    try {
+      const binding = createRequire(import.meta.url)('snappy') as NativeSnappy;
+      native = (bytes) => binding.compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch {
+      // No prebuilt binary for this platform (or it failed to load): the JavaScript compressor does the same job.
+      native = null;
+    }
+  }
+  return native;
+}
+
+export const jsSnappy: Compress = snappyCompress;
+
+export function snappyCompressor(implementation: SnappyImplementation): Compress {
+  return implementation === 'native' ? (nativeSnappy() ?? jsSnappy) : jsSnappy;
+}
