@@ -126,6 +126,7 @@ describe('SIGKILL at random moments', () => {
       const checkStart = Date.now();
       await checkMidRun(kills.length);
       checkMs.push(Date.now() - checkStart);
+      await (await import('node:fs/promises')).appendFile('/tmp/lake-crash-progress.log', `${new Date().toISOString()} kill ${kills.length} ${JSON.stringify(kills.at(-1))} check ${checkMs.at(-1)}\n`);
     }
     const final = await startCli(['run', '--bounded', '-q', '--config', crashedSetup.file]).done;
     if (final.code !== 0) throw new Error(`the final run failed: ${final.stderr}`);
