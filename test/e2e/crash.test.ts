@@ -46,7 +46,6 @@ describe('SIGKILL at random moments', () => {
   let config: TributaryConfig;
   let model: LakeModel;
   const kills: Array<{ afterMs: number; snapshots: number; exit: string }> = [];
-  const checkMs: number[] = [];
   /** what a reader saw after each kill, checked against the model once it is known */
   const seen: Array<{ kill: number; problems: string[] }> = [];
   /** snapshot writes so far, seen as modification times (whatever the snapshot encoding) */
@@ -123,10 +122,7 @@ describe('SIGKILL at random moments', () => {
       const result = await done;
       const snapshots = (await new LocalObjectStore(crashed.file('state')).list('snapshots/')).length;
       kills.push({ afterMs, snapshots, exit: killed && result.signal === 'SIGKILL' ? 'killed' : `exited ${result.code}: ${result.stderr.slice(-500)}` });
-      const checkStart = Date.now();
       await checkMidRun(kills.length);
-      checkMs.push(Date.now() - checkStart);
-      await (await import('node:fs/promises')).appendFile('/tmp/lake-crash-progress.log', `${new Date().toISOString()} kill ${kills.length} ${JSON.stringify(kills.at(-1))} check ${checkMs.at(-1)}\n`);
     }
     const final = await startCli(['run', '--bounded', '-q', '--config', crashedSetup.file]).done;
     if (final.code !== 0) throw new Error(`the final run failed: ${final.stderr}`);
@@ -145,7 +141,6 @@ describe('SIGKILL at random moments', () => {
   it('showed a reader only complete rows after every kill, through DuckDB with Hive partitioning', () => {
     expect(seen).toHaveLength(KILLS);
     expect(seen.filter((s) => s.problems.length > 0)).toEqual([]);
-    console.log('check ms', checkMs.join(','), 'kills', JSON.stringify(kills.map((k) => k.afterMs)));
   });
 
   it('leaves a lake equal to the brute-force model', async () => {
