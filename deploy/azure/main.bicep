@@ -3,8 +3,10 @@
 //   consumer group `lake`, each hub captured as Avro into the `capture` container;
 // - a storage account with hierarchical namespace (ADLS Gen2) holding the containers capture, checkpoints
 //   (Event Hubs checkpoints at the root, state snapshots under state/), deadletter and lake; shared keys off;
-// - user-assigned identities: the worker (federated with its Kubernetes service account), KEDA (federated with
-//   the KEDA operator, read-only), and Capture (writes the archive); least-privilege role assignments.
+// - user-assigned identities, least privilege each: the workers (one federated credential per consumer group, for
+//   that group's Kubernetes service account tributary-<group>), the sender (replay-deadletters and gen: sends to
+//   the hubs, reads the dead letters; federated with tributary-replay), and Capture (writes the archive).
+//   KEDA needs no Azure identity: it scales on the workers' own lag metric in Prometheus (deploy/k8s/*/scaledobject.yaml).
 //
 //   az deployment group create -g <rg> -f deploy/azure/main.bicep -p aksOidcIssuerUrl=<issuer URL>
 //
@@ -37,8 +39,10 @@ param partitionCount int = 8
 @maxValue(7)
 param messageRetentionInDays int = 7
 
-@description('Consumer group of the lake workers (one Deployment per consumer group). Lower case: the checkpoint blob names are lower-cased.')
-param consumerGroupName string = 'lake'
+@description('Consumer groups of the lake workers, one Deployment and one ServiceAccount (tributary-<group>) each (deploy/k8s: one overlay per group, nameSuffix -<group>). Lower case: the checkpoint blob names are lower-cased.')
+param consumerGroups array = [
+  'lake'
+]
 
 @description('Throughput units of the namespace.')
 @minValue(1)
@@ -53,14 +57,14 @@ param aksOidcIssuerUrl string
 @description('Kubernetes namespace of the workers.')
 param workerNamespace string = 'tributary'
 
-@description('Kubernetes service account of the workers (deploy/k8s/base/serviceaccount.yaml).')
-param workerServiceAccount string = 'tributary'
+@description('Service account name of the workers before the overlay\'s nameSuffix (deploy/k8s/base/serviceaccount.yaml); consumer group <group> runs as <prefix>-<group>.')
+param workerServiceAccountPrefix string = 'tributary'
 
-@description('Kubernetes namespace of the KEDA operator.')
-param kedaNamespace string = 'keda'
+@description('Service account of the replay and gen Jobs (deploy/k8s/replay/serviceaccount.yaml), federated with the sender identity.')
+param senderServiceAccount string = 'tributary-replay'
 
-@description('Kubernetes service account of the KEDA operator.')
-param kedaServiceAccount string = 'keda-operator'
+@description('Object ids of principals (people, CI) that may send to the hubs from outside the cluster: `tributary gen` and `replay-deadletters` to Event Hubs.')
+param senderPrincipalIds array = []
 
 var containerNames = {
   capture: 'capture'
@@ -72,6 +76,7 @@ var containerNames = {
 // Built-in role definition ids.
 var roles = {
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 }
@@ -83,8 +88,8 @@ resource workerIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-0
   location: location
 }
 
-resource kedaIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-tributary-keda'
+resource senderIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-tributary-sender'
   location: location
 }
 
@@ -93,24 +98,27 @@ resource captureIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-
   location: location
 }
 
-resource workerFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+// One federated credential per consumer group: each group's pods run as their own service account. Azure
+// rejects concurrent writes of one identity's federated credentials, hence batchSize(1).
+@batchSize(1)
+resource workerFederations 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = [for group in consumerGroups: {
   parent: workerIdentity
-  name: 'aks-${workerNamespace}-${workerServiceAccount}'
+  name: 'aks-${workerNamespace}-${workerServiceAccountPrefix}-${group}'
   properties: {
     issuer: aksOidcIssuerUrl
-    subject: 'system:serviceaccount:${workerNamespace}:${workerServiceAccount}'
+    subject: 'system:serviceaccount:${workerNamespace}:${workerServiceAccountPrefix}-${group}'
     audiences: [
       'api://AzureADTokenExchange'
     ]
   }
-}
+}]
 
-resource kedaFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
-  parent: kedaIdentity
-  name: 'aks-${kedaNamespace}-${kedaServiceAccount}'
+resource senderFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: senderIdentity
+  name: 'aks-${workerNamespace}-${senderServiceAccount}'
   properties: {
     issuer: aksOidcIssuerUrl
-    subject: 'system:serviceaccount:${kedaNamespace}:${kedaServiceAccount}'
+    subject: 'system:serviceaccount:${workerNamespace}:${senderServiceAccount}'
     audiences: [
       'api://AzureADTokenExchange'
     ]
@@ -217,9 +225,15 @@ resource hubs 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = [for hub in
   ]
 }]
 
-resource consumerGroups 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = [for (hub, i) in hubNames: {
-  parent: hubs[i]
-  name: consumerGroupName
+// Every consumer group on every hub.
+var hubConsumerGroups = flatten(map(range(0, length(hubNames)), h => map(consumerGroups, group => {
+  hubIndex: h
+  group: group
+})))
+
+resource hubConsumerGroupResources 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = [for pair in hubConsumerGroups: {
+  parent: hubs[pair.hubIndex]
+  name: pair.group
   properties: {
     userMetadata: 'Tributary lake workers'
   }
@@ -279,26 +293,36 @@ resource workerReadsArchive 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 }
 
-// KEDA: read partition information from the hubs and the checkpoint blobs, nothing else.
-resource kedaReadsHubs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// Sender: send to the hubs (replay-deadletters, gen) and read the dead letters it replays; nothing else.
+resource senderSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: eventHubs
-  name: guid(eventHubs.id, kedaIdentity.id, roles.eventHubsDataReceiver)
+  name: guid(eventHubs.id, senderIdentity.id, roles.eventHubsDataSender)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
-    principalId: kedaIdentity.properties.principalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataSender)
+    principalId: senderIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-resource kedaReadsCheckpoints 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: checkpointsContainer
-  name: guid(checkpointsContainer.id, kedaIdentity.id, roles.storageBlobDataReader)
+resource senderReadsDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: deadLetterContainer
+  name: guid(deadLetterContainer.id, senderIdentity.id, roles.storageBlobDataReader)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
-    principalId: kedaIdentity.properties.principalId
+    principalId: senderIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
+
+// People or CI that run `tributary gen` / `replay-deadletters` against the hubs from outside the cluster.
+resource principalsSend 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in senderPrincipalIds: {
+  scope: eventHubs
+  name: guid(eventHubs.id, principalId, roles.eventHubsDataSender)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataSender)
+    principalId: principalId
+  }
+}]
 
 // Capture: write the archive, nowhere else.
 resource captureWritesArchive 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -316,8 +340,8 @@ resource captureWritesArchive 'Microsoft.Authorization/roleAssignments@2022-04-0
 @description('azure.workload.identity/client-id of the workers\' service account.')
 output workerClientId string = workerIdentity.properties.clientId
 
-@description('podIdentity.identityId of the KEDA TriggerAuthentication.')
-output kedaClientId string = kedaIdentity.properties.clientId
+@description('azure.workload.identity/client-id of the replay service account (deploy/k8s/replay).')
+output senderClientId string = senderIdentity.properties.clientId
 
 output fullyQualifiedNamespace string = '${eventHubs.name}.servicebus.windows.net'
 output kafkaBootstrapServers string = '${eventHubs.name}.servicebus.windows.net:9093'

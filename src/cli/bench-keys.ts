@@ -4,7 +4,8 @@
  *   tributary bench keys --config tributary.yaml --input data/capture --keys customerId,channel,none \
  *     --partitions 4,8,32 --out bench/keys/
  */
-import type { Command } from 'commander';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { byteSize } from '../config/units.js';
 import { TributaryError } from '../core/errors.js';
@@ -14,6 +15,19 @@ import { parseGenInput } from '../partition/gen-sample.js';
 import type { PartitionHash } from '../partition/key-candidate.js';
 import { renderTerminal } from '../partition/report.js';
 import { EVENT_HUBS_STANDARD_LIMIT, type PartitionLimit } from '../partition/skew.js';
+import { packageRoot } from './version.js';
+
+/** Where reports go by default: git ignores bench/out/, so a run never leaves tracked files modified. */
+export const DEFAULT_OUT_DIR = 'bench/out/keys';
+/** The committed example the README links, rewritten only with --update-example. */
+export const EXAMPLE_DIR = 'bench/keys';
+
+/** --out, else the committed example (in the repository, wherever the command runs) with --update-example, else bench/out/keys. */
+export function outputDir(options: Pick<BenchKeysCommandOptions, 'out' | 'updateExample'>): string {
+  if (options.out !== undefined) return options.out;
+  if (options.updateExample) return path.join(packageRoot() ?? '.', EXAMPLE_DIR);
+  return DEFAULT_OUT_DIR;
+}
 
 export interface BenchKeysCommandOptions {
   config: string;
@@ -21,6 +35,7 @@ export interface BenchKeysCommandOptions {
   keys: string;
   partitions: string;
   out?: string;
+  updateExample?: boolean;
   stream?: string;
   hash: string;
   limitEvents: string;
@@ -68,6 +83,7 @@ function commandLine(options: BenchKeysCommandOptions): string {
   if (options.hash !== 'eventhubs') parts.push(`--hash ${options.hash}`);
   if (options.measurePartitions !== undefined) parts.push(`--measure-partitions ${options.measurePartitions}`);
   if (options.out) parts.push(`--out ${options.out}`);
+  if (options.updateExample) parts.push('--update-example');
   return parts.join(' ');
 }
 
@@ -76,7 +92,7 @@ export async function benchKeysFromCli(options: BenchKeysCommandOptions): Promis
     throw new TributaryError('CONFIG_INVALID', `--hash: "${options.hash}" is not one of eventhubs, kafka`);
   }
   const config = await loadConfig(options.config);
-  const log = createLogger();
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (options.quiet ? 'warn' : 'info'));
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => controller.abort(new Error(`received ${signal}`));
   process.once('SIGTERM', stop);
@@ -94,7 +110,7 @@ export async function benchKeysFromCli(options: BenchKeysCommandOptions): Promis
       ...(options.measurePartitions !== undefined ? { measurePartitions: Number(options.measurePartitions) } : {}),
       offeredLoad: positiveNumber('--offered-load', options.offeredLoad),
       ...(options.batchSize ? { batchSize: positiveInt('--batch-size', options.batchSize) } : {}),
-      ...(options.out ? { outDir: options.out } : {}),
+      outDir: outputDir(options),
       ...(options.title ? { title: options.title } : {}),
       command: commandLine(options),
       signal: controller.signal,
@@ -119,7 +135,8 @@ export function registerBenchKeysCommand(program: Command): void {
     .requiredOption('-i, --input <input>', 'sample: a Capture archive folder, an Avro object container file, "source" (the configured Capture source), or "gen[:events=50000,keys=50000,distribution=zipf,skew=0.8,seed=42]" (the synthetic generator)')
     .requiredOption('-k, --keys <list>', 'candidate keys, comma-separated: a field, fields joined by "+", or "none" (round-robin)')
     .option('-p, --partitions <list>', 'partition counts, comma-separated', '4,8,32')
-    .option('-o, --out <dir>', 'write report.md, load-per-partition.svg and report.json here')
+    .addOption(new Option('-o, --out <dir>', `write report.md, load-per-partition.svg and report.json here (default: ${DEFAULT_OUT_DIR}/, which git ignores)`))
+    .addOption(new Option('--update-example', `write the committed example in ${EXAMPLE_DIR}/ instead (the report the README links)`).conflicts('out'))
     .option('-s, --stream <name>', 'stream of the sample (default: the first configured stream)')
     .option('--hash <kind>', 'key -> partition mapping: eventhubs (service hash) or kafka (murmur2 default partitioner)', 'eventhubs')
     .option('--limit-events <n>', 'per-partition ingress limit in events/s (default: Event Hubs Standard)', String(EVENT_HUBS_STANDARD_LIMIT.eventsPerSecond))

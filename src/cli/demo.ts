@@ -4,8 +4,11 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { TributaryError } from '../core/errors.js';
 import { generateArchive, readArchiveManifest } from '../gen/archive.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { integer } from './options.js';
+import { Progress, defaultProgressMode, generationProgress } from './progress.js';
 import { runFromConfig } from './run.js';
 import { formatSummary } from './summary.js';
 
@@ -17,17 +20,20 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description(`generate the demo archive if absent, then process it in bounded mode (config: ${DEMO_CONFIG})`)
     .option('-c, --config <file>', 'YAML config file', DEMO_CONFIG)
-    .option('--events <n>', 'events per stream when generating', (v) => Number.parseInt(v, 10), DEMO_EVENTS_PER_STREAM)
-    .action(async (opts: { config: string; events: number }) => {
-      // The demo shows progress lines and a summary; per-partition info logs would drown them.
-      process.env.TRIBUTARY_LOG_LEVEL ??= 'warn';
+    .option('--events <n>', 'events per stream when generating', integer(1), DEMO_EVENTS_PER_STREAM)
+    .option('-q, --quiet', 'no progress', false)
+    .action(async (opts: { config: string; events: number; quiet: boolean }) => {
+      // The demo shows progress and a summary; per-partition info logs would drown them.
+      if (!process.env.TRIBUTARY_LOG_LEVEL) process.env.TRIBUTARY_LOG_LEVEL = 'warn';
+      const progress = new Progress({ mode: defaultProgressMode(opts.quiet) });
       const config = await loadConfig(opts.config);
       const source = config.source;
-      if (source.kind !== 'capture') throw new Error('the demo reads a Capture archive: source.kind must be capture');
+      if (source.kind !== 'capture') throw new TributaryError('CONFIG_INVALID', `source.kind: the demo reads a Capture archive, so it must be capture (it is ${source.kind})`);
       const store = createObjectStore(source.store);
+      const streams = Object.keys(source.hubs);
       const manifests = await Promise.all(Object.values(source.hubs).map((hub) => readArchiveManifest(store, source.namespace, hub)));
       if (manifests.some((m) => m === undefined)) {
-        process.stderr.write(`generating the demo archive in ${store.location} (${opts.events.toLocaleString('en-US')} events per stream, 8 partitions)\n`);
+        progress.stage(`generating the demo archive in ${store.location}: ${opts.events.toLocaleString('en-US')} events per stream (${streams.join(', ')}), 8 partitions`);
         const summary = await generateArchive(
           config,
           {
@@ -40,13 +46,14 @@ export function registerDemoCommand(program: Command): void {
             faults: { duplicate: 0.01, outOfOrder: 0.02, late: 0.002, corrupt: 0.001 },
             overwrite: true,
           },
-          (p) => process.stderr.write(`… ${p.stream}: ${p.generated.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} generated\n`),
+          generationProgress(progress, 'generating', streams, opts.events),
         );
-        process.stderr.write(`generated ${summary.totals.deliveredEvents.toLocaleString('en-US')} events in ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
+        progress.end();
+        progress.stage(`generated ${summary.totals.deliveredEvents.toLocaleString('en-US')} events in ${(summary.elapsedMs / 1000).toFixed(1)} s`);
       } else {
-        process.stderr.write(`using the demo archive in ${store.location} (delete it to generate a new one)\n`);
+        progress.stage(`using the demo archive in ${store.location} (delete it to generate a new one)`);
       }
-      const summary = await runFromConfig({ config: opts.config, bounded: true });
+      const summary = await runFromConfig({ config: opts.config, bounded: true, progress: progress.mode });
       process.stdout.write(`${formatSummary(summary)}\n`);
     });
 }

@@ -9,7 +9,6 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { TributaryError } from '../core/errors.js';
 import { generateArchive, type ArchiveSummary, type GenerateArchiveOptions } from '../gen/archive.js';
-import type { GenProgress } from '../gen/generate.js';
 import { FAULT_KINDS } from '../gen/stream-generator.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
 import type { TributaryConfig } from '../config/schema.js';
@@ -20,6 +19,8 @@ import type { GenTarget } from '../gen/target.js';
 import { connectEventHubsTargetForSource } from '../gen/targets/eventhubs.js';
 import { KafkaTarget } from '../gen/targets/kafka.js';
 import { hubPlans } from '../ingest/eventhubs/config.js';
+import { checkStreams } from './options.js';
+import { Progress, defaultProgressMode, generationProgress } from './progress.js';
 
 export interface GenCommandOptions {
   config: string;
@@ -47,8 +48,6 @@ export interface GenCommandOptions {
   json: boolean;
   quiet: boolean;
 }
-
-const PROGRESS_INTERVAL_MS = 1000;
 
 function number(flag: string, text: string): number {
   const value = Number(text);
@@ -98,18 +97,15 @@ export function genOptionsFromCli(options: GenCommandOptions): Omit<GenerateArch
 
 export async function genFromCli(options: GenCommandOptions): Promise<ArchiveSummary> {
   const config = await loadConfig(options.config);
+  const cliOptions = genOptionsFromCli(options);
+  if (cliOptions.streams) checkStreams(config, cliOptions.streams, '--streams');
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => controller.abort(new Error(`received ${signal}`));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  let lastProgress = 0;
-  const onProgress = (progress: GenProgress): void => {
-    const now = Date.now();
-    if (options.quiet || (now - lastProgress < PROGRESS_INTERVAL_MS && progress.generated < progress.total)) return;
-    lastProgress = now;
-    const share = progress.total === 0 ? 100 : (100 * progress.generated) / progress.total;
-    process.stderr.write(`gen ${progress.stream}: ${fmt(progress.generated)} / ${fmt(progress.total)} events (${share.toFixed(0)}%)\n`);
-  };
+  const progress = new Progress({ mode: defaultProgressMode(options.quiet) });
+  const streams = cliOptions.streams ?? Object.keys(config.streams);
+  const onProgress = generationProgress(progress, 'generating', streams, cliOptions.events ?? 0);
   try {
     const source = config.source;
     if (options.out !== undefined || source.kind === 'capture') {
@@ -121,6 +117,7 @@ export async function genFromCli(options: GenCommandOptions): Promise<ArchiveSum
     }
     return await sendToBroker(config, options, { onProgress, signal: controller.signal });
   } finally {
+    progress.end();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
@@ -136,7 +133,7 @@ async function sendToBroker(config: TributaryConfig, options: GenCommandOptions,
   // Kafka places keyed records with murmur2; plan partitions the same way unless told otherwise.
   if (source.kind === 'kafka' && options.hash === 'eventhubs') cliOptions.hash = 'kafka';
   const parsed = parseGenOptions(cliOptions);
-  const log = createLogger();
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (options.quiet ? 'warn' : 'info'));
   let target: GenTarget;
   let location: string;
   let hubs: Record<string, string>;

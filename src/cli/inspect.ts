@@ -1,11 +1,12 @@
 /** Operator commands on the stores: dead letters (counted from listing metadata), checkpoints, and reset for replays. */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { countsFromMetadata, decodeDeadLetters } from '../sink/dead-letter.js';
+import { DEAD_LETTER_REASONS, countsFromMetadata, decodeDeadLetters, type DeadLetterReason } from '../sink/dead-letter.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
+import { checkStreams, integer, reasonList } from './options.js';
 
 export function registerInspectCommands(program: Command): void {
   program
@@ -13,15 +14,18 @@ export function registerInspectCommands(program: Command): void {
     .description('count dead letters per stream and reason (from listing metadata), or print some with --show')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--stream <name>', 'only this stream')
-    .option('--show <n>', 'print the first n records as JSON lines', (v) => Number.parseInt(v, 10))
-    .action(async (opts: { config: string; stream?: string; show?: number }) => {
+    .option('--reason <list>', `only these reasons, comma-separated (${DEAD_LETTER_REASONS.join(', ')})`, reasonList)
+    .option('--show <n>', 'print the first n records as JSON lines', integer(0))
+    .action(async (opts: { config: string; stream?: string; reason?: DeadLetterReason[]; show?: number }) => {
       const config = await loadConfig(opts.config);
+      if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
       const store = createObjectStore(config.deadLetter);
       const objects = await store.list(opts.stream ? `${opts.stream}/` : '');
       const counts = new Map<string, number>();
       for (const object of objects) {
         const stream = object.key.split('/')[0]!;
         for (const [reason, count] of Object.entries(countsFromMetadata(object.metadata))) {
+          if (opts.reason && !opts.reason.includes(reason as DeadLetterReason)) continue;
           counts.set(`${stream}\t${reason}`, (counts.get(`${stream}\t${reason}`) ?? 0) + (count ?? 0));
         }
       }
@@ -30,7 +34,7 @@ export function registerInspectCommands(program: Command): void {
       let left = opts.show ?? 0;
       for (const object of objects) {
         if (left <= 0) break;
-        const records = decodeDeadLetters((await store.get(object.key)) ?? new Uint8Array());
+        const records = decodeDeadLetters((await store.get(object.key)) ?? new Uint8Array()).filter((r) => !opts.reason || opts.reason.includes(r.reason));
         for (const record of records.slice(0, left)) process.stdout.write(`${JSON.stringify(record)}\n`);
         left -= records.length;
       }
@@ -45,6 +49,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--yes', 'really delete', false)
     .action(async (opts: { config: string; stream?: string; lake: boolean; yes: boolean }) => {
       const config = await loadConfig(opts.config);
+      if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
       const plans = await loadStreamPlans(config);
       const streams = opts.stream ? [opts.stream] : Object.keys(config.streams);
       const targets: Array<{ store: ObjectStore; prefixes: string[] }> = [

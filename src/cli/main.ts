@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `tributary` binary. Exit codes: 0 success, 2 invalid config or missing input (fix and rerun),
- * 1 any other failure.
+ * The `tributary` binary. Exit codes: 0 success, 2 a usage error (unknown option or command, missing or bad
+ * value: the message and the command's usage line), invalid config or missing input (fix and rerun), 1 any
+ * other failure.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { registerBenchKeysCommand } from './bench-keys.js';
 import { registerDemoCommand } from './demo.js';
@@ -12,10 +13,14 @@ import { registerInspectCommands } from './inspect.js';
 import { registerReplayDeadLettersCommand } from './replay-deadletters.js';
 import { registerRunCommand } from './run.js';
 import { registerValidateCommand } from './validate.js';
+import { packageVersion } from './version.js';
 
 export function buildProgram(): Command {
-  const program = new Command();
-  program.name('tributary').description('Event Hubs / Kafka / Capture -> Avro -> event-time windows -> Parquet, exactly-once in effect');
+  const program = new UsageCommand().exitOverride();
+  program
+    .name('tributary')
+    .description('Event Hubs / Kafka / Capture -> Avro -> event-time windows -> Parquet, exactly-once in effect')
+    .version(packageVersion(), '-V, --version', 'print the version and exit');
   registerRunCommand(program);
   registerDemoCommand(program);
   registerGenCommand(program);
@@ -26,11 +31,30 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Every command throws instead of exiting (main decides the code) and follows a usage error with its own usage
+ * line, the way POSIX tools do. Subcommands are made by createCommand, so they are UsageCommands too.
+ */
+class UsageCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new UsageCommand(name).exitOverride();
+  }
+
+  override error(message: string, errorOptions?: { code?: string; exitCode?: number }): never {
+    const names: string[] = [];
+    for (let c: Command | null = this; c; c = c.parent) names.unshift(c.name());
+    const path = names.join(' ');
+    return super.error(`${message}\nUsage: ${path} ${this.usage()}\n(${path} --help lists the options)`, errorOptions);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
+    // --help and --version end with exit code 0; anything else commander throws is a usage error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     const code = error instanceof TributaryError ? error.code : 'INTERNAL';
     process.stderr.write(`tributary: ${errorMessage(error)}\n`);
     if (!(error instanceof TributaryError)) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);

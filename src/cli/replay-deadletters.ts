@@ -17,30 +17,28 @@ import { KafkaTarget } from '../gen/targets/kafka.js';
 import { DEAD_LETTER_REASONS, decodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
+import { checkStreams, parseReasons, reasonList } from './options.js';
 
 export interface ReplayOptions {
   config: string;
   stream?: string;
-  reason?: string;
+  /** comma-separated text (validated here) or reasons already parsed */
+  reason?: string | readonly DeadLetterReason[];
   out?: string;
   namespace: string;
 }
 
 export async function replayDeadLetters(options: ReplayOptions): Promise<{ replayed: Map<string, number> }> {
   const config = await loadConfig(options.config);
-  const reasons = options.reason?.split(',').map((r) => r.trim());
-  for (const reason of reasons ?? []) {
-    if (!(DEAD_LETTER_REASONS as readonly string[]).includes(reason)) {
-      throw new TributaryError('CONFIG_INVALID', `--reason: "${reason}" is not a dead-letter reason; expected one of ${DEAD_LETTER_REASONS.join(', ')}`);
-    }
-  }
+  const reasons = typeof options.reason === 'string' ? parseReasons(options.reason) : options.reason;
+  if (options.stream !== undefined) checkStreams(config, [options.stream]);
   const streams = options.stream ? [options.stream] : Object.keys(config.streams);
   const store = createObjectStore(config.deadLetter);
   const byStreamPartition = new Map<string, DeadLetterRecord[]>();
   for (const stream of streams) {
     for (const object of await store.list(`${stream}/`)) {
       for (const record of decodeDeadLetters((await store.get(object.key)) ?? new Uint8Array())) {
-        if (reasons && !reasons.includes(record.reason as DeadLetterReason)) continue;
+        if (reasons && !reasons.includes(record.reason)) continue;
         const key = `${record.stream}\u0000${record.partition}`;
         byStreamPartition.set(key, [...(byStreamPartition.get(key) ?? []), record]);
       }
@@ -85,7 +83,7 @@ export function registerReplayDeadLettersCommand(program: Command): void {
     .description('send dead-lettered events back through the pipeline (to the Event Hubs / Kafka source, or --out as a Capture archive)')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--stream <name>', 'only this stream')
-    .option('--reason <list>', `only these reasons (${DEAD_LETTER_REASONS.join(', ')})`)
+    .option('--reason <list>', `only these reasons, comma-separated (${DEAD_LETTER_REASONS.join(', ')})`, reasonList)
     .option('--out <dir>', 'write a Capture archive into this folder instead of sending to the source')
     .option('--namespace <name>', 'Capture namespace folder for --out', 'replay')
     .action(async (opts: ReplayOptions) => {

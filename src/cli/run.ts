@@ -1,23 +1,33 @@
 import type { Command } from 'commander';
+import { assertEnvironment } from '../config/environment.js';
 import { loadConfig } from '../config/load.js';
 import { TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { createObjectStore } from '../sink/store-factory.js';
 import { runWorker, type RunSummary } from '../runtime/worker.js';
 import { startObservability } from './observability.js';
-import { formatProgress, formatSummary } from './summary.js';
+import { integer } from './options.js';
+import { Progress, defaultProgressMode, type ProgressMode } from './progress.js';
+import { RunProgress } from './run-progress.js';
+import { formatSummary } from './summary.js';
 
 export interface RunCommandOptions {
   config: string;
   bounded: boolean;
   metricsPort?: number;
   quiet?: boolean;
+  /** default: a bar on a terminal, lines elsewhere, nothing with quiet or in Kubernetes */
+  progress?: ProgressMode;
 }
 
 /** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
 export async function runFromConfig(options: RunCommandOptions): Promise<RunSummary> {
   const config = await loadConfig(options.config);
+  await assertEnvironment(config, options.config);
   if (options.metricsPort !== undefined) config.metrics.port = options.metricsPort;
-  const log = createLogger();
+  const mode = options.progress ?? defaultProgressMode(options.quiet);
+  // A person watching a bar wants warnings, not every partition's info line drawn across it.
+  const log = createLogger(process.env.TRIBUTARY_LOG_LEVEL || (mode === 'bar' ? 'warn' : 'info'));
   const controller = new AbortController();
   // Past the drain deadline (or at a second signal) the stores stop retrying and the run ends without moving any
   // checkpoint past unwritten data, before Kubernetes' grace period runs out and SIGKILL comes.
@@ -40,15 +50,22 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const observability = await startObservability(config, controller.signal, log);
+  const progress = new Progress({ mode });
+  const watch = mode === 'off' ? undefined : new RunProgress(progress);
+  progress.stage(
+    `processing ${Object.keys(config.streams).join(', ')} from the ${config.source.kind} source into ${createObjectStore(config.lake).location}` +
+      `${options.bounded ? ' (bounded: stops once caught up)' : ''}`,
+  );
+  watch?.start();
   try {
     const summary = await runWorker(config, {
       bounded: options.bounded,
       signal: controller.signal,
       log,
-      observers: observability.observers,
+      observers: [...observability.observers, ...(watch ? [watch] : [])],
       onReady: observability.markReady,
       hardStop: hardStop.signal,
-      ...(options.quiet ? {} : { onProgress: (totals, elapsed) => process.stderr.write(`${formatProgress(totals, elapsed)}\n`) }),
+      ...(watch ? { wrapHandler: (handler) => watch.wrap(handler) } : {}),
     });
     if (hardStop.signal.aborted) throw hardStop.signal.reason;
     return summary;
@@ -58,6 +75,7 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
     throw error;
   } finally {
     if (deadline) clearTimeout(deadline);
+    watch?.stop();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
     await observability.close();
@@ -70,8 +88,8 @@ export function registerRunCommand(program: Command): void {
     .description('run the worker: read the configured source, land Parquet, dead-letter what fails')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--bounded', 'stop once caught up with the source (backfills, replays, tests)', false)
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number.parseInt(v, 10))
-    .option('-q, --quiet', 'no progress lines', false)
+    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', integer(0, 65535))
+    .option('-q, --quiet', 'no progress (the default inside Kubernetes when stderr is not a terminal)', false)
     .action(async (opts: RunCommandOptions) => {
       const summary = await runFromConfig(opts);
       process.stdout.write(`${formatSummary(summary)}\n`);

@@ -1,13 +1,6 @@
 import type { RunSummary } from '../runtime/worker.js';
-import type { RunTotals } from '../runtime/observer.js';
 
 const number = (n: number): string => n.toLocaleString('en-US');
-
-export function formatProgress(totals: RunTotals, elapsedMs: number): string {
-  const rate = totals.eventsRead / Math.max(elapsedMs / 1000, 0.001);
-  const dead = [...totals.deadLettersByReason.values()].reduce((a, b) => a + b, 0);
-  return `… ${number(totals.eventsRead)} events read, ${number(dead)} dead-lettered, ${number(Math.round(rate))} events/s, ${(elapsedMs / 1000).toFixed(1)} s`;
-}
 
 export function formatSummary(summary: RunSummary): string {
   const { totals } = summary;

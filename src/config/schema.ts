@@ -3,9 +3,15 @@
  * are errors, so a typo never silently falls back to a default), and every field says what it is for.
  */
 import { z } from 'zod';
-import { byteSize, duration } from './units.js';
+import { byteSize, duration, positiveDuration } from './units.js';
 import { kafkaSourceSchema } from '../ingest/kafka/config.js';
 import { eventHubsSourceSchema } from '../ingest/eventhubs/config.js';
+
+/** A moment as an ISO 8601 date or date-time (UTC unless it says otherwise), or epoch milliseconds. */
+const instant = z.union([
+  z.number().int(),
+  z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'expected an ISO 8601 date such as "1970-01-01" or "2200-01-01T00:00:00Z"'),
+]).transform((value) => (typeof value === 'number' ? value : Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$|^\d{4}-\d{2}-\d{2}$/.test(value) ? value : `${value}Z`)));
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
 
@@ -82,9 +88,17 @@ export const captureSourceSchema = z.strictObject({
   kind: z.literal('capture'),
   store: storeSchema.describe('where the Capture archive lives'),
   namespace: z.string().min(1).describe('Event Hubs namespace folder of the archive'),
-  hubs: z.record(z.string(), z.string()).describe('stream name -> hub folder name'),
+  hubs: z
+    .record(z.string(), z.string().min(1))
+    .refine((h) => Object.keys(h).length > 0, 'map at least one stream to a hub folder, e.g. { orders: orders }')
+    .describe('stream name -> hub folder name'),
   leaseTtl: duration.default(30_000)
     .describe('instances sharing an archive (and its state store) lease its partitions; a lease not renewed for this long is taken over'),
+  onCorruptBlock: z.enum(['fail', 'deadletter']).default('fail').describe(
+    'a container block that cannot be read (bad sync marker, block size or deflate data, or records that do not parse): ' +
+      'fail = stop the partition with the file and byte offset before anything past the block is written; ' +
+      'deadletter = write the unreadable bytes as one dead letter (reason decode; error and properties name the file and byte range) and go on',
+  ),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [captureSourceSchema, kafkaSourceSchema, eventHubsSourceSchema]);
@@ -97,7 +111,7 @@ export const processingSchema = z.strictObject({
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
-  aggregateFileSpan: duration.default(3_600_000).describe('event-time span of window starts per aggregate file; must divide one hour, so each file lies in one date=/hour= folder'),
+  aggregateFileSpan: positiveDuration.default(3_600_000).describe('event-time span of window starts per aggregate file; must divide one hour, so each file lies in one date=/hour= folder'),
   flushInterval: duration.default(60_000).describe('idle partitions rewrite their open files this often'),
   maxEventBytes: byteSize.default(1024 ** 2).describe('larger event bodies are dead-lettered'),
   decodeThreads: z.number().int().min(1).max(64).default(2).describe('worker threads decoding Avro'),
@@ -106,6 +120,12 @@ export const processingSchema = z.strictObject({
     .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
   maxConsecutiveFailures: z.number().int().min(1).default(5)
     .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
+  eventTimeRange: z.strictObject({
+    min: instant.default(0).describe('earliest accepted event time'),
+    max: instant.default(Date.UTC(2200, 0, 1)).describe('latest accepted event time'),
+  }).refine((r) => !(r.min >= r.max), { message: 'min must be before max', path: ['max'] })
+    .default({ min: 0, max: Date.UTC(2200, 0, 1) })
+    .describe('events whose time (body field, or enqueued time for _enqueued_time streams) is outside [min, max] are dead-lettered with reason schema before they reach the watermark; dates are UTC'),
 });
 
 export const retrySchema = z.strictObject({
@@ -123,16 +143,20 @@ export const configSchema = z.strictObject({
   lake: storeSchema.default({ kind: 'local', path: 'data/lake' }),
   deadLetter: storeSchema.default({ kind: 'local', path: 'data/deadletter' }),
   state: storeSchema.default({ kind: 'local', path: 'data/state' }).describe('snapshots and checkpoints'),
-  shutdown: z.strictObject({
-    drainDeadline: duration.default(25_000)
-      .describe('after SIGTERM, in-flight work gets this long to be written; then the run stops without committing it (keep it below the pod\'s terminationGracePeriodSeconds, 30 s by default)'),
-  }).default({ drainDeadline: 25_000 }),
   retry: retrySchema.default(retrySchema.parse({})).describe('the one retry policy of every storage operation (lake, dead letters, state)'),
   metrics: z.strictObject({
     port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),
     host: z.string().default('127.0.0.1'),
     enabled: z.boolean().default(true),
   }).default({ port: 9464, host: '127.0.0.1', enabled: true }),
+  health: z.strictObject({
+    livenessTimeout: duration.refine((ms) => ms > 0, 'livenessTimeout must be positive').default(300_000)
+      .describe('/healthz fails (and Kubernetes restarts the worker) when work is pending (a batch in flight, or events waiting in an owned partition) and for this long no batch finished, no transient fault was retried and the source gave no sign of life; longer than the slowest single store request (60 s) plus its backoff'),
+  }).default({ livenessTimeout: 300_000 }).describe('the liveness and readiness probes'),
+  shutdown: z.strictObject({
+    drainDeadline: duration.refine((ms) => ms > 0, 'drainDeadline must be positive').default(25_000)
+      .describe('after SIGTERM/SIGINT, in-flight work gets this long to be written; then the stores stop retrying, the run stops without committing it and exits 1 naming what was still in flight (if anything ignores the stop, the process exits anyway a tenth of this later). Keep 1.1 x this below the pod\'s terminationGracePeriodSeconds (30 s by default) so the worker, not SIGKILL, decides how it ends'),
+  }).default({ drainDeadline: 25_000 }).describe('how the worker stops'),
 }).superRefine((config, ctx) => {
   config.aggregations.forEach((aggregation, index) => {
     if (!(aggregation.stream in config.streams)) {
@@ -143,6 +167,17 @@ export const configSchema = z.strictObject({
       });
     }
   });
+  // A hub or topic for a stream that is not configured would be read by nothing (or fail mid-run).
+  const mapping = config.source.kind === 'kafka' ? { field: 'topics', streams: config.source.topics } : { field: 'hubs', streams: config.source.hubs };
+  for (const stream of Object.keys(mapping.streams)) {
+    if (!(stream in config.streams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', mapping.field, stream],
+        message: `unknown stream "${stream}"; expected one of: ${Object.keys(config.streams).join(', ')}`,
+      });
+    }
+  }
   const names = new Set<string>();
   config.aggregations.forEach((aggregation, index) => {
     if (names.has(aggregation.name)) {

@@ -15,12 +15,18 @@ export const duration = z.union([
   return Math.round(Number(amount) * DURATION_MS[unit!]!);
 });
 
-/** A size such as `128MiB` or a number of bytes; parsed to bytes. */
+/**
+ * A size such as `128MiB` or a number of bytes; parsed to bytes, and more than 0 however it is written ("0",
+ * "0B" and "0.0001KiB" are as wrong as 0).
+ */
 export const byteSize = z.union([
-  z.number().int().positive(),
+  z.number().int(),
   z.string().regex(SIZE, 'expected a size such as "64MiB", "512KiB" or a number of bytes'),
 ]).transform((value) => {
   if (typeof value === 'number') return value;
   const [, amount, unit] = SIZE.exec(value)!;
   return Math.round(Number(amount) * SIZE_BYTES[unit ?? 'B']!);
-});
+}).refine((bytes) => bytes > 0, 'a size must be > 0 bytes');
+
+/** A duration that must be longer than 0 (a span, an interval): 0 would divide by zero or spin. */
+export const positiveDuration = duration.refine((ms) => ms > 0, 'must be > 0 (a duration such as "1h")');

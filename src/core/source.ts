@@ -22,6 +22,9 @@ export interface SourceEvent {
   /** set when the source could not read this event's envelope (say an unparseable enqueued time): the event is
    * dead-lettered with this text and its coordinates instead of being processed */
   envelopeError?: string;
+  /** the dead-letter reason for `envelopeError`: schema (a field that cannot be used; the default) or decode
+   * (bytes that cannot be read at all, such as a corrupt Capture block) */
+  envelopeReason?: 'schema' | 'decode';
 }
 
 export interface PartitionBatch {

@@ -29,6 +29,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         owner: localOwnerName(),
         leaseTtlMs: source.leaseTtl,
         batchSize: config.processing.batchSize,
+        onCorruptBlock: source.onCorruptBlock,
         log: deps.log.child({ component: 'capture-source' }),
       });
     case 'kafka':

@@ -7,12 +7,12 @@
  * few dozen per hub), dead-letter reasons and error types from fixed lists.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import { TributaryError, type ErrorCode } from '../core/errors.js';
-import type { PipelineObserver } from '../runtime/observer.js';
+import { TributaryError, isStop, type ErrorCode } from '../core/errors.js';
+import type { ErrorStage, PipelineObserver } from '../runtime/observer.js';
 import type { DeadLetterReason } from '../sink/dead-letter.js';
+import { packageVersion } from './build-info.js';
 
-/** Where in the pipeline an error happened: the `stage` label of tributary_errors_total. */
-export type ErrorStage = 'source' | 'decode' | 'aggregate' | 'sink' | 'dead_letter' | 'checkpoint' | 'snapshot' | 'ownership';
+export type { ErrorStage } from '../runtime/observer.js';
 
 /** The `error_type` label: a TributaryError's code in snake case, or `unclassified` for anything else. */
 export type ErrorType = Lowercase<ErrorCode> | 'unclassified';
@@ -22,7 +22,16 @@ export interface TributaryMetricsOptions {
   processMetrics?: boolean;
   /** Clock for the checkpoint timestamp; injectable for tests. */
   now?: () => number;
+  /** The `version` label of tributary_build_info; default the package.json version. */
+  version?: string;
 }
+
+/**
+ * prom-client's defaults that `promtool check metrics` rejects: gauges named `_total` (a suffix reserved for
+ * counters). Each is the sum over the `type` label of the gauge of the same name without `_total`, which stays
+ * (`sum(nodejs_active_handles)` gives the same number).
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
 /** Every metric name this class registers, for alert rules and dashboards to check against. */
 export const METRIC_NAMES = {
@@ -38,6 +47,8 @@ export const METRIC_NAMES = {
   checkpointTime: 'tributary_checkpoint_timestamp_seconds',
   consumerLag: 'tributary_consumer_lag_events',
   errors: 'tributary_errors_total',
+  deadLettersPending: 'tributary_dead_letters_pending',
+  buildInfo: 'tributary_build_info',
 } as const;
 
 /** Seconds; a batch is thousands of events, from a few milliseconds to tens of seconds behind a slow sink. */
@@ -58,7 +69,12 @@ export class TributaryMetrics implements PipelineObserver {
   private readonly checkpointSeconds: Gauge<PartitionLabels>;
   private readonly consumerLag: Gauge<PartitionLabels>;
   private readonly errorsTotal: Counter<'stage' | 'error_type'>;
+  private readonly deadLettersPending: Gauge<'stream' | 'reason'>;
   private readonly now: () => number;
+  /** errors already counted, so an error reported again where it surfaces next is counted once */
+  private readonly counted = new WeakSet<object>();
+  /** dead-letter counts per written object key, so a rewritten cell replaces its counts instead of adding */
+  private readonly deadLetterObjects = new Map<string, { stream: string; counts: Partial<Record<DeadLetterReason, number>> }>();
 
   constructor(registry: Registry, options: TributaryMetricsOptions = {}) {
     const registers = [registry];
@@ -137,7 +153,22 @@ export class TributaryMetrics implements PipelineObserver {
       labelNames: ['stage', 'error_type'],
       registers,
     });
-    if (options.processMetrics) collectDefaultMetrics({ register: registry });
+    this.deadLettersPending = new Gauge({
+      name: METRIC_NAMES.deadLettersPending,
+      help: 'Dead letters this worker wrote to the dead-letter store since it started, per stream and reason (a rewritten cell counts once); they wait there until replayed.',
+      labelNames: ['stream', 'reason'],
+      registers,
+    });
+    new Gauge({
+      name: METRIC_NAMES.buildInfo,
+      help: 'Always 1; the labels say which Tributary version runs on which Node.js version.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: options.version ?? packageVersion(), node: process.version }, 1);
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: registry });
+      for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    }
   }
 
   eventsIn(stream: string, partition: string, count: number): void {
@@ -179,8 +210,29 @@ export class TributaryMetrics implements PipelineObserver {
     this.consumerLag.set({ stream, partition }, events);
   }
 
-  errorOccurred(stage: ErrorStage, error: unknown): void {
+  /**
+   * Every failure goes through here (the runtime calls it where a failure first surfaces). The same error object
+   * reported again further out (a store's exhausted retry, then the batch, then the run) counts once, at the
+   * first, most precise stage. A wrapper is a new object and counts: a store's exhausted retries, then the
+   * partition failing with them (partition_failed), are two events. Stops are not failures and do not count: an
+   * abort is shutdown doing its job, a lost partition is another owner taking over.
+   */
+  error(stage: ErrorStage, error: unknown): void {
+    if (isStop(error)) return;
+    if (typeof error === 'object' && error !== null) {
+      if (this.counted.has(error)) return;
+      this.counted.add(error);
+    }
     this.errorsTotal.inc({ stage, error_type: errorType(error) });
+  }
+
+  deadLettersWritten(stream: string, key: string, counts: Partial<Record<DeadLetterReason, number>>): void {
+    const previous = this.deadLetterObjects.get(key)?.counts ?? {};
+    this.deadLetterObjects.set(key, { stream, counts });
+    for (const reason of new Set([...Object.keys(previous), ...Object.keys(counts)]) as Set<DeadLetterReason>) {
+      const change = (counts[reason] ?? 0) - (previous[reason] ?? 0);
+      if (change !== 0) this.deadLettersPending.inc({ stream, reason }, change);
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { TributaryError, abortError, errorMessage } from '../core/errors.js';
+import type { ProbeResult } from './health.js';
 
 export const METRICS_PATH = '/metrics';
 export const LIVENESS_PATH = '/healthz';
@@ -15,10 +16,10 @@ export interface MetricsServerOptions {
   host: string;
   /** 0 = any free port. */
   port: number;
-  /** True once the worker owns its partitions and processes; false while starting and while draining. */
-  readiness: () => boolean;
-  /** False when the worker is wedged and should be restarted; default always alive while the process serves. */
-  liveness?: () => boolean;
+  /** Ready once the worker owns its partitions and processes; not while starting and while draining. */
+  readiness: () => boolean | ProbeResult;
+  /** Not alive when the worker is wedged and should be restarted; default always alive while the process serves. */
+  liveness?: () => boolean | ProbeResult;
   /** Aborting closes the server (open keep-alive connections included). */
   signal: AbortSignal;
 }
@@ -87,17 +88,19 @@ async function handle(registry: Registry, options: MetricsServerOptions, request
   }
 }
 
-/** A probe callback that throws answers 503 with the reason: the kubelet sees a failure, the operator sees why. */
-function probe(response: ServerResponse, check: () => boolean, up: string, down: string): void {
-  let ok: boolean;
-  let reason = '';
+/**
+ * 200 or 503 with a JSON body `{ ok, reason, ... }`: the kubelet only looks at the status, the operator (kubectl
+ * describe, curl) sees why. A probe callback that throws answers 503 with the error as the reason.
+ */
+function probe(response: ServerResponse, check: () => boolean | ProbeResult, up: string, down: string): void {
+  let result: ProbeResult;
   try {
-    ok = check();
+    const answer = check();
+    result = typeof answer === 'boolean' ? { ok: answer, reason: answer ? up : down } : answer;
   } catch (error) {
-    ok = false;
-    reason = `: ${errorMessage(error)}`;
+    result = { ok: false, reason: `${down}: ${errorMessage(error)}` };
   }
-  send(response, ok ? 200 : 503, ok ? `${up}\n` : `${down}${reason}\n`);
+  send(response, result.ok ? 200 : 503, `${JSON.stringify(result)}\n`, 'application/json');
 }
 
 function send(response: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {

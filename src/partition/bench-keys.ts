@@ -8,7 +8,8 @@ import { TributaryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { loadSampleFromGenerator, type GenSampleSettings } from './gen-sample.js';
-import { parseKeyCandidates, type PartitionHash } from './key-candidate.js';
+import { parseKeyCandidates, type KeyCandidate, type PartitionHash } from './key-candidate.js';
+import { projectColumns } from '../ingest/decode/projection.js';
 import type { MeasuredRun } from './measured.js';
 import { DEFAULT_OFFERED_LOAD, measureCandidates } from './measured-run.js';
 import { recommend } from './recommend.js';
@@ -73,6 +74,7 @@ export async function runKeyBenchmark(options: KeyBenchOptions): Promise<KeyBenc
   } catch (error) {
     throw new TributaryError('CONFIG_INVALID', `streams.${stream}.schema: cannot read ${streamConfig.schema}: ${errorMessage(error)}`, { cause: error });
   }
+  checkCandidateFields(candidates, schemaText, stream);
   const decoder = new BodyDecoder(schemaText, streamConfig.bodyFormat);
   const limits: SampleLimits = { maxEvents: options.maxEvents };
 
@@ -136,6 +138,25 @@ async function loadSample(input: SampleInput, config: TributaryConfig, stream: s
       const hub = source.hubs[stream];
       if (!hub) throw new TributaryError('CONFIG_INVALID', `source.hubs has no hub for stream ${stream}`);
       return loadSampleFromCapture(createObjectStore(source.store), stream, decoder, limits, log, { namespace: source.namespace, hub });
+    }
+  }
+}
+
+/**
+ * Every key field must exist in the stream's schema: a missing field is null in every event, so the candidate
+ * would be round-robin in disguise and could even be recommended. A field may be a leaf or a nested record.
+ */
+export function checkCandidateFields(candidates: readonly KeyCandidate[], schemaText: string, stream: string): void {
+  const leaves = projectColumns(JSON.parse(schemaText)).map((column) => column.path.join('.'));
+  const known = new Set(leaves.flatMap((leaf) => leaf.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
+  for (const candidate of candidates) {
+    for (const field of candidate.fields) {
+      if (!known.has(field)) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `--keys: candidate "${candidate.name}" names the field "${field}", which the schema of stream ${stream} does not have; fields: ${leaves.join(', ')}`,
+        );
+      }
     }
   }
 }

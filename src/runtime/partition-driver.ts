@@ -23,6 +23,9 @@ export interface DriverOptions {
   onCommitted: (position: number) => void;
   /** the driver failed (called once, with the classified error) */
   onFailed: (error: TributaryError) => void;
+  /** a batch entered the in-flight window / left it, applied or not (the health state's batches in flight) */
+  onBatchStarted?: () => void;
+  onBatchSettled?: () => void;
 }
 
 export class PartitionDriver {
@@ -61,6 +64,7 @@ export class PartitionDriver {
       this.throwIfFailed();
     }
     this.inFlight++;
+    this.options.onBatchStarted?.();
     this.dirty = true;
     this.lastActivity = Date.now();
     // Decoding starts now, while the batch before is still being applied.
@@ -71,6 +75,7 @@ export class PartitionDriver {
       if (point) await this.commit(point);
     }).finally(() => {
       this.inFlight--;
+      this.options.onBatchSettled?.();
       this.roomWaiters.shift()?.();
     });
   }

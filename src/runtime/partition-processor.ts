@@ -18,7 +18,7 @@ import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
-import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import type { ObjectStore } from '../core/object-store.js';
@@ -248,7 +248,8 @@ export class PartitionProcessor {
         this.cell = this.openCell(cellStart, event);
       }
       if (event.envelopeError !== undefined) {
-        this.deadLetter(event, 'schema', event.envelopeError);
+        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
       } else if (status !== DecodeStatus.Ok) {
         const error = errors.get(i) ?? 'unknown decode failure';
         this.deadLetter(event, REASON_BY_STATUS[status]!, error);
@@ -391,7 +392,9 @@ export class PartitionProcessor {
     if (cell.rows > 0) await this.writeRawPart(cell);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      await this.write(this.stores.deadLetters, deadLetterKey(this.plan.stream, this.partition, cell.start), bytes, metadata);
+      const key = deadLetterKey(this.plan.stream, this.partition, cell.start);
+      await this.write(this.stores.deadLetters, key, bytes, metadata);
+      this.observer.deadLettersWritten?.(this.plan.stream, key, countsFromMetadata(metadata));
     }
     for (let a = 0; a < this.aggregators.length; a++) {
       const plan = this.plan.aggregations[a]!;

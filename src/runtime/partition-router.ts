@@ -12,7 +12,7 @@ import type { Logger } from '../core/log.js';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/retry.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint } from '../core/source.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
-import type { PipelineObserver } from './observer.js';
+import { stageOf, type PipelineObserver } from './observer.js';
 import { claimEpoch } from './ownership.js';
 import { PartitionDriver } from './partition-driver.js';
 import { PartitionProcessor, type ProcessorSettings, type ProcessorStores } from './partition-processor.js';
@@ -78,6 +78,7 @@ export class PartitionRouter implements PartitionHandler {
     } catch (error) {
       // A store fault while restoring counts like a failed batch: the source assigns the partition again.
       const failure = partitionFailure(`restoring partition ${id}`, error);
+      this.observer.error?.(stageOf(error, 'snapshot'), failure);
       this.recordFailure(id, failure);
       throw failure;
     }
@@ -89,12 +90,18 @@ export class PartitionRouter implements PartitionHandler {
       {
         inFlightBatches: this.settings.inFlightBatches,
         onCommitted: () => this.failures.delete(id),
-        onFailed: (error) => this.recordFailure(id, error),
+        onFailed: (error) => {
+          this.observer.error?.(stageOf(error.cause ?? error, 'aggregate'), error);
+          this.recordFailure(id, error);
+        },
+        onBatchStarted: () => this.observer.batchStarted?.(stream, partition),
+        onBatchSettled: () => this.observer.batchSettled?.(stream, partition),
       },
       log,
       ownership,
     );
     this.owned.set(id, driver);
+    this.observer.partitionAssigned?.(stream, partition);
     log.info({ resumeAt: resume?.position ?? 'source start', epoch }, 'partition assigned');
     return resume;
   }
@@ -104,6 +111,7 @@ export class PartitionRouter implements PartitionHandler {
   }
 
   onCaughtUp(stream: string, partition: string): Promise<void> {
+    this.observer.heartbeat?.();
     return this.mustOwn(stream, partition).caughtUp();
   }
 

@@ -104,6 +104,7 @@ export function buildStreamPlan(stream: string, streamConfig: StreamConfig, sche
     eventIdPath: streamConfig.eventId.split('.'),
     eventTimePath: timeFromSource ? [] : streamConfig.eventTime.split('.'),
     maxEventBytes: processing.maxEventBytes,
+    eventTimeRange: { minMs: processing.eventTimeRange.min, maxMs: processing.eventTimeRange.max },
   };
   return { stream, config: streamConfig, decode, bodyColumns, propertyColumns, raw, aggregations };
 }

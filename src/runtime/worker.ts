@@ -10,10 +10,10 @@ import { retryPolicyFromConfig } from '../core/retry.js';
 import type { Logger } from '../core/log.js';
 import { DecodePool } from '../ingest/decode/pool.js';
 import { createSource } from '../ingest/source-factory.js';
-import type { Source } from '../core/source.js';
+import type { PartitionHandler, Source } from '../core/source.js';
 import { RetryingObjectStore } from '../sink/retrying-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
-import { RunTotals, fanOut, type PipelineObserver } from './observer.js';
+import { RunTotals, fanOut, stageOf, type ErrorStage, type PipelineObserver } from './observer.js';
 import { PartitionRouter } from './partition-router.js';
 import { loadStreamPlans } from './stream-plan.js';
 
@@ -37,7 +37,11 @@ export interface WorkerOptions {
   hardStop?: AbortSignal;
   /** wraps each store the run uses (tests inject faults here) */
   wrapStore?: (role: 'lake' | 'deadLetters' | 'state', store: ObjectStore) => ObjectStore;
+  /** wraps the handler the source calls (progress reporting watches assignments and busy partitions) */
+  wrapHandler?: (handler: PartitionHandler) => PartitionHandler;
 }
+
+const STORE_STAGES: Record<'lake' | 'deadLetters' | 'state', ErrorStage> = { lake: 'sink', deadLetters: 'dead_letter', state: 'snapshot' };
 
 export interface RunSummary {
   totals: RunTotals;
@@ -50,17 +54,18 @@ export interface RunSummary {
 export async function runWorker(config: TributaryConfig, options: WorkerOptions): Promise<RunSummary> {
   const { log, signal } = options;
   const plans = await loadStreamPlans(config);
+  const totals = new RunTotals();
+  const observer = fanOut([totals, ...(options.observers ?? [])]);
   const storeOptions = { ...(options.hardStop ? { signal: options.hardStop } : {}), logger: log, retry: retryPolicyFromConfig(config.retry) };
   const open = (role: 'lake' | 'deadLetters' | 'state', storeConfig: StoreConfig): ObjectStore => {
-    const raw = createObjectStore(storeConfig, storeOptions);
+    // every failed attempt of a blob request counts in tributary_errors_total, at the store's stage
+    const raw = createObjectStore(storeConfig, { ...storeOptions, onFailure: (error) => observer.error?.(STORE_STAGES[role], error) });
     const store = options.wrapStore?.(role, raw) ?? raw;
     // Blob stores retry inside, per request; a folder gets the same policy around each operation.
     return storeConfig.kind === 'local' ? new RetryingObjectStore(store, storeOptions.retry, log, options.hardStop) : store;
   };
   const stores = { lake: open('lake', config.lake), deadLetters: open('deadLetters', config.deadLetter), state: open('state', config.state) };
   const source = options.source ?? createSource(config, { state: stores.state, log });
-  const totals = new RunTotals();
-  const observer = fanOut([totals, ...(options.observers ?? [])]);
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;
   const router = new PartitionRouter(
@@ -92,12 +97,18 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   const idleFlush = options.bounded
     ? undefined
     : setInterval(() => {
-        router.flushIdle(processing.flushInterval).catch((error: unknown) => log.error({ err: error }, 'idle flush failed'));
+        router.flushIdle(processing.flushInterval).catch((error: unknown) => {
+          observer.error?.(stageOf(error, 'sink'), error);
+          log.error({ err: error }, 'idle flush failed');
+        });
       }, Math.max(1000, Math.floor(processing.flushInterval / 4)));
   log.info({ source: source.description, lake: stores.lake.location, bounded: options.bounded }, 'worker starting');
   try {
     options.onReady?.();
-    await source.run(router, { signal, bounded: options.bounded });
+    await source.run(options.wrapHandler ? options.wrapHandler(router) : router, { signal, bounded: options.bounded });
+  } catch (error) {
+    observer.error?.(stageOf(error, 'run'), error);
+    throw error;
   } finally {
     if (progress) clearInterval(progress);
     if (idleFlush) clearInterval(idleFlush);

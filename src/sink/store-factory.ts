@@ -14,6 +14,8 @@ export interface StoreOptions {
   logger?: Logger;
   /** Backoff for transient storage faults (blob stores). */
   retry?: RetryPolicy;
+  /** Every failed attempt of a blob request, retried or not (for tributary_errors_total). */
+  onFailure?: (error: unknown) => void;
 }
 
 /** Builds the object store a config section names. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../support/cli.js';
-import { REPO_ROOT, SHARED_FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
+import { REPO_ROOT, FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
 
 async function listAll(dir: string): Promise<string[]> {
   try {
@@ -88,7 +88,7 @@ describe('bad input fails clearly and writes nothing', () => {
     await mkdir(path.dirname(good), { recursive: true });
     await mkdir(path.dirname(bad), { recursive: true });
     // partition 0 holds a readable file (written by Azure), partition 1 garbage: nothing may be processed at all
-    await copyFile(path.join(SHARED_FIXTURES, 'capture/real-capture-2016-single-event.avro'), good);
+    await copyFile(path.join(FIXTURES, 'capture/real-capture-2016-single-event.avro'), good);
     await writeFile(bad, Buffer.from('Obj\x01 this is not really avro', 'latin1'));
     const result = await run(baseConfig());
     expect(result.code).toBe(1);

@@ -84,7 +84,7 @@ export interface DemoStores {
 export async function demoConfig(stores: DemoStores): Promise<TributaryConfigInput> {
   const demo = parseYaml(await readFile(path.join(REPO_ROOT, 'examples', 'tributary.yaml'), 'utf8')) as TributaryConfigInput;
   const streams = Object.fromEntries(
-    Object.entries(demo.streams).map(([name, stream]) => [name, { ...stream, schema: path.join(REPO_ROOT, stream.schema) }]),
+    Object.entries(demo.streams).map(([name, stream]) => [name, { ...stream, schema: path.join(REPO_ROOT, 'examples', stream.schema) }]),
   );
   return {
     ...demo,

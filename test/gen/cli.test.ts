@@ -40,7 +40,8 @@ describe('tributary gen (command line)', () => {
       '--keys', '100', '--span', '10m', '--start', '2024-05-01T00:00:00Z', '--duplicates', '0.02', '--out-of-order', '0.02',
       '--late', '0.01', '--corrupt', '0.01', '--seed', '7', '--out', out,
     ]);
-    expect(stderr).toMatch(/gen orders: 3,000 \/ 3,000 events \(100%\)/);
+    expect(stderr).toMatch(/generating: started \(6,000 events\)/);
+    expect(stderr).toMatch(/generating: done, 6,000 events in/);
     expect(stdout).toMatch(/^Capture archive: .*archive\/demo \(seed 7\)/);
     expect(stdout).toMatch(/orders\s+orders\s+customerId\s+3,000/);
     expect(stdout).toMatch(/telemetry\s+telemetry\s+deviceId\s+3,000/);

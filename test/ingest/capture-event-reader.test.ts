@@ -12,7 +12,7 @@ import { captureEventReader } from '../../src/ingest/capture/event-reader.js';
 import { parseEnqueuedTimeUtc } from '../../src/ingest/capture/format.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { embeddedConfig } from '../support/embedded-config.js';
-import { SHARED_FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
+import { FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
 
 /** What a SourceEvent must hold, computed here from avsc's own decoding of the record. */
 function viaAvsc(record: Record<string, unknown>) {
@@ -65,7 +65,7 @@ describe('Capture records to SourceEvents', () => {
   afterAll(() => ws?.cleanup());
 
   it('reads the file Azure wrote as avsc does', async () => {
-    const file = path.join(SHARED_FIXTURES, 'capture', 'real-capture-2016-single-event.avro');
+    const file = path.join(FIXTURES, 'capture', 'real-capture-2016-single-event.avro');
     expect(await compare(readContainer(await readFile(file), file), file)).toBe(1);
   });
 

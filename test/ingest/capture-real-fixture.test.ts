@@ -1,5 +1,5 @@
 /**
- * ../shared/fixtures/capture holds a file written by Azure Event Hubs Capture itself (2016, codec null,
+ * test/fixtures/capture holds a file written by Azure Event Hubs Capture itself (2016, codec null,
  * culture-formatted EnqueuedTimeUtc, JSON body). Its README says: a worker configured for Avro bodies must
  * dead-letter it with reason `decode`, keeping its coordinates; one configured for JSON bodies must land it.
  */
@@ -11,9 +11,9 @@ import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { decodeDeadLetters } from '../../src/sink/dead-letter.js';
 import { readParquet } from '../support/read-parquet.js';
-import { SHARED_FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
+import { FIXTURES, createWorkspace, type Workspace } from '../support/workspace.js';
 
-const FIXTURE = path.join(SHARED_FIXTURES, 'capture', 'real-capture-2016-single-event.avro');
+const FIXTURE = path.join(FIXTURES, 'capture', 'real-capture-2016-single-event.avro');
 
 describe('the Capture source on a file written by Azure', () => {
   let ws: Workspace;

@@ -35,4 +35,10 @@ describe('projection of an Avro schema onto raw-table columns', () => {
     const record = { id: 'x', at: 5, where: null, lines: [{ sku: 'S1' }], blobs: { a: Buffer.from([1, 2, 255]) }, kind: 'B' };
     expect(columns.map(compileGetter).map((get) => get(record))).toEqual(['x', 5, null, null, '[{"sku":"S1"}]', '{"a":"AQL/"}', 'B']);
   });
+
+  it('makes a union of null and several types (kept whole as JSON) nullable: a null value crashed the Parquet writer', () => {
+    const [column] = projectColumns({ type: 'record', name: 'U', fields: [{ name: 'maybe', type: ['null', 'string', { type: 'record', name: 'In', fields: [{ name: 'n', type: 'int' }] }] }] });
+    expect(column).toMatchObject({ name: 'maybe', type: 'json_text', nullable: true });
+    expect(compileGetter(column!)({ maybe: null })).toBeNull();
+  });
 });

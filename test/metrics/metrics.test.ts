@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
@@ -104,12 +105,44 @@ describe('TributaryMetrics, scraped over HTTP', () => {
 
   it('counts errors by stage and a bounded error type', async () => {
     const { metrics, scrape } = await scraped();
-    metrics.errorOccurred('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 503'));
-    metrics.errorOccurred('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 429'));
-    metrics.errorOccurred('source', new Error('socket hang up'));
+    metrics.error('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 503'));
+    metrics.error('sink', new TributaryError('STORAGE_TRANSIENT', 'HTTP 429'));
+    metrics.error('source', new Error('socket hang up'));
     const samples = await scrape();
     expect(sampleValue(samples, 'tributary_errors_total', { stage: 'sink', error_type: 'storage_transient' })).toBe(2);
     expect(sampleValue(samples, 'tributary_errors_total', { stage: 'source', error_type: 'unclassified' })).toBe(1);
+  });
+
+  it('counts one error object once, at the first stage that reports it, and never counts an abort', async () => {
+    const { metrics, scrape } = await scraped();
+    const exhausted = new TributaryError('STORAGE_TRANSIENT', 'HTTP 503 after 10 attempts');
+    metrics.error('sink', exhausted); // the store gave up
+    metrics.error('aggregate', exhausted); // the batch failed with it
+    metrics.error('run', exhausted); // and the run
+    metrics.error('run', new TributaryError('ABORTED', 'operation aborted'));
+    const samples = await scrape();
+    expect(samples.filter((s) => s.name === 'tributary_errors_total')).toEqual([
+      { name: 'tributary_errors_total', labels: { stage: 'sink', error_type: 'storage_transient' }, value: 1 },
+    ]);
+  });
+
+  it('reports dead letters written per stream and reason, a rewritten cell replacing its counts', async () => {
+    const { metrics, scrape } = await scraped();
+    metrics.deadLettersWritten('orders', 'orders/0/cell-0.jsonl', { decode: 2, late: 1 });
+    metrics.deadLettersWritten('orders', 'orders/1/cell-0.jsonl', { decode: 1 });
+    metrics.deadLettersWritten('orders', 'orders/0/cell-0.jsonl', { decode: 3 }); // the open cell rewritten whole
+    metrics.deadLettersWritten('telemetry', 'telemetry/0/cell-0.jsonl', { oversize: 4 });
+    const samples = await scrape();
+    expect(sampleValue(samples, 'tributary_dead_letters_pending', { stream: 'orders', reason: 'decode' })).toBe(4);
+    expect(sampleValue(samples, 'tributary_dead_letters_pending', { stream: 'orders', reason: 'late' })).toBe(0);
+    expect(sampleValue(samples, 'tributary_dead_letters_pending', { stream: 'telemetry', reason: 'oversize' })).toBe(4);
+  });
+
+  it('says which version runs on which Node.js in tributary_build_info', async () => {
+    const { scrape } = await scraped();
+    const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const samples = await scrape();
+    expect(sampleValue(samples, 'tributary_build_info', { version: packageJson.version, node: process.version })).toBe(1);
   });
 
   it('drops the gauges of a released partition and keeps the others', async () => {

@@ -43,7 +43,8 @@ describe('startMetricsServer', () => {
     const { url } = await start(new Registry(), { readiness: () => ready });
     const notReady = await fetch(`${url}/readyz`);
     expect(notReady.status).toBe(503);
-    expect(await notReady.text()).toBe('not ready\n');
+    expect(notReady.headers.get('content-type')).toBe('application/json');
+    expect(await notReady.json()).toEqual({ ok: false, reason: 'not ready' });
     ready = true;
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     ready = false;

@@ -2,7 +2,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import avro from 'avsc';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerBenchKeysCommand } from '../../src/cli/bench-keys.js';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { DEFAULT_OUT_DIR, EXAMPLE_DIR, outputDir, registerBenchKeysCommand } from '../../src/cli/bench-keys.js';
+import { runCli } from '../support/cli.js';
+import { REPO_ROOT } from '../support/workspace.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { zipfOrders } from './zipf-sample.js';
 
@@ -85,5 +89,42 @@ describe('tributary bench keys (command line)', () => {
     await expect(
       program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('missing.avro'), '--keys', 'channel', '--measure-partitions', '0'], { from: 'user' }),
     ).rejects.toMatchObject({ code: 'INPUT_MISSING' });
+  });
+
+  it('rejects a key field the schema does not have, naming it and the fields that exist', async () => {
+    await expect(
+      program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('orders.avro'), '--keys', 'nosuchfield,customerId', '--measure-partitions', '0', '--out', workspace.file('nf')], { from: 'user' }),
+    ).rejects.toThrow('--keys: candidate "nosuchfield" names the field "nosuchfield", which the schema of stream orders does not have; fields: orderId, customerId, channel, amount, ts');
+    await expect(
+      program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('orders.avro'), '--keys', 'customerId+chanel', '--measure-partitions', '0', '--out', workspace.file('nf')], { from: 'user' }),
+    ).rejects.toThrow('names the field "chanel"');
+  });
+
+  it('writes to the ignored bench/out/keys unless asked to update the committed example', () => {
+    expect(outputDir({})).toBe(DEFAULT_OUT_DIR);
+    expect(outputDir({ updateExample: true })).toBe(path.join(REPO_ROOT, EXAMPLE_DIR));
+    expect(outputDir({ out: 'elsewhere' })).toBe('elsewhere');
+    // git ignores the default folder and tracks the example
+    expect(execFileSync('git', ['check-ignore', `${DEFAULT_OUT_DIR}/report.md`], { cwd: REPO_ROOT, encoding: 'utf8' }).trim()).toBe(`${DEFAULT_OUT_DIR}/report.md`);
+    expect(execFileSync('git', ['ls-files', EXAMPLE_DIR], { cwd: REPO_ROOT, encoding: 'utf8' })).toContain(`${EXAMPLE_DIR}/load-per-partition.svg`);
+  });
+
+  it('refuses --update-example with --out (exit 2, usage line)', async () => {
+    const result = await runCli(['bench', 'keys', '--config', configFile, '--input', 'gen', '--keys', 'channel', '--out', workspace.file('x'), '--update-example']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("option '--update-example' cannot be used with option '-o, --out <dir>'");
+    expect(result.stderr).toContain('Usage: tributary bench keys [options]');
+  });
+
+  it('prints no info logs with -q (and does without it)', async () => {
+    const args = ['bench', 'keys', '--config', configFile, '--input', workspace.file('orders.avro'), '--keys', 'channel,customerId', '--partitions', '4', '--out', workspace.file('q')];
+    const env = { TRIBUTARY_LOG_LEVEL: '' };
+    const loud = await runCli(args, { env });
+    expect(loud.code).toBe(0);
+    expect(loud.stderr).toContain('"level":"info"');
+    const quiet = await runCli([...args, '-q'], { env });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toMatch(/^key\s+partitions/);
   });
 });

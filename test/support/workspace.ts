@@ -29,4 +29,5 @@ export async function createWorkspace(prefix = 'tributary-test-'): Promise<Works
 }
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const SHARED_FIXTURES = path.resolve(REPO_ROOT, '../shared/fixtures');
+/** Files kept in the repository for tests; each folder's README says where they come from. */
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');

@@ -1,12 +1,19 @@
 /**
  * A strict reader of Avro object container files held in memory. It walks the block structure (count, size,
- * data, sync marker) itself, so a truncated or corrupt file is detected before any record is used, and the
+ * data, sync marker) itself, so a truncated or corrupt file is detected before any record is used, and every
  * error names the file and the byte position. Blocks are inflated only when read.
+ *
+ * Hostile bytes: the header is checked with the bounds guard before avsc decodes it, block counts and sizes are
+ * checked against the bytes that remain, inflating stops at `MAX_BLOCK_BYTES`, and records are guarded one by
+ * one before avsc decodes them. A block whose structure is bad does not end the walk: it is kept as a corrupt
+ * region (its byte range and why) and reading resumes after it (at the next sync marker when its size cannot be
+ * trusted), so the caller decides whether a corrupt block fails the partition or becomes a dead letter.
  */
 import { inflateRaw } from 'node:zlib';
 import { promisify } from 'node:util';
 import avro from 'avsc';
 import { TributaryError } from '../../core/errors.js';
+import { BoundsGuard, ZERO_BYTE_ITEM_ALLOWANCE } from '../decode/avro-bounds.js';
 
 const MAGIC = Buffer.from('Obj\x01', 'latin1');
 const headerType = avro.Type.forSchema({
@@ -18,11 +25,34 @@ const headerType = avro.Type.forSchema({
     { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
   ],
 });
+const headerGuard = BoundsGuard.for(headerType);
 const longType = avro.Type.forSchema('long');
+const longGuard = BoundsGuard.for(longType);
+
+/**
+ * The most bytes one block may inflate to. Capture (like Avro's writers) closes a block at about 64 KiB to
+ * 1 MiB of records; a block announcing more is a deflate bomb, not data.
+ */
+export const MAX_BLOCK_BYTES = 64 * 1024 ** 2;
 
 export interface ContainerBlock {
   count: number;
   /** record bytes as stored (deflated when the codec is deflate) */
+  stored: Buffer;
+  /** byte offset of the block (its count) in the file */
+  start: number;
+  /** byte offset of the block's data in the file */
+  dataStart: number;
+  /** byte offset just past the block's sync marker */
+  end: number;
+}
+
+/** Bytes of the file that hold no readable block. */
+export interface CorruptRegion {
+  start: number;
+  end: number;
+  reason: string;
+  /** the region's bytes as stored */
   stored: Buffer;
 }
 
@@ -32,41 +62,79 @@ const INFLATE_CHUNK_BYTES = 1 << 20;
 export interface Container {
   schema: avro.Schema;
   codec: string;
+  /** readable blocks, in file order */
   blocks: ContainerBlock[];
+  /** unreadable stretches between or instead of blocks, in file order */
+  corrupt: CorruptRegion[];
+  /** the header's length: a file no longer than this holds no events */
+  headerBytes: number;
 }
 
 function fail(name: string, message: string): never {
   throw new TributaryError('INPUT_UNREADABLE', `${name}: ${message}`);
 }
 
+/** A varint long at `pos`, or a reason it is not one; bounded to the bytes of `buf`. */
+function readLong(buf: Buffer, pos: number): { value: number; offset: number } | { error: string } {
+  const end = longGuard.skip(buf, pos, buf.length, 0);
+  if (end < 0) return { error: longGuard.lastFailure().message };
+  return longType.decode(buf, pos) as { value: number; offset: number };
+}
+
 export function readContainer(bytes: Uint8Array, name: string): Container {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) fail(name, 'not an Avro object container file (bad magic bytes)');
-  const header = headerType.decode(buf, 0) as { value?: { meta: Record<string, Buffer>; sync: Buffer }; offset: number };
-  if (!header.value || header.offset < 0) fail(name, 'truncated Avro header');
+  const headerEnd = headerGuard.skip(buf, 0, buf.length, 0);
+  if (headerEnd < 0) {
+    const failure = headerGuard.lastFailure();
+    fail(name, `corrupt Avro header at byte ${failure.offset}: ${failure.message}`);
+  }
+  const header = headerType.decode(buf, 0) as { value: { meta: Record<string, Buffer>; sync: Buffer }; offset: number };
   const { meta, sync } = header.value;
   const codec = meta['avro.codec']?.toString() ?? 'null';
   if (codec !== 'null' && codec !== 'deflate') fail(name, `unsupported Avro codec "${codec}" (expected null or deflate)`);
   let schema: avro.Schema;
   try {
     schema = JSON.parse(meta['avro.schema']?.toString() ?? '') as avro.Schema;
+    avro.Type.forSchema(schema);
   } catch {
     fail(name, 'the Avro header has no valid schema');
   }
   const blocks: ContainerBlock[] = [];
+  const corrupt: CorruptRegion[] = [];
   let pos = header.offset;
   while (pos < buf.length) {
-    const count = longType.decode(buf, pos) as { value: number; offset: number };
-    if (count.offset < 0) fail(name, `truncated block header at byte ${pos}`);
-    const size = longType.decode(buf, count.offset) as { value: number; offset: number };
-    if (size.offset < 0 || size.value < 0) fail(name, `truncated block header at byte ${pos}`);
-    const end = size.offset + size.value;
-    if (end + 16 > buf.length) fail(name, `truncated block at byte ${pos}: ${size.value} bytes announced, ${buf.length - size.offset} present`);
-    if (!buf.subarray(end, end + 16).equals(sync)) fail(name, `corrupt block at byte ${pos}: sync marker mismatch`);
-    blocks.push({ count: count.value, stored: buf.subarray(size.offset, end) });
-    pos = end + 16;
+    const start = pos;
+    /** a block, or why not (and where the bad block ends when its size can be trusted) */
+    const problem = ((): string | { reason: string; end: number } | ContainerBlock => {
+      const count = readLong(buf, pos);
+      if ('error' in count) return `bad block count: ${count.error}`;
+      if (count.value < 0) return `negative block count ${count.value}`;
+      const size = readLong(buf, count.offset);
+      if ('error' in size) return `bad block size: ${size.error}`;
+      if (size.value < 0) return `negative block size ${size.value}`;
+      const end = size.offset + size.value;
+      if (end + 16 > buf.length) return `block size ${size.value} exceeds the ${Math.max(0, buf.length - size.offset - 16)} bytes before the file's end`;
+      // The count and size read well, so the next block most likely starts after this one's (damaged) marker.
+      if (!buf.subarray(end, end + 16).equals(sync)) return { reason: 'sync marker mismatch', end: end + 16 };
+      return { count: count.value, stored: buf.subarray(size.offset, end), start, dataStart: size.offset, end: end + 16 };
+    })();
+    if (typeof problem !== 'string' && 'count' in problem) {
+      blocks.push(problem);
+      pos = problem.end;
+      continue;
+    }
+    let end: number;
+    if (typeof problem === 'string') {
+      // Resynchronise on the next sync marker (the one that closes this block, if the bytes still hold it).
+      const next = buf.indexOf(sync, start);
+      end = next < 0 ? buf.length : next + 16;
+    } else end = problem.end;
+    const reason = typeof problem === 'string' ? problem : problem.reason;
+    corrupt.push({ start, end, reason, stored: buf.subarray(start, end) });
+    pos = end;
   }
-  return { schema, codec, blocks };
+  return { schema, codec, blocks, corrupt, headerBytes: header.offset };
 }
 
 /** A block's record bytes; deflate runs on libuv's thread pool, off the thread that orders events. */
@@ -74,21 +142,50 @@ export async function blockData(container: Container, block: ContainerBlock, nam
   if (container.codec !== 'deflate') return block.stored;
   try {
     // One output chunk per block: with the default 16 KiB chunks the main thread stitches dozens per block.
-    return await inflateRawAsync(block.stored, { chunkSize: INFLATE_CHUNK_BYTES });
+    return await inflateRawAsync(block.stored, { chunkSize: INFLATE_CHUNK_BYTES, maxOutputLength: MAX_BLOCK_BYTES });
   } catch (error) {
-    fail(name, `corrupt deflate block: ${(error as Error).message}`);
+    const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    fail(name, `corrupt deflate block at byte ${block.start}: ${tooLarge ? `inflates past ${MAX_BLOCK_BYTES} bytes` : (error as Error).message}`);
   }
 }
 
-/** Decodes a block's records with the file's own writer schema. */
-export function decodeBlock(type: avro.Type, data: Buffer, count: number, name: string): unknown[] {
-  const records: unknown[] = new Array(count);
+/** Records of a block, as far as they could be read, and why the rest could not. */
+export interface BlockRecords {
+  records: unknown[];
+  /** `start`: where the failing record begins in the data; `offset`: the byte found wrong */
+  failure?: { record: number; start: number; offset: number; message: string };
+}
+
+/**
+ * Decodes a block's records with the file's own writer schema, each one checked by the bounds guard first: a
+ * record that fails ends the block (its successors cannot be found), with the records before it kept.
+ */
+export function readBlockRecords(type: avro.Type, data: Buffer, count: number): BlockRecords {
+  const guard = BoundsGuard.for(type);
+  const most = guard.minBytes > 0 ? Math.floor(data.length / guard.minBytes) : data.length + ZERO_BYTE_ITEM_ALLOWANCE;
+  if (count > most) return { records: [], failure: { record: 0, start: 0, offset: 0, message: `block count ${count} is more than its ${data.length} bytes can hold` } };
+  const records: unknown[] = [];
   let pos = 0;
   for (let i = 0; i < count; i++) {
-    const decoded = type.decode(data, pos) as { value: unknown; offset: number };
-    if (decoded.offset < 0) fail(name, `corrupt block: record ${i} of ${count} is truncated`);
-    records[i] = decoded.value;
-    pos = decoded.offset;
+    const end = guard.skip(data, pos, data.length, data.length);
+    if (end < 0) {
+      const failure = guard.lastFailure();
+      return { records, failure: { record: i, start: pos, offset: failure.offset, message: failure.message } };
+    }
+    try {
+      records.push(type.decode(data, pos).value);
+    } catch (error) {
+      return { records, failure: { record: i, start: pos, offset: pos, message: (error as Error).message } };
+    }
+    pos = end;
   }
+  if (pos !== data.length) return { records, failure: { record: count, start: pos, offset: pos, message: `${data.length - pos} bytes after the block's last record` } };
+  return { records };
+}
+
+/** Decodes a block's records with the file's own writer schema; a record that cannot be read is an error. */
+export function decodeBlock(type: avro.Type, data: Buffer, count: number, name: string): unknown[] {
+  const { records, failure } = readBlockRecords(type, data, count);
+  if (failure) fail(name, `corrupt block: record ${failure.record} of ${count} at byte ${failure.offset} of its data: ${failure.message}`);
   return records;
 }

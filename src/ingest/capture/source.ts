@@ -11,8 +11,9 @@ import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
-import { blockData, readContainer } from './container.js';
+import { blockData, type Container } from './container.js';
 import { captureEventReader } from './event-reader.js';
+import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
 
 export interface CaptureSourceOptions {
@@ -29,6 +30,8 @@ export interface CaptureSourceOptions {
   leaseTtlMs?: number;
   batchSize: number;
   pollIntervalMs?: number;
+  /** what a corrupt container block does: fail the partition (default) or become one dead letter */
+  onCorruptBlock?: CorruptBlockPolicy;
   log: Logger;
 }
 
@@ -89,28 +92,41 @@ export class CaptureSource implements Source {
   }
 
   /**
-   * Reads and checks every file's container structure up front, so a bad file fails the run before anything is
-   * written. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
+   * Reads and checks every file's container structure up front, so a bad file (or, unless corrupt blocks are
+   * dead-lettered, a bad block) fails the run before anything is written; zero-length and header-only files are
+   * skipped. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
    * partition's last position (from the last record of its last file), which the consumer lag is reported from.
    */
   private async preflight(layout: Map<string, PartitionFiles>): Promise<Map<string, number>> {
     const ends = new Map<string, number>();
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
-        for (const [index, file] of files.entries()) {
+        let last: { container: Container; name: string } | undefined;
+        for (const file of files) {
           const bytes = await this.options.store.get(file.key);
           const name = `${this.options.store.location}/${file.key}`;
           if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
-          const container = readContainer(bytes, name);
+          // Zero-length and header-only files hold no events: nothing to check, nothing to read.
+          const container = openCaptureFile(bytes, { name, log: this.options.log });
+          if (!container) continue;
+          const firstCorrupt = container.corrupt[0];
+          if (firstCorrupt && (this.options.onCorruptBlock ?? 'fail') === 'fail') throw corruptBlockError(name, firstCorrupt.start, firstCorrupt.end, firstCorrupt.reason);
           const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
           if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
             throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
           }
-          const lastBlock = container.blocks.at(-1);
-          if (index === files.length - 1 && lastBlock) {
-            const events = captureEventReader(container.schema)(await blockData(container, lastBlock, name), lastBlock.count, name);
-            const last = events.at(-1);
-            if (last) ends.set(`${stream}/${partition}`, last.position);
+          if (container.blocks.length > 0) last = { container, name };
+        }
+        // The lag's end: the last record of the partition's last file with a readable block (an unreadable block
+        // is met, and dealt with, when the partition reaches it).
+        const lastBlock = last?.container.blocks.at(-1);
+        if (last && lastBlock) {
+          try {
+            const events = captureEventReader(last.container.schema)(await blockData(last.container, lastBlock, last.name), lastBlock.count, last.name);
+            const end = events.at(-1)?.position;
+            if (end !== undefined && !Number.isNaN(end)) ends.set(`${stream}/${partition}`, end);
+          } catch (error) {
+            this.options.log.debug({ file: last.name, err: error }, 'the last block of the partition is unreadable; its consumer lag is not reported');
           }
         }
       }
@@ -187,18 +203,25 @@ export class CaptureSource implements Source {
       handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
     let done = new Set<string>();
     let pending = files;
+    /** the position of the last event read, which places events whose own position cannot be read */
+    let previousPosition: number | undefined;
     try {
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
         let highest = -1;
         for (const file of pending) {
-          const container = readContainer(await this.mustGet(file.key), `${this.options.store.location}/${file.key}`);
-          const readEvents = captureEventReader(container.schema);
           const name = `${this.options.store.location}/${file.key}`;
+          const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
+          if (!container) {
+            done.add(file.key);
+            continue;
+          }
+          const options = { name, windowStartMs: file.windowStart, onCorruptBlock: this.options.onCorruptBlock ?? 'fail', log: this.options.log };
           let batch: SourceEvent[] = [];
-          for (const block of container.blocks) {
-            for (const event of readEvents(await blockData(container, block, name), block.count, name)) {
+          for await (const events of captureFileEvents(container, options, previousPosition)) {
+            for (const event of events) {
+              previousPosition = event.position;
               const backwards = event.position <= highest;
               highest = Math.max(highest, event.position);
               if (event.position < resumeAt && !(backwards && highest >= resumeAt)) continue;

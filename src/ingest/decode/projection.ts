@@ -38,10 +38,9 @@ function collect(record: { [key: string]: unknown }, prefix: string[], nullable:
     let fieldNullable = nullable;
     if (Array.isArray(type)) {
       const nonNull = type.filter((branch) => branch !== 'null');
-      if (nonNull.length === 1 && nonNull.length < type.length) {
-        fieldNullable = true;
-        type = resolveNamed(nonNull[0]!, named, namespace);
-      }
+      // a union with null can be null, also when it stays whole as a JSON column (["null", "string", {record}])
+      if (nonNull.length < type.length) fieldNullable = true;
+      if (nonNull.length === 1 && nonNull.length < type.length) type = resolveNamed(nonNull[0]!, named, namespace);
     }
     if (typeof type === 'object' && !Array.isArray(type) && type.type === 'record') {
       collect(type, path, fieldNullable, named, out);

@@ -20,7 +20,13 @@ export interface StreamDecodeSpec {
   /** empty when the event time is the source's enqueued time (bodies without a time field) */
   eventTimePath: string[];
   maxEventBytes: number;
+  /** event times outside [minMs, maxMs] are dead-lettered (reason schema) before they reach the watermark;
+   * DEFAULT_EVENT_TIME_RANGE when absent */
+  eventTimeRange?: { minMs: number; maxMs: number };
 }
+
+/** 1970-01-01 to 2200-01-01: what processing.eventTimeRange defaults to. */
+export const DEFAULT_EVENT_TIME_RANGE = { minMs: 0, maxMs: Date.UTC(2200, 0, 1) } as const;
 
 export interface DecodeTask {
   spec: StreamDecodeSpec;

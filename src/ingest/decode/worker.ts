@@ -6,16 +6,19 @@ import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../../sink/parquet.js';
 import type { TableData, TableSchema } from '../../sink/table.js';
+import { BoundsGuard } from './avro-bounds.js';
 import { compileGetter, projectColumns } from './projection.js';
-import { DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
+import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
 
 interface CompiledStream {
   type: avro.Type;
+  /** checks lengths and counts of raw Avro bodies before avsc allocates for them */
+  guard: BoundsGuard;
   getters: Array<(record: Record<string, unknown>) => unknown>;
   getId: (record: Record<string, unknown>) => unknown;
   getTime: (record: Record<string, unknown>) => unknown;
   timeIsMicros: boolean;
-  resolvers: Map<number, avro.Resolver>;
+  resolvers: Map<number, { resolver: avro.Resolver; guard: BoundsGuard }>;
 }
 
 const compiled = new Map<string, CompiledStream>();
@@ -28,8 +31,10 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
   const columns = projectColumns(schema);
   const byPath = (path: string[]) => columns.find((c) => c.path.join('.') === path.join('.'));
   const timeColumn = byPath(spec.eventTimePath);
+  const type = avro.Type.forSchema(schema);
   entry = {
-    type: avro.Type.forSchema(schema),
+    type,
+    guard: BoundsGuard.for(type),
     getters: columns.map(compileGetter),
     getId: pathGetter(spec.eventIdPath),
     getTime: pathGetter(spec.eventTimePath),
@@ -58,9 +63,16 @@ function toEventTime(value: unknown, micros: boolean): number {
   return Number.NaN;
 }
 
+/** Bodies are checked with the schema they were written with; a failure names the byte (counted in the body). */
+function guard(bounds: BoundsGuard, body: Buffer, start: number): void {
+  const failure = bounds.check(body, start);
+  if (failure) throw new Error(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
+}
+
 function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer, writerSchemas: Record<number, string> | undefined): Record<string, unknown> {
   switch (spec.bodyFormat) {
     case 'avro':
+      guard(stream.guard, body, 0);
       return stream.type.fromBuffer(body) as Record<string, unknown>;
     case 'json': {
       const value: unknown = JSON.parse(body.toString('utf8'));
@@ -70,20 +82,32 @@ function decodeBody(stream: CompiledStream, spec: StreamDecodeSpec, body: Buffer
     case 'confluent-avro': {
       if (body.length < 5 || body[0] !== 0) throw new Error('not Confluent wire format (magic byte 0 expected)');
       const schemaId = body.readUInt32BE(1);
-      let resolver = stream.resolvers.get(schemaId);
-      if (!resolver) {
-        const writer = writerSchemas?.[schemaId];
-        if (writer === undefined) throw new Error(`unknown schema id ${schemaId}`);
-        resolver = stream.type.createResolver(avro.Type.forSchema(JSON.parse(writer) as avro.Schema));
-        stream.resolvers.set(schemaId, resolver);
+      let writer = stream.resolvers.get(schemaId);
+      if (!writer) {
+        const schema = writerSchemas?.[schemaId];
+        if (schema === undefined) throw new Error(`unknown schema id ${schemaId}`);
+        const writerType = avro.Type.forSchema(JSON.parse(schema) as avro.Schema);
+        writer = { resolver: stream.type.createResolver(writerType), guard: BoundsGuard.for(writerType) };
+        stream.resolvers.set(schemaId, writer);
       }
-      return stream.type.fromBuffer(body.subarray(5), resolver) as Record<string, unknown>;
+      guard(writer.guard, body, 5);
+      return stream.type.fromBuffer(body.subarray(5), writer.resolver) as Record<string, unknown>;
     }
   }
 }
 
-export default function decodeBatch(task: DecodeTask): DecodeResult {
+/**
+ * Decodes a batch. `enqueuedTimes` (one per event) is what streams without a time field use as event time; it is
+ * range-checked here like a body's time, so both reach the watermark only when they are within eventTimeRange.
+ */
+function describeTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms` : `${date.toISOString()} (${ms} ms)`;
+}
+
+export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Array): DecodeResult {
   const { spec, offsets } = task;
+  const range = spec.eventTimeRange ?? DEFAULT_EVENT_TIME_RANGE;
   const stream = compile(spec);
   const all = Buffer.from(task.bodies);
   const count = offsets.length - 1;
@@ -122,6 +146,13 @@ export default function decodeBatch(task: DecodeTask): DecodeResult {
       errors.push([i, `event time field "${spec.eventTimePath.join('.')}" is missing or not a time`]);
       continue;
     }
+    const checked = spec.eventTimePath.length > 0 ? time : (enqueuedTimes?.[i] ?? range.minMs);
+    if (!(checked >= range.minMs && checked <= range.maxMs)) {
+      status[i] = DecodeStatus.Schema;
+      const field = spec.eventTimePath.length > 0 ? `event time field "${spec.eventTimePath.join('.')}"` : 'enqueued time (the event time)';
+      errors.push([i, `${field} is ${describeTime(checked)}, outside processing.eventTimeRange ${describeTime(range.minMs)} .. ${describeTime(range.maxMs)}`]);
+      continue;
+    }
     ids.push(String(id));
     times.push(time);
     for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
@@ -156,7 +187,7 @@ interface LaneFile {
 const openFiles = new Map<string, LaneFile>();
 
 export function laneDecode(task: LaneDecodeTask): DecodeResult {
-  const result = decodeBatch(task);
+  const result = decodeBatch(task, task.metadata.enqueuedTimes);
   const { metadata } = task;
   const okCount = result.ids.length;
   const meta: unknown[][] = [new Array(okCount).fill(metadata.partition), [], [], [], [], ...metadata.properties.map(() => [])];

@@ -1,6 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../../core/log.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../../core/retry.js';
+import { TributaryError } from '../../core/errors.js';
 import { translateBlobError } from './blob-errors.js';
 
 export interface BlobOperationOptions {
@@ -11,6 +12,8 @@ export interface BlobOperationOptions {
   /** Shutdown: stops waiting between retries and aborts requests in flight. */
   signal?: AbortSignal;
   logger?: Logger;
+  /** Every failed attempt, the retried ones and the last (tributary_errors_total counts them). */
+  onFailure?: (error: unknown) => void;
 }
 
 /** Patient enough to ride out a storage failover or a throttling burst (about half a minute of backoff on average). */
@@ -42,7 +45,9 @@ export class BlobOperations {
         try {
           return await operation(this.requestSignal(timeoutMs));
         } catch (error) {
-          throw translateBlobError(error, action, this.options.signal);
+          const translated = translateBlobError(error, action, this.options.signal);
+          if (!(translated instanceof TributaryError && translated.code === 'ABORTED')) this.options.onFailure?.(translated);
+          throw translated;
         }
       },
       {
