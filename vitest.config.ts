@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
+    // Decides whether the real Kafka broker can run, and stops the brokers test files started (test/brokers/kafka).
+    globalSetup: ['test/brokers/kafka/global-setup.ts'],
   },
 });

@@ -10,12 +10,14 @@
  * its window still open. Everything depends on the data alone, never on wall-clock time, so a replay decides
  * exactly as the first run did.
  */
+import { DedupSet, type DedupEntries } from '../state/dedup-set.js';
+
 export type GateVerdict = 'accept' | 'duplicate' | 'late';
 
 export interface GateSnapshot {
   maxEventTime: number | null;
-  /** event id -> event time, for ids still inside the dedup retention */
-  seen: Array<[string, number]>;
+  /** hashed event id -> event time, for ids still inside the dedup retention (see state/dedup-set.ts) */
+  seen: DedupEntries;
 }
 
 export interface GateOptions {
@@ -26,7 +28,7 @@ export interface GateOptions {
 
 export class EventTimeGate {
   private maxEventTime = Number.NEGATIVE_INFINITY;
-  private seen = new Map<string, number>();
+  private seen = new DedupSet();
   private evictedBelow = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: GateOptions) {}
@@ -59,18 +61,18 @@ export class EventTimeGate {
     const horizon = this.horizon;
     // Sweep in steps of a tenth of the retention so eviction stays amortised O(1) per event.
     if (horizon - this.evictedBelow < this.options.dedupRetentionMs / 10) return;
-    for (const [id, time] of this.seen) if (time < horizon) this.seen.delete(id);
+    this.seen.retainFrom(horizon);
     this.evictedBelow = horizon;
   }
 
   snapshot(): GateSnapshot {
-    return { maxEventTime: Number.isFinite(this.maxEventTime) ? this.maxEventTime : null, seen: [...this.seen] };
+    return { maxEventTime: Number.isFinite(this.maxEventTime) ? this.maxEventTime : null, seen: this.seen.entries() };
   }
 
   static restore(options: GateOptions, snapshot: GateSnapshot): EventTimeGate {
     const gate = new EventTimeGate(options);
     gate.maxEventTime = snapshot.maxEventTime ?? Number.NEGATIVE_INFINITY;
-    gate.seen = new Map(snapshot.seen);
+    gate.seen = DedupSet.from(snapshot.seen);
     return gate;
   }
 }

@@ -54,6 +54,12 @@ const positiveInt = (flag: string, text: string): number => {
   return value;
 };
 
+const nonNegativeInt = (flag: string, text: string): number => {
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new TributaryError('CONFIG_INVALID', `${flag}: "${text}" is not an integer >= 0`);
+  return value;
+};
+
 const positiveNumber = (flag: string, text: string): number => {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new TributaryError('CONFIG_INVALID', `${flag}: "${text}" is not a positive number`);
@@ -107,7 +113,7 @@ export async function benchKeysFromCli(options: BenchKeysCommandOptions): Promis
       hash: options.hash as PartitionHash,
       limit: parseLimit(options),
       maxEvents: positiveInt('--max-events', options.maxEvents),
-      ...(options.measurePartitions !== undefined ? { measurePartitions: Number(options.measurePartitions) } : {}),
+      ...(options.measurePartitions !== undefined ? { measurePartitions: nonNegativeInt('--measure-partitions', options.measurePartitions) } : {}),
       offeredLoad: positiveNumber('--offered-load', options.offeredLoad),
       ...(options.batchSize ? { batchSize: positiveInt('--batch-size', options.batchSize) } : {}),
       outDir: outputDir(options),

@@ -1,11 +1,9 @@
-/** Operator commands on the stores: dead letters (counted from listing metadata), checkpoints, and reset for replays. */
+/** Operator commands on the stores: dead letters (counted from listing metadata) and checkpoints (reset is in reset.ts). */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { DEAD_LETTER_REASONS, countsFromMetadata, decodeDeadLetters, type DeadLetterReason } from '../sink/dead-letter.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
-import type { ObjectStore } from '../core/object-store.js';
-import { loadStreamPlans } from '../runtime/stream-plan.js';
 import { checkStreams, integer, reasonList } from './options.js';
 
 export function registerInspectCommands(program: Command): void {
@@ -37,43 +35,6 @@ export function registerInspectCommands(program: Command): void {
         const records = decodeDeadLetters((await store.get(object.key)) ?? new Uint8Array()).filter((r) => !opts.reason || opts.reason.includes(r.reason));
         for (const record of records.slice(0, left)) process.stdout.write(`${JSON.stringify(record)}\n`);
         left -= records.length;
-      }
-    });
-
-  program
-    .command('reset')
-    .description('forget snapshots and checkpoints so the next run replays from the source start (the lake is rewritten under the same names)')
-    .requiredOption('-c, --config <file>', 'YAML config file')
-    .option('--stream <name>', 'only this stream')
-    .option('--lake', "also delete the streams' tables and dead letters: needed when rowsPerFile, maxFileBytes or aggregateFileSpan changed, since files would get other names", false)
-    .option('--yes', 'really delete', false)
-    .action(async (opts: { config: string; stream?: string; lake: boolean; yes: boolean }) => {
-      const config = await loadConfig(opts.config);
-      if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
-      const plans = await loadStreamPlans(config);
-      const streams = opts.stream ? [opts.stream] : Object.keys(config.streams);
-      const targets: Array<{ store: ObjectStore; prefixes: string[] }> = [
-        { store: createObjectStore(config.state), prefixes: streams.flatMap((s) => [`snapshots/${s}/`, `checkpoints/${s}/`]) },
-      ];
-      if (opts.lake) {
-        const tables = streams.flatMap((s) => {
-          const plan = plans.get(s);
-          return plan ? [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.schema.name, a.lateSchema.name])] : [];
-        });
-        targets.push({ store: createObjectStore(config.lake), prefixes: tables.map((t) => `${t}/`) });
-        targets.push({ store: createObjectStore(config.deadLetter), prefixes: streams.map((s) => `${s}/`) });
-      }
-      for (const { store, prefixes } of targets) {
-        const objects = (await Promise.all(prefixes.map((prefix) => store.list(prefix)))).flat();
-        if (opts.yes) for (const { key } of objects) await store.delete(key);
-        process.stdout.write(`${opts.yes ? 'deleted' : 'would delete'} ${objects.length} objects in ${store.location} (${prefixes.join(' ')})\n`);
-      }
-      if (!opts.yes) {
-        process.stdout.write('nothing deleted; rerun with --yes\n');
-        return;
-      }
-      if (config.source.kind !== 'capture') {
-        process.stdout.write(`also reset the ${config.source.kind} consumer group's committed positions (its own checkpoint store / offsets) to replay from the start\n`);
       }
     });
 

@@ -11,6 +11,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerGenCommand } from './gen.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerReplayDeadLettersCommand } from './replay-deadletters.js';
+import { registerResetCommand } from './reset.js';
 import { registerRunCommand } from './run.js';
 import { registerValidateCommand } from './validate.js';
 import { packageVersion } from './version.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerGenCommand(program);
   registerValidateCommand(program);
   registerInspectCommands(program);
+  registerResetCommand(program);
   registerReplayDeadLettersCommand(program);
   registerBenchKeysCommand(program);
   return program;

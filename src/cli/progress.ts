@@ -99,7 +99,8 @@ export class Progress {
         hideCursor: true,
         clearOnComplete: false,
         format: (options, params) =>
-          `${cliProgress.Format.BarFormat(params.progress, options)} ${describeProgress(task.label, task.unit, task.state, task.rate.perSecond())}${task.note ? ` | ${task.note}` : ''}`,
+          // without a total a bar would only pretend; the count and rate say what is known
+          `${task.state.total !== undefined ? `${cliProgress.Format.BarFormat(params.progress, options)} ` : ''}${describeProgress(task.label, task.unit, task.state, task.rate.perSecond())}${task.note ? ` | ${task.note}` : ''}`,
       });
       this.bar.start(Math.max(1, state.total ?? 1), state.done);
     } else if (this.mode === 'lines' && state.total !== undefined) {

@@ -12,7 +12,9 @@ const STALL_MS = 5_000;
 const RESUME_SETTLE_MS = 500;
 const LIST_AT_MOST = 6;
 
-export type Activity = 'restoring its snapshot' | 'applying a batch' | 'writing open files after catching up' | 'releasing';
+/** What a partition is busy with, as the handler sees it: a batch handed over but not accepted means its in-flight
+ * window is full, i.e. processing (decoding, writing cells) is what the source waits on. */
+export type Activity = 'restoring its snapshot' | 'processing a full window of batches' | 'writing open files after catching up' | 'releasing';
 
 const id = (stream: string, partition: string): string => `${stream}/${partition}`;
 
@@ -76,11 +78,14 @@ export class RunProgress implements PipelineObserver {
     this.progress.end();
   }
 
-  /** Percentage needs every owned partition's end; until each has reported one the total is unknown. */
+  /**
+   * Events read plus what the partitions still hold. Percentage needs every owned partition's end; until each has
+   * reported one the total is unknown. A released partition holds nothing more for this run.
+   */
   total(): number | undefined {
-    if (this.owned.size === 0 || [...this.owned].some((p) => !this.lagBy.has(p))) return undefined;
+    if (this.lagBy.size === 0 || [...this.owned].some((p) => !this.lagBy.has(p))) return undefined;
     let left = 0;
-    for (const p of this.owned) left += this.lagBy.get(p)!;
+    for (const lag of this.lagBy.values()) left += lag;
     return this.eventsRead + left;
   }
 
@@ -115,12 +120,11 @@ export class RunProgress implements PipelineObserver {
         this.noteResume(id(stream, partition), resume);
         return resume;
       },
-      onBatch: (batch: PartitionBatch): Promise<void> =>
-        during(batch.stream, batch.partition, 'applying a batch', () => inner.onBatch(batch)),
+      onBatch: (batch: PartitionBatch): Promise<void> => during(batch.stream, batch.partition, 'processing a full window of batches', () => inner.onBatch(batch)),
       onRevoked: async (stream, partition, reason) => {
         await during(stream, partition, 'releasing', () => inner.onRevoked(stream, partition, reason));
         this.owned.delete(id(stream, partition));
-        this.lagBy.delete(id(stream, partition));
+        if (this.lagBy.has(id(stream, partition))) this.lagBy.set(id(stream, partition), 0);
       },
     };
     if (inner.onCaughtUp) {

@@ -5,6 +5,7 @@ import { TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { runWorker, type RunSummary } from '../runtime/worker.js';
+import { runRange } from '../state/range-replay.js';
 import { startObservability } from './observability.js';
 import { integer } from './options.js';
 import { Progress, defaultProgressMode, type ProgressMode } from './progress.js';
@@ -18,6 +19,11 @@ export interface RunCommandOptions {
   quiet?: boolean;
   /** default: a bar on a terminal, lines elsewhere, nothing with quiet or in Kubernetes */
   progress?: ProgressMode;
+  /** a range replay into another lake (state/range-replay.ts) */
+  from?: string;
+  until?: string;
+  lake?: string;
+  deadLetter?: string;
 }
 
 /** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
@@ -58,6 +64,12 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   );
   watch?.start();
   try {
+    if (options.from !== undefined || options.until !== undefined || options.lake !== undefined) {
+      if (!options.bounded || options.from === undefined || options.until === undefined || options.lake === undefined) {
+        throw new TributaryError('CONFIG_INVALID', 'a range replay needs --bounded, --from, --until and --lake together');
+      }
+      return await runRange(config, { from: options.from, until: options.until, lake: options.lake, ...(options.deadLetter ? { deadLetter: options.deadLetter } : {}), signal: controller.signal, log, observers: observability.observers });
+    }
     const summary = await runWorker(config, {
       bounded: options.bounded,
       signal: controller.signal,
@@ -90,6 +102,10 @@ export function registerRunCommand(program: Command): void {
     .option('--bounded', 'stop once caught up with the source (backfills, replays, tests)', false)
     .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', integer(0, 65535))
     .option('-q, --quiet', 'no progress (the default inside Kubernetes when stderr is not a terminal)', false)
+    .option('--from <time|position>', 'range replay: from this position, or the first event enqueued at or after this ISO 8601 time')
+    .option('--until <time|position>', 'range replay: up to (not including) this position or time; rounded up to the end of its cell')
+    .option('--lake <path|container>', "range replay: the lake to write the range's files into (a container of the configured account for a blob lake)")
+    .option('--dead-letter <path|container>', "range replay: where the range's dead letters go (not written when absent)")
     .action(async (opts: RunCommandOptions) => {
       const summary = await runFromConfig(opts);
       process.stdout.write(`${formatSummary(summary)}\n`);

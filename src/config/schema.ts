@@ -15,23 +15,42 @@ const instant = z.union([
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an identifier (letters, digits, _)');
 
+const localStoreFields = {
+  kind: z.literal('local'),
+  path: z.string().min(1).describe('folder on the local file system'),
+};
+const blobStoreFields = {
+  kind: z.literal('blob'),
+  container: z.string().min(3).describe('blob container name'),
+  prefix: z.string().default('').describe('key prefix inside the container'),
+  connectionString: z.string().optional().describe('storage connection string (or use accountUrl + Entra ID)'),
+  accountUrl: z.url().optional().describe('https://<account>.blob.core.windows.net, authenticated with DefaultAzureCredential'),
+};
+const oneBlobCredential = (s: { connectionString?: string | undefined; accountUrl?: string | undefined }): boolean =>
+  Boolean(s.connectionString) !== Boolean(s.accountUrl);
+const oneBlobCredentialError = { message: 'set exactly one of connectionString or accountUrl', path: ['connectionString'] };
+
 export const storeSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('local'),
-    path: z.string().min(1).describe('folder on the local file system'),
-  }),
-  z.strictObject({
-    kind: z.literal('blob'),
-    container: z.string().min(3).describe('blob container name'),
-    prefix: z.string().default('').describe('key prefix inside the container'),
-    connectionString: z.string().optional().describe('storage connection string (or use accountUrl + Entra ID)'),
-    accountUrl: z.url().optional().describe('https://<account>.blob.core.windows.net, authenticated with DefaultAzureCredential'),
-  }).refine((s) => Boolean(s.connectionString) !== Boolean(s.accountUrl), {
-    message: 'set exactly one of connectionString or accountUrl',
-    path: ['connectionString'],
-  }),
+  z.strictObject(localStoreFields),
+  z.strictObject(blobStoreFields).refine(oneBlobCredential, oneBlobCredentialError),
 ]);
 export type StoreConfig = z.infer<typeof storeSchema>;
+
+export const snapshotRetentionSchema = z.strictObject({
+  count: z.number().int().min(1).default(48)
+    .describe('snapshots kept per partition, one per committed cell boundary: a replay can start with exact state at any of them'),
+  age: duration.default(7 * 86_400_000)
+    .describe('snapshots written longer ago than this are deleted (the newest one is always kept)'),
+}).describe('how much snapshot history "tributary reset" can go back to with exact state');
+
+// Optional rather than defaulted, so configs built in code need not spell it out; absent means the defaults.
+const snapshotRetentionField = snapshotRetentionSchema.optional();
+
+/** The state store: a store plus how long its snapshot history is kept. */
+export const stateStoreSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...localStoreFields, snapshotRetention: snapshotRetentionField }),
+  z.strictObject({ ...blobStoreFields, snapshotRetention: snapshotRetentionField }).refine(oneBlobCredential, oneBlobCredentialError),
+]);
 
 export const streamSchema = z.strictObject({
   schema: z.string().min(1).describe('path of the Avro schema (.avsc) of the event bodies'),
@@ -142,7 +161,8 @@ export const configSchema = z.strictObject({
   processing: processingSchema.default(processingSchema.parse({})),
   lake: storeSchema.default({ kind: 'local', path: 'data/lake' }),
   deadLetter: storeSchema.default({ kind: 'local', path: 'data/deadletter' }),
-  state: storeSchema.default({ kind: 'local', path: 'data/state' }).describe('snapshots and checkpoints'),
+  state: stateStoreSchema.default({ kind: 'local', path: 'data/state' })
+    .describe('snapshots and checkpoints'),
   retry: retrySchema.default(retrySchema.parse({})).describe('the one retry policy of every storage operation (lake, dead letters, state)'),
   metrics: z.strictObject({
     port: z.number().int().min(0).max(65535).default(9464).describe('0 = any free port'),

@@ -31,6 +31,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
         batchSize: config.processing.batchSize,
         onCorruptBlock: source.onCorruptBlock,
         log: deps.log.child({ component: 'capture-source' }),
+        indexCache: deps.state,
       });
     case 'kafka':
       return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }) });

@@ -12,14 +12,15 @@
 import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator } from '../aggregate/window-aggregator.js';
-import { SNAPSHOT_VERSION, decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SnapshotStore } from '../state/snapshot-store.js';
 import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
 import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
 import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
-import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey, snapshotKey } from '../sink/lake-layout.js';
+import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { TableSchema } from '../sink/table.js';
@@ -30,6 +31,8 @@ export interface ProcessorStores {
   lake: ObjectStore;
   deadLetters: ObjectStore;
   state: ObjectStore;
+  /** the snapshot history in `state`, with the configured retention (default retention when absent) */
+  snapshots?: SnapshotStore;
 }
 
 /** This owner's ownership period: its epoch fences every write (see ownership.ts); the signal ends its work. */
@@ -123,6 +126,7 @@ export class PartitionProcessor {
   private laneFailure: unknown;
   /** body columns the main thread needs back from decoding: aggregation inputs */
   private readonly returnColumns: number[];
+  private readonly snapshots: SnapshotStore;
 
   constructor(
     private readonly plan: StreamPlan,
@@ -139,18 +143,18 @@ export class PartitionProcessor {
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
     this.lane = pool.laneFor(plan.stream, partition);
+    this.snapshots = stores.snapshots ?? new SnapshotStore(stores.state);
     this.returnColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column)]))].filter((c) => c >= 0);
   }
 
   /** Restores the last snapshot, if any, and says where the source must resume. */
   async restore(): Promise<ResumePoint> {
-    const bytes = await this.stores.state.get(snapshotKey(this.plan.stream, this.partition), { signal: this.ownership.signal });
-    if (!bytes) return undefined;
-    const snapshot = decodeSnapshot(bytes);
+    const snapshot = await this.snapshots.latestAtOrBefore(this.plan.stream, this.partition, undefined, { signal: this.ownership.signal });
+    if (!snapshot) return undefined;
     if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
       throw new TributaryError(
         'CONFIG_INVALID',
-        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset" (the next run replays from the start and rewrites the lake under the same names)`,
+        `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset --forget-all --lake --execute" (the next run replays from the start and rewrites the lake under the same names)`,
       );
     }
     this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);
@@ -160,7 +164,7 @@ export class PartitionProcessor {
     });
     this.nextPosition = snapshot.position;
     this.lastOffset = snapshot.offsetBefore;
-    this.log.info({ stream: this.plan.stream, partition: this.partition, position: snapshot.position }, 'restored snapshot');
+    this.log.info({ position: snapshot.position }, 'restored snapshot'); // stream and partition come with the child logger
     return { position: snapshot.position };
   }
 
@@ -382,7 +386,8 @@ export class PartitionProcessor {
       gate: this.gate.snapshot(),
       aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    await this.write(this.stores.state, snapshotKey(this.plan.stream, this.partition), encodeSnapshot(snapshot));
+    if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+    await this.snapshots.write(snapshot, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
     // Only now, with the files and the snapshot written, does the lane let go of the cell's rows.
     this.inLane(() => this.pool.dropFile(this.lane, fileId));
     this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);

@@ -14,6 +14,7 @@ import type { PartitionHandler, Source } from '../core/source.js';
 import { RetryingObjectStore } from '../sink/retrying-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, stageOf, type ErrorStage, type PipelineObserver } from './observer.js';
+import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import { PartitionRouter } from './partition-router.js';
 import { loadStreamPlans } from './stream-plan.js';
 
@@ -64,7 +65,13 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     // Blob stores retry inside, per request; a folder gets the same policy around each operation.
     return storeConfig.kind === 'local' ? new RetryingObjectStore(store, storeOptions.retry, log, options.hardStop) : store;
   };
-  const stores = { lake: open('lake', config.lake), deadLetters: open('deadLetters', config.deadLetter), state: open('state', config.state) };
+  const state = open('state', config.state);
+  const stores = {
+    lake: open('lake', config.lake),
+    deadLetters: open('deadLetters', config.deadLetter),
+    state,
+    snapshots: new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention)),
+  };
   const source = options.source ?? createSource(config, { state: stores.state, log });
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;

@@ -46,6 +46,23 @@ export function deadLetterKey(stream: string, partition: string, cellStart: numb
   return `${stream}/partition=${partition}/${stream}-p${partition}-pos${pad(cellStart, 16)}.jsonl`;
 }
 
-export function snapshotKey(stream: string, partition: string): string {
+/** Folder of a partition's snapshot history. */
+export function snapshotPrefix(stream: string, partition: string): string {
+  return `snapshots/${stream}/partition=${partition}/`;
+}
+
+/** The snapshot taken at the cell boundary `position`; zero-padded so lexical order is position order. */
+export function snapshotKey(stream: string, partition: string, position: number): string {
+  return `${snapshotPrefix(stream, partition)}pos${pad(position, 16)}.snap`;
+}
+
+/** The position of a snapshot key, or undefined for other objects in its folder. */
+export function snapshotPosition(key: string): number | undefined {
+  const match = /\/pos(\d{16})\.snap$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Where format-1 state kept its one snapshot per partition (read once when no history exists yet). */
+export function legacySnapshotKey(stream: string, partition: string): string {
   return `snapshots/${stream}/partition=${partition}.json`;
 }

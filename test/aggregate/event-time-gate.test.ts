@@ -36,7 +36,7 @@ describe('EventTimeGate', () => {
     const verdictsStraight = events.map(([id, t]) => straight.admit(id, t));
     let restored = new EventTimeGate(options);
     const verdictsRestored = events.map(([id, t], i) => {
-      if (i % 700 === 0) restored = EventTimeGate.restore(options, JSON.parse(JSON.stringify(restored.snapshot())));
+      if (i % 700 === 0) restored = EventTimeGate.restore(options, structuredClone(restored.snapshot()));
       return restored.admit(id, t);
     });
     expect(verdictsRestored).toEqual(verdictsStraight);

@@ -1,13 +1,13 @@
 /**
  * `tributary gen` with an Event Hubs or Kafka source sends the streams to that source's hubs or topics (through the
- * real producer clients, into the test peers), each keyed event on the partition its key maps to.
+ * real producer clients, into the Event Hubs peer and a real Kafka broker), each keyed event on the partition its key maps to.
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { genFromCli, type GenCommandOptions } from '../../src/cli/gen.js';
 import { mapPartitionKeyToId } from '../../src/partition/eventhubs-hash.js';
 import { startEventHubsPeer, type EventHubsPeer } from '../peers/eventhubs/index.js';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { describeKafka } from '../brokers/kafka/index.js';
 import { REPO_ROOT, createWorkspace, type Workspace } from '../support/workspace.js';
 
 const cli = (config: string): GenCommandOptions => ({
@@ -65,17 +65,26 @@ describe('tributary gen to a broker', () => {
     expect(received).toBe(300);
   });
 
-  it('produces to Kafka with its default partitioner', async () => {
+});
+
+describeKafka('tributary gen to a Kafka broker', (broker) => {
+  let ws: Workspace | undefined;
+  afterEach(async () => {
+    await ws?.cleanup();
+    ws = undefined;
+  });
+
+  it('produces to Kafka with its default partitioner, creating the topic', async () => {
     ws = await createWorkspace();
-    const peer = await KafkaPeer.start();
-    stops.push(() => peer.close());
+    const kafka = broker();
+    const topic = kafka.uniqueName('orders');
     const { file } = await ws.writeConfig({
       streams: { orders },
-      source: { kind: 'kafka', brokers: peer.brokers, groupId: 'g', topics: { orders: 'orders' } },
+      source: { kind: 'kafka', brokers: kafka.brokers, groupId: 'g', topics: { orders: topic } },
     } as never);
     const summary = await genFromCli(cli(file));
     expect(summary.totals.deliveredEvents).toBe(300);
-    const watermarks = peer.highWatermarks('orders');
+    const watermarks = await kafka.highWatermarks(topic);
     expect(watermarks).toHaveLength(4);
     expect(watermarks.reduce((a, b) => a + b, 0)).toBe(300);
     // planned with murmur2 (switched automatically for a Kafka source), so the plan is where Kafka put them

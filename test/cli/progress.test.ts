@@ -10,7 +10,7 @@ import { Progress, describeProgress, progressMode } from '../../src/cli/progress
 import { RecentRate } from '../../src/cli/rate.js';
 import { RunProgress, describeResumes, describeStall } from '../../src/cli/run-progress.js';
 import { createLogger } from '../../src/core/log.js';
-import type { PartitionHandler } from '../../src/core/source.js';
+import type { PartitionFeed, PartitionHandler } from '../../src/core/source.js';
 
 describe('progress mode', () => {
   it('is a bar on a terminal, lines elsewhere, and nothing with -q or in Kubernetes off a terminal', () => {
@@ -135,10 +135,10 @@ describe('run progress', () => {
     const busy = new Map([
       ['orders/10', 'writing open files after catching up' as const],
       ['orders/2', 'writing open files after catching up' as const],
-      ['telemetry/0', 'applying a batch' as const],
+      ['telemetry/0', 'processing a full window of batches' as const],
     ]);
     expect(describeStall(7400, busy, 3)).toBe(
-      'no events for 7 s: waiting on 2 partitions writing open files after catching up (orders/2, orders/10); 1 partition applying a batch (telemetry/0); 3 files written meanwhile',
+      'no events for 7 s: waiting on 2 partitions writing open files after catching up (orders/2, orders/10); 1 partition processing a full window of batches (telemetry/0); 3 files written meanwhile',
     );
     expect(describeStall(5000, new Map(), 0)).toBe('no events for 5 s: waiting on the source to deliver events');
   });
@@ -157,7 +157,7 @@ describe('run progress', () => {
     };
     const handler = watch.wrap(inner);
     watch.start(3_600_000); // ticks by hand below
-    const feed = { commit: async () => undefined };
+    const feed: PartitionFeed = { commit: async () => undefined };
     await handler.onAssigned('orders', '0', feed);
     await handler.onAssigned('orders', '1', feed);
     await new Promise((resolve) => setTimeout(resolve, 700)); // the burst settles

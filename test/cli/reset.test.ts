@@ -1,6 +1,6 @@
 /**
  * Replays: a snapshot taken under other file-layout settings is refused with a message that says what to do;
- * `tributary reset --lake --yes` forgets state and the streams' tables, and the replay lands the same rows.
+ * `tributary reset --forget-all --lake --execute` forgets state and the streams' tables, and the replay lands the same rows.
  */
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,11 +36,11 @@ describe('tributary reset', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('tributary reset');
 
-    const dryRun = await runCli(['reset', '--lake', '--config', configFile]);
+    const dryRun = await runCli(['reset', '--forget-all', '--lake', '--config', configFile]);
     expect(dryRun.stdout).toContain('nothing deleted');
     expect((await lake.list('orders_raw/')).length).toBeGreaterThan(0);
 
-    const reset = await runCli(['reset', '--lake', '--yes', '--config', configFile]);
+    const reset = await runCli(['reset', '--forget-all', '--lake', '--execute', '--config', configFile]);
     expect(reset.code).toBe(0);
     expect(await lake.list('orders_raw/')).toEqual([]);
     expect(await new LocalObjectStore(ws.file('state')).list('snapshots/')).toEqual([]);

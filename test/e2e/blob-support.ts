@@ -80,7 +80,7 @@ export interface DemoStores {
   state: StoreConfig;
 }
 
-/** The demo config of examples/tributary.yaml with its stores replaced and sizes made small enough for a test. */
+/** The demo config of examples/tributary.yaml (its schema paths relative to examples/) with its stores replaced and sizes made small enough for a test. */
 export async function demoConfig(stores: DemoStores): Promise<TributaryConfigInput> {
   const demo = parseYaml(await readFile(path.join(REPO_ROOT, 'examples', 'tributary.yaml'), 'utf8')) as TributaryConfigInput;
   const streams = Object.fromEntries(

@@ -11,7 +11,7 @@ import { runWorker } from '../../src/runtime/worker.js';
 import type { PipelineObserver } from '../../src/runtime/observer.js';
 import { EventHubsSource } from '../../src/ingest/eventhubs/source.js';
 import { startEventHubsPeer } from '../peers/eventhubs/index.js';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { describeKafka } from '../brokers/kafka/index.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { embeddedConfig } from '../support/embedded-config.js';
 import { generateArchive } from '../../src/gen/archive.js';
@@ -31,6 +31,36 @@ function lagRecorder(): { observer: PipelineObserver; lags: Map<string, number[]
   return { observer, lags };
 }
 
+describeKafka('consumer lag', (broker) => {
+  let ws: Workspace | undefined;
+  afterEach(async () => {
+    await ws?.cleanup();
+    ws = undefined;
+  });
+
+  it('is reported from Kafka high watermarks, from the backlog down to zero', async () => {
+    ws = await createWorkspace();
+    const kafka = broker();
+    const topic = kafka.uniqueName('orders');
+    await kafka.createTopic(topic, 2);
+    const producer = await connectProducer(kafka);
+    const type = await orderType();
+    for (const partition of [0, 1]) {
+      await producer.send({ topic, messages: Array.from({ length: 600 }, (_, i) => orderMessage(type, partition, i).message) });
+    }
+    await producer.disconnect();
+    const config = parseConfig(deploymentConfig(kafka, ws, { topic, groupId: kafka.uniqueName('lag'), rowsPerFile: 1000, batchSize: 100 }), 'test');
+    const { observer, lags } = lagRecorder();
+    await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('silent'), observers: [observer] });
+    expect(await kafka.highWatermarks(topic)).toEqual([600, 600]);
+    for (const partition of ['0', '1']) {
+      const seen = lags.get(`orders/${partition}`) ?? [];
+      expect(Math.max(...seen)).toBeGreaterThanOrEqual(400);
+      expect(seen.at(-1)).toBe(0);
+    }
+  });
+});
+
 describe('consumer lag', () => {
   const stops: Array<() => Promise<void>> = [];
   let ws: Workspace | undefined;
@@ -39,34 +69,13 @@ describe('consumer lag', () => {
     await ws?.cleanup();
   });
 
-  it('is reported from Kafka high watermarks, from the backlog down to zero', async () => {
-    ws = await createWorkspace();
-    const peer = await KafkaPeer.start();
-    stops.push(() => peer.close());
-    peer.createTopic('orders', 2);
-    const producer = await connectProducer(peer);
-    const type = await orderType();
-    for (const partition of [0, 1]) {
-      await producer.send({ topic: 'orders', messages: Array.from({ length: 600 }, (_, i) => orderMessage(type, partition, i).message) });
-    }
-    await producer.disconnect();
-    const config = parseConfig(deploymentConfig(peer, ws, { groupId: 'lag', rowsPerFile: 1000, batchSize: 100 }), 'test');
-    const { observer, lags } = lagRecorder();
-    await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('silent'), observers: [observer] });
-    for (const partition of ['0', '1']) {
-      const seen = lags.get(`orders/${partition}`) ?? [];
-      expect(Math.max(...seen)).toBeGreaterThanOrEqual(400);
-      expect(seen.at(-1)).toBe(0);
-    }
-  });
-
   it('is reported from Event Hubs\' last enqueued sequence numbers', async () => {
     ws = await createWorkspace();
     const peer = await startEventHubsPeer({ hubs: { orders: { partitionCount: 1, consumerGroups: ['tributary'] } } });
     stops.push(() => peer.close());
     const type = await orderType();
     peer.publish('orders', Array.from({ length: 500 }, (_, i) => ({ body: type.toBuffer(orderValue(0, i)) })), '0');
-    const base = deploymentConfig({ brokers: ['127.0.0.1:1'] } as never, ws, { groupId: 'unused', rowsPerFile: 1000, batchSize: 100 });
+    const base = deploymentConfig({ brokers: ['127.0.0.1:1'] }, ws, { topic: 'unused', groupId: 'unused', rowsPerFile: 1000, batchSize: 100 });
     const config = parseConfig({ ...base, source: { kind: 'capture', store: { kind: 'local', path: ws.file('none') }, namespace: 'x', hubs: { orders: 'orders' } } }, 'test');
     const { observer, lags } = lagRecorder();
     const source = new EventHubsSource({ config: peerSourceConfig(peer, ws.file('checkpoints')), log: createLogger('silent') });

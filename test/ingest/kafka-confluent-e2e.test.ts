@@ -6,11 +6,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import avro from 'avsc';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { runWorker } from '../../src/runtime/worker.js';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { describeKafka } from '../brokers/kafka/index.js';
 import { SchemaRegistryPeer } from '../peers/schema-registry.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { connectProducer, landedOnce, readDeadLetterRecords, readTable } from './kafka-e2e-support.js';
@@ -32,20 +32,16 @@ const PARTITIONS = 2;
 const PER_PARTITION = 120;
 const SWITCH_AT = 60;
 
-let kafka: KafkaPeer;
 let registry: SchemaRegistryPeer;
 let ws: Workspace;
 
 beforeEach(async () => {
   ws = await createWorkspace('tributary-kafka-confluent-');
-  kafka = await KafkaPeer.start();
   registry = await SchemaRegistryPeer.start();
 });
 
 afterEach(async () => {
-  await kafka.close();
   await registry.close();
-  expect(kafka.internalErrors).toEqual([]);
   await ws.cleanup();
 });
 
@@ -55,15 +51,17 @@ function framed(schemaId: number, body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
-describe('Confluent-framed Avro on Kafka', () => {
+describeKafka('Confluent-framed Avro on Kafka', (broker) => {
   it('lands every event with the reader schema\'s columns while the writer schema gains an optional field', async () => {
+    const kafka = broker();
+    const topic = kafka.uniqueName('payments');
     const v1 = registry.register('payments-value', V1);
     const v2 = registry.register('payments-value', V2);
     expect(v2).not.toBe(v1);
     const v1Type = avro.Type.forSchema(V1 as avro.Schema);
     const v2Type = avro.Type.forSchema(V2 as avro.Schema);
 
-    kafka.createTopic('payments', PARTITIONS);
+    await kafka.createTopic(topic, PARTITIONS);
     const producer = await connectProducer(kafka);
     const ids: string[] = [];
     const notes = new Map<string, string | null>();
@@ -87,7 +85,7 @@ describe('Confluent-framed Avro on Kafka', () => {
         }
         // A body framed with an id the registry never issued.
         messages.push({ partition, key: 'A0', value: framed(999, v2Type.toBuffer({ paymentId: `ghost-${partition}`, accountId: 'A0', amount: 1, paidAt: T0, note: null })) });
-        await producer.send({ topic: 'payments', messages });
+        await producer.send({ topic, messages });
       }
     } finally {
       await producer.disconnect();
@@ -106,7 +104,7 @@ describe('Confluent-framed Avro on Kafka', () => {
             eventTime: 'paidAt',
           },
         },
-        source: { kind: 'kafka', brokers: kafka.brokers, topics: { payments: 'payments' }, groupId: 'payments-lake', fetch: { maxWait: '200ms' } },
+        source: { kind: 'kafka', brokers: kafka.brokers, topics: { payments: topic }, groupId: kafka.uniqueName('payments-lake'), fetch: { maxWait: '200ms' } },
         processing: { rowsPerFile: 50, batchSize: 40, decodeThreads: 1, allowedOutOfOrderness: '10m' },
         lake: { kind: 'local', path: ws.file('lake') },
         deadLetter: { kind: 'local', path: ws.file('deadletter') },

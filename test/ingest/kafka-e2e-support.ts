@@ -1,15 +1,15 @@
 /**
- * Shared pieces of the Kafka end-to-end tests: order events (the example schema) produced into the Kafka peer,
+ * Shared pieces of the Kafka end-to-end tests: order events (the example schema) produced into the real broker,
  * the config of a Tributary deployment reading them, and readers that bring the lake back.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import avro from 'avsc';
-import { Kafka, logLevel, type KafkaConfig, type Message, type Producer } from 'kafkajs';
+import { Kafka, type Message, type Producer } from 'kafkajs';
 import type { TributaryConfigInput } from '../../src/config/schema.js';
 import { decodeDeadLetters, type DeadLetterRecord } from '../../src/sink/dead-letter.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
-import type { KafkaPeer } from '../peers/kafka/index.js';
+import type { KafkaBroker, ListenerName } from '../brokers/kafka/index.js';
 import { readParquet } from '../support/read-parquet.js';
 import { REPO_ROOT, type Workspace } from '../support/workspace.js';
 
@@ -64,30 +64,31 @@ export function orderMessage(type: avro.Type, partition: number, i: number): { m
   };
 }
 
-export async function connectProducer(peer: KafkaPeer, extra: Partial<KafkaConfig> = {}): Promise<Producer> {
-  const kafka = new Kafka({ brokers: peer.brokers, clientId: 'e2e-producer', logLevel: logLevel.NOTHING, ...extra });
-  const producer = kafka.producer();
+export async function connectProducer(broker: KafkaBroker, listener: ListenerName = 'plaintext'): Promise<Producer> {
+  const producer = new Kafka(broker.clientConfig(listener, { clientId: 'e2e-producer' })).producer();
   await producer.connect();
   return producer;
 }
 
 export interface DeploymentOptions {
+  /** the topic read as stream `orders` */
+  topic: string;
   groupId: string;
   rowsPerFile: number;
   batchSize: number;
-  /** extra keys of the kafka source (sasl, timeouts) */
+  /** extra keys of the kafka source (brokers, tls, sasl, timeouts); the PLAINTEXT listener unless they say otherwise */
   source?: Record<string, unknown>;
   flushInterval?: string;
 }
 
-/** A deployment reading topic `orders` of the peer, landing under the workspace. */
-export function deploymentConfig(peer: KafkaPeer, ws: Workspace, options: DeploymentOptions): TributaryConfigInput {
+/** A deployment reading `options.topic` of the broker, landing under the workspace. */
+export function deploymentConfig(broker: Pick<KafkaBroker, 'brokers'>, ws: Workspace, options: DeploymentOptions): TributaryConfigInput {
   return {
     streams: { orders: { schema: ORDERS_SCHEMA, eventId: 'orderId', eventTime: 'createdAt', partitionKey: 'customerId' } },
     source: {
       kind: 'kafka',
-      brokers: peer.brokers,
-      topics: { orders: 'orders' },
+      brokers: broker.brokers,
+      topics: { orders: options.topic },
       groupId: options.groupId,
       fetch: { maxWait: '200ms' },
       ...options.source,

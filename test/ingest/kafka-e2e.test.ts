@@ -1,14 +1,14 @@
 /**
- * Produce with kafkajs into the Kafka peer, run Tributary's worker on the Kafka source, and the lake holds each
+ * Produce with kafkajs into a real Kafka broker, run Tributary's worker on the Kafka source, and the lake holds each
  * event exactly once: raw rows carry the Kafka coordinates, key and traceparent header; redeliveries are
  * deduplicated, undecodable records are dead-lettered with their coordinates; a second run of the same group
  * changes nothing; offsets are committed only at the cells the lake holds.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { runWorker } from '../../src/runtime/worker.js';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { describeKafka, type KafkaBroker } from '../brokers/kafka/index.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import {
   T0,
@@ -27,7 +27,6 @@ const PARTITIONS = 4;
 const PER_PARTITION = 260;
 const ROWS_PER_FILE = 100;
 
-let peer: KafkaPeer;
 let ws: Workspace;
 
 beforeEach(async () => {
@@ -35,15 +34,13 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await peer?.close();
-  expect(peer.internalErrors).toEqual([]);
   await ws.cleanup();
 });
 
 /** Per partition: the orders in sequence, a redelivery of an earlier one every 50, a truncated body every 97. */
-async function produceOrders(): Promise<{ orders: ProducedOrder[]; corrupt: Array<{ partition: number; offset: number }> }> {
+async function produceOrders(broker: KafkaBroker, topic: string): Promise<{ orders: ProducedOrder[]; corrupt: Array<{ partition: number; offset: number }> }> {
   const type = await orderType();
-  const producer = await connectProducer(peer);
+  const producer = await connectProducer(broker);
   const orders: ProducedOrder[] = [];
   const corrupt: Array<{ partition: number; offset: number }> = [];
   try {
@@ -60,7 +57,7 @@ async function produceOrders(): Promise<{ orders: ProducedOrder[]; corrupt: Arra
         messages.push(message);
         if (i % 50 === 49) messages.push(orderMessage(type, partition, i - 20).message);
       }
-      for (let at = 0; at < messages.length; at += 64) await producer.send({ topic: 'orders', messages: messages.slice(at, at + 64) });
+      for (let at = 0; at < messages.length; at += 64) await producer.send({ topic, messages: messages.slice(at, at + 64) });
     }
   } finally {
     await producer.disconnect();
@@ -68,12 +65,14 @@ async function produceOrders(): Promise<{ orders: ProducedOrder[]; corrupt: Arra
   return { orders, corrupt };
 }
 
-describe('Kafka source end to end (in process)', () => {
+describeKafka('Kafka source end to end (in process)', (kafka) => {
   it('lands every produced event exactly once and replays to the same bytes', async () => {
-    peer = await KafkaPeer.start();
-    peer.createTopic('orders', PARTITIONS);
-    const { orders, corrupt } = await produceOrders();
-    const config = parseConfig(deploymentConfig(peer, ws, { groupId: 'lake-writers', rowsPerFile: ROWS_PER_FILE, batchSize: 40 }), 'e2e');
+    const broker = kafka();
+    const topic = broker.uniqueName('orders');
+    const groupId = broker.uniqueName('lake-writers');
+    await broker.createTopic(topic, PARTITIONS);
+    const { orders, corrupt } = await produceOrders(broker, topic);
+    const config = parseConfig(deploymentConfig(broker, ws, { topic, groupId, rowsPerFile: ROWS_PER_FILE, batchSize: 40 }), 'e2e');
     const log = createLogger('silent');
 
     const summary = await runWorker(config, { bounded: true, signal: new AbortController().signal, log });
@@ -82,7 +81,7 @@ describe('Kafka source end to end (in process)', () => {
     const raw = await readTable(ws, 'orders_raw');
     expect(landedOnce(raw, orders.map((o) => o.id))).toEqual({ duplicates: [], missing: [], unexpected: [] });
     const byId = new Map(orders.map((o) => [o.id, o]));
-    const highWatermarks = peer.highWatermarks('orders');
+    const highWatermarks = await broker.highWatermarks(topic);
     for (const row of raw) {
       const order = byId.get(String(row.orderId))!;
       expect(row._partition).toBe(String(order.partition));
@@ -109,9 +108,9 @@ describe('Kafka source end to end (in process)', () => {
     expect(aggregates.reduce((sum, row) => sum + Number(row.count), 0)).toBe(orders.length);
 
     // Offsets are committed at cell starts the lake already holds, never past the end.
-    const committed = peer.committedOffsets('lake-writers').get('orders')!;
+    const committed = await broker.committedOffsets(groupId, topic);
     for (let partition = 0; partition < PARTITIONS; partition++) {
-      const offset = committed.get(partition)!.offset;
+      const offset = committed.get(partition)!;
       expect(offset % ROWS_PER_FILE).toBe(0);
       expect(offset).toBeGreaterThan(0);
       expect(offset).toBeLessThanOrEqual(highWatermarks[partition]!);
@@ -121,5 +120,6 @@ describe('Kafka source end to end (in process)', () => {
     const before = await lakeBytes(ws);
     await runWorker(config, { bounded: true, signal: new AbortController().signal, log });
     expect(await lakeBytes(ws)).toEqual(before);
+
   });
 });

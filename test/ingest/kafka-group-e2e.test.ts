@@ -1,25 +1,26 @@
 /**
  * A consumer group of two, then three Tributary instances (child processes running `tributary run`) shares an
- * 8-partition topic while a producer keeps writing. The peer requires SASL PLAIN, and the instances authenticate
- * the way they would at the Event Hubs Kafka endpoint (user `$ConnectionString`, the connection string as
- * password, taken from the environment). One instance is killed with SIGKILL mid-stream; the group evicts it
- * when its session times out, the others take its partitions over from its snapshots, and the lake ends up with
- * every event exactly once. Wrong credentials make an instance exit at once with an authentication error.
+ * 8-partition topic of a real Kafka broker while a producer keeps writing. The instances connect to the broker's
+ * SASL PLAIN listener the way they would to the Event Hubs Kafka endpoint (user `$ConnectionString`, the
+ * connection string as password, taken from the environment). One instance is killed with SIGKILL mid-stream; the
+ * group coordinator evicts it when its session times out, the others take its partitions over from its snapshots,
+ * and the lake ends up with every event exactly once. The broker's own log shows the group's generations (2, 3,
+ * then 2 members) and every offset commit, which match the offsets the group holds. Wrong credentials make an
+ * instance exit at once with an authentication error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { writeFile } from 'node:fs/promises';
-import { KafkaPeer } from '../peers/kafka/index.js';
+import { describeKafka, type KafkaBroker } from '../brokers/kafka/index.js';
 import { REPO_ROOT, createWorkspace, type Workspace } from '../support/workspace.js';
 import { connectProducer, deploymentConfig, landedOnce, orderMessage, orderType, readDeadLetterRecords, readTable } from './kafka-e2e-support.js';
 
 const PARTITIONS = 8;
 const ROUNDS = 24;
 const PER_ROUND = 12;
-const GROUP = 'tributary-lake';
-const CONNECTION_STRING = 'Endpoint=sb://tributary-test.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=dGVzdC1rZXk=';
+const ROWS_PER_FILE = 50;
 
 interface Exit {
   code: number | null;
@@ -33,8 +34,6 @@ interface Instance {
   exited: Promise<Exit>;
 }
 
-let peer: KafkaPeer;
-let ws: Workspace;
 const instances: Instance[] = [];
 
 function startInstance(name: string, configFile: string, env: Record<string, string>): Instance {
@@ -53,60 +52,71 @@ function startInstance(name: string, configFile: string, env: Record<string, str
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-beforeAll(async () => {
-  ws = await createWorkspace('tributary-kafka-group-');
-  peer = await KafkaPeer.start({ sasl: { username: '$ConnectionString', password: CONNECTION_STRING }, minSessionTimeoutMs: 1000 });
-  peer.createTopic('orders', PARTITIONS);
-});
-
 afterAll(async () => {
   for (const instance of instances) instance.child.kill('SIGKILL');
   await Promise.all(instances.map((i) => i.exited));
-  await peer?.close();
-  await ws?.cleanup();
 });
 
-async function writeConfig(name: string, groupId: string): Promise<string> {
-  const config = deploymentConfig(peer, ws, {
-    groupId,
-    rowsPerFile: 50,
-    batchSize: 20,
-    flushInterval: '2s',
-    source: {
-      sasl: { mechanism: 'plain', username: '$ConnectionString', passwordEnv: 'TRIBUTARY_TEST_KAFKA_CONNECTION' },
-      sessionTimeout: '3s',
-      heartbeatInterval: '500ms',
-      rebalanceTimeout: '30s',
-    },
+describeKafka('a consumer group of Tributary instances', (kafka) => {
+  let broker: KafkaBroker;
+  let topic: string;
+  let env: Record<string, string>;
+  let ws: Workspace;
+
+  beforeAll(async () => {
+    ws = await createWorkspace('tributary-kafka-group-');
+    broker = kafka();
+    topic = broker.uniqueName('orders');
+    await broker.createTopic(topic, PARTITIONS);
+    env = { TRIBUTARY_TEST_KAFKA_CONNECTION: broker.listeners.saslPlain.password };
   });
-  const file = ws.file(name);
-  await writeFile(file, stringify(config));
-  return file;
-}
 
-function members(): number {
-  const group = peer.describeGroup(GROUP);
-  return group.state === 'Stable' ? group.members.length : -1;
-}
+  afterAll(async () => {
+    await ws?.cleanup();
+  });
 
-describe('a consumer group of Tributary instances', () => {
+  async function writeConfig(name: string, groupId: string): Promise<string> {
+    const config = deploymentConfig(broker, ws, {
+      topic,
+      groupId,
+      rowsPerFile: ROWS_PER_FILE,
+      batchSize: 20,
+      flushInterval: '2s',
+      source: {
+        ...broker.sourceFields('saslPlain', { passwordEnv: 'TRIBUTARY_TEST_KAFKA_CONNECTION' }),
+        sessionTimeout: '3s',
+        heartbeatInterval: '500ms',
+        rebalanceTimeout: '30s',
+      },
+    });
+    const file = ws.file(name);
+    await writeFile(file, stringify(config));
+    return file;
+  }
+
+  /** Members of the group once it is stable, else -1 (a rebalance is under way). */
+  async function members(groupId: string): Promise<number> {
+    const group = await broker.describeGroup(groupId);
+    return group.state === 'Stable' ? group.members.length : -1;
+  }
+
   it('grows from two to three instances, loses one to SIGKILL mid-stream, and lands every event exactly once', async () => {
-    const file = await writeConfig('group.yaml', GROUP);
-    const env = { TRIBUTARY_TEST_KAFKA_CONNECTION: CONNECTION_STRING };
+    const group = broker.uniqueName('tributary-lake');
+    const file = await writeConfig('group.yaml', group);
     const type = await orderType();
-    const producer = await connectProducer(peer, { sasl: { mechanism: 'plain', username: '$ConnectionString', password: CONNECTION_STRING } });
+    const producer = await connectProducer(broker, 'saslPlain');
     const ids: string[] = [];
 
     try {
       const a = startInstance('a', file, env);
       const b = startInstance('b', file, env);
-      await vi.waitFor(() => expect(members()).toBe(2), { timeout: 60_000, interval: 200 });
+      await vi.waitFor(async () => expect(await members(group)).toBe(2), { timeout: 60_000, interval: 200 });
 
       let produced = 0;
       const produceRound = async (round: number): Promise<void> => {
         for (let partition = 0; partition < PARTITIONS; partition++) {
           const batch = Array.from({ length: PER_ROUND }, (_, j) => orderMessage(type, partition, round * PER_ROUND + j));
-          await producer.send({ topic: 'orders', messages: batch.map((m) => m.message) });
+          await producer.send({ topic, messages: batch.map((m) => m.message) });
           ids.push(...batch.map((m) => m.order.id));
         }
         produced++;
@@ -116,8 +126,8 @@ describe('a consumer group of Tributary instances', () => {
         await produceRound(round);
         await sleep(150);
       }
-      startInstance('c', file, env);
-      await vi.waitFor(() => expect(members()).toBe(3), { timeout: 60_000, interval: 200 });
+      const c = startInstance('c', file, env);
+      await vi.waitFor(async () => expect(await members(group)).toBe(3), { timeout: 60_000, interval: 200 });
       for (let round = 8; round < 14; round++) {
         await produceRound(round);
         await sleep(150);
@@ -130,8 +140,8 @@ describe('a consumer group of Tributary instances', () => {
         await sleep(150);
       }
       expect(produced).toBe(ROUNDS);
-      // The group notices b's silence after its session timeout and gives its partitions to a and c.
-      await vi.waitFor(() => expect(members()).toBe(2), { timeout: 60_000, interval: 200 });
+      // The coordinator notices b's silence after its session timeout and gives its partitions to a and c.
+      await vi.waitFor(async () => expect(await members(group)).toBe(2), { timeout: 60_000, interval: 200 });
 
       await vi.waitFor(
         async () => {
@@ -141,7 +151,6 @@ describe('a consumer group of Tributary instances', () => {
         { timeout: 90_000, interval: 1000 },
       );
 
-      const c = instances.find((i) => i.name === 'c')!;
       a.child.kill('SIGTERM');
       c.child.kill('SIGTERM');
       for (const survivor of [a, c]) {
@@ -160,21 +169,43 @@ describe('a consumer group of Tributary instances', () => {
     const aggregates = await readTable(ws, 'orders_by_channel_1m');
     expect(aggregates.reduce((sum, row) => sum + Number(row.count), 0)).toBe(ids.length);
     expect(await readDeadLetterRecords(ws)).toEqual([]);
-    // Everyone left the group cleanly; the committed offsets never pass the end of a partition.
-    expect(peer.describeGroup(GROUP).members).toEqual([]);
-    const highWatermarks = peer.highWatermarks('orders');
-    for (const [partition, committed] of peer.committedOffsets(GROUP).get('orders') ?? []) {
-      expect(committed.offset).toBeLessThanOrEqual(highWatermarks[partition]!);
+    // Everyone left the group cleanly; the committed offsets are cell starts, never past the end of a partition.
+    expect((await broker.describeGroup(group)).members).toEqual([]);
+    const highWatermarks = await broker.highWatermarks(topic);
+    const committed = await broker.committedOffsets(group, topic);
+    expect(committed.size).toBeGreaterThan(0);
+    for (const [partition, offset] of committed) {
+      expect(offset % ROWS_PER_FILE).toBe(0);
+      expect(offset).toBeLessThanOrEqual(highWatermarks[partition]!);
     }
-  });
+
+    // The broker's own log: the coordinator formed the group with 2, then 3, then (after the kill) 2 members...
+    const generations = await broker.groupGenerations(group);
+    const sizes = generations.map((g) => g.members);
+    expect(sizes.indexOf(3)).toBeGreaterThan(sizes.indexOf(2));
+    expect(sizes.lastIndexOf(2)).toBeGreaterThan(sizes.indexOf(3));
+    expect(generations.map((g) => g.generation)).toEqual([...generations.map((g) => g.generation)].sort((x, y) => x - y));
+    // ...and took every offset commit, each from a member authenticated as $ConnectionString on the SASL listener;
+    // the last one per partition is what the group holds now.
+    const commits = await broker.offsetCommits(group);
+    expect(commits.length).toBeGreaterThanOrEqual(committed.size);
+    for (const commit of commits) {
+      expect(commit).toMatchObject({ topic, errorCode: 0, principal: 'User:$ConnectionString', listener: 'SASL_PLAINTEXT' });
+    }
+    const lastLogged = new Map(commits.map((c) => [c.partition, c.offset]));
+    expect(lastLogged).toEqual(committed);
+    expect(new Set(commits.map((c) => c.memberId)).size).toBeGreaterThanOrEqual(2);
+    // Its waits (joins, the eviction after the session timeout, the lake catching up) add up on a busy machine.
+  }, 300_000);
 
   it('exits at once with an authentication error when the connection string is wrong', async () => {
-    const file = await writeConfig('wrong.yaml', 'wrong-credentials');
+    const file = await writeConfig('wrong.yaml', broker.uniqueName('wrong-credentials'));
     const instance = startInstance('wrong', file, { TRIBUTARY_TEST_KAFKA_CONNECTION: 'Endpoint=sb://tributary-test.servicebus.windows.net/;SharedAccessKey=bad' });
     const exit = await instance.exited;
     expect(exit.code).toBe(1);
     expect(exit.stderr).toMatch(/authentication failed/i);
     expect(exit.stderr).toMatch(/\$ConnectionString/);
     expect(exit.stderr).not.toContain('SharedAccessKey=bad');
+    expect(exit.stderr).not.toContain(broker.listeners.saslPlain.password);
   });
 });

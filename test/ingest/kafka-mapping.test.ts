@@ -156,9 +156,22 @@ describe('kafka source config', () => {
       { log, credential },
     );
     const sasl = oauth.sasl;
-    if (!sasl || !('oauthBearerProvider' in sasl)) throw new Error('expected oauthbearer');
+    if (!sasl || !('authenticationProvider' in sasl)) throw new Error('expected the oauthbearer mechanism');
     expect(sasl.mechanism).toBe('oauthbearer');
-    expect(await sasl.oauthBearerProvider()).toEqual({ value: 'entra-token' });
+    // The first SaslAuthenticate carries the token in RFC 7628's client message (after kafkajs's length prefix).
+    const sent: string[] = [];
+    await sasl
+      .authenticationProvider({
+        host: 'ns.servicebus.windows.net',
+        port: 9093,
+        logger: undefined as never,
+        saslAuthenticate: async ({ request }) => {
+          sent.push((await request.encode()).subarray(4).toString());
+          return undefined;
+        },
+      })
+      .authenticate();
+    expect(sent).toEqual(['n,,\u0001auth=Bearer entra-token\u0001\u0001']);
     expect(scopes).toEqual(['https://ns.servicebus.windows.net/.default']);
   });
 });

@@ -1,23 +1,25 @@
 /**
- * Shared pieces of the Kafka source tests: a peer, a producer, and a PartitionHandler that records what the
- * source hands it and commits every `commitEvery` positions, like the partition processor's cells.
+ * Shared pieces of the Kafka source tests: the real broker's config for the source, a producer, and a
+ * PartitionHandler that records what the source hands it and commits every `commitEvery` positions, like the
+ * partition processor's cells.
  */
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { Kafka, type Message, type Producer } from 'kafkajs';
 import { createLogger } from '../../src/core/log.js';
 import { kafkaSourceSchema, type KafkaSourceConfig } from '../../src/ingest/kafka/config.js';
 import { KafkaSource, type KafkaSourceOptions } from '../../src/ingest/kafka/source.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
-import type { KafkaPeer } from '../peers/kafka/index.js';
+import type { KafkaBroker } from '../brokers/kafka/index.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 export const log = createLogger('silent');
 
-export function sourceConfig(peer: KafkaPeer, extra: Record<string, unknown> = {}): KafkaSourceConfig {
+/** The source on `topic` (as stream `orders`) of the broker's PLAINTEXT listener; `extra` overrides any key. */
+export function sourceConfig(broker: KafkaBroker, topic: string, extra: Record<string, unknown> = {}): KafkaSourceConfig {
   return kafkaSourceSchema.parse({
     kind: 'kafka',
-    brokers: peer.brokers,
-    topics: { orders: 'orders' },
+    brokers: broker.brokers,
+    topics: { orders: topic },
     groupId: 'tributary',
     sessionTimeout: '6s',
     heartbeatInterval: '200ms',
@@ -30,9 +32,8 @@ export function source(config: KafkaSourceConfig, extra: Partial<KafkaSourceOpti
   return new KafkaSource({ config, batchSize: 50, log, retry: { retries: 3, initialRetryTime: 50 }, ...extra });
 }
 
-export async function producerFor(peer: KafkaPeer, cleanups: Array<() => Promise<void>>): Promise<Producer> {
-  const kafka = new Kafka({ brokers: peer.brokers, clientId: 'test-producer', logLevel: logLevel.NOTHING });
-  const producer = kafka.producer();
+export async function producerFor(broker: KafkaBroker, cleanups: Array<() => Promise<void>>): Promise<Producer> {
+  const producer = new Kafka(broker.clientConfig('plaintext', { clientId: 'test-producer' })).producer();
   await producer.connect();
   cleanups.push(() => producer.disconnect());
   return producer;

@@ -87,6 +87,9 @@ describe('tributary bench keys (command line)', () => {
       program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('orders.avro'), '--keys', 'channel', '--partitions', '4,x', '--measure-partitions', '0'], { from: 'user' }),
     ).rejects.toThrow(/--partitions: "x"/);
     await expect(
+      program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('orders.avro'), '--keys', 'channel', '--measure-partitions', 'abc'], { from: 'user' }),
+    ).rejects.toThrow('--measure-partitions: "abc" is not an integer >= 0');
+    await expect(
       program().parseAsync(['bench', 'keys', '--config', configFile, '--input', workspace.file('missing.avro'), '--keys', 'channel', '--measure-partitions', '0'], { from: 'user' }),
     ).rejects.toMatchObject({ code: 'INPUT_MISSING' });
   });

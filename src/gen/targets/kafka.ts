@@ -54,7 +54,7 @@ export class KafkaTarget implements GenTarget {
     const admin = kafka.admin();
     await step(`connecting to ${options.source.brokers.join(',')}`, () => admin.connect());
     try {
-      await ensureTopics(admin, Object.values(options.source.topics), options.partitions, options.log);
+      await ensureTopics(admin, Object.values(options.source.topics), options.partitions, options.log, options.source.requestTimeout);
     } finally {
       await admin.disconnect();
     }
@@ -128,13 +128,14 @@ function recordSize(event: GeneratedEvent): number {
   return size;
 }
 
-async function ensureTopics(admin: Admin, topics: string[], partitions: number, log: Logger): Promise<void> {
+async function ensureTopics(admin: Admin, topics: string[], partitions: number, log: Logger, deadlineMs: number): Promise<void> {
   const existing = new Set(await step('listing topics', () => admin.listTopics()));
   const missing = topics.filter((topic) => !existing.has(topic));
   if (missing.length > 0) {
     await step(`creating topics ${missing.join(', ')}`, () =>
-      admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true }),
+      admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: false }),
     );
+    await step(`waiting for the leaders of ${missing.join(', ')}`, () => waitForLeaders(admin, missing, deadlineMs));
     log.info({ topics: missing, partitions }, 'created kafka topics');
   }
   const present = topics.filter((topic) => existing.has(topic));
@@ -147,6 +148,25 @@ async function ensureTopics(admin: Admin, topics: string[], partitions: number, 
         `kafka topic "${topic.name}" has ${topic.partitions.length} partitions; generate with --partitions ${topic.partitions.length} so keys land where the generator plans them`,
       );
     }
+  }
+}
+
+/**
+ * Waits until every partition of new topics has a leader. kafkajs's own `waitForLeaders` retries only
+ * LEADER_NOT_AVAILABLE, but a KRaft broker of Kafka 4.x answers UNKNOWN_TOPIC_OR_PARTITION for a moment after
+ * CreateTopics returns (its metadata image lags the controller); both are retriable, so both are waited out.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      if (metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      if ((error as { retriable?: unknown }).retriable !== true || Date.now() + delay > deadline) throw error;
+    }
+    if (Date.now() + delay > deadline) throw new TributaryError('BROKER_TRANSIENT', `no leader for every partition of ${topics.join(', ')} within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 

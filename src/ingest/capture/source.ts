@@ -11,10 +11,9 @@ import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
-import { blockData, type Container } from './container.js';
-import { captureEventReader } from './event-reader.js';
-import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
+import { captureFileEvents, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
+import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -33,6 +32,8 @@ export interface CaptureSourceOptions {
   /** what a corrupt container block does: fail the partition (default) or become one dead letter */
   onCorruptBlock?: CorruptBlockPolicy;
   log: Logger;
+  /** where the archive index (first and last position of each file) is cached: the state store */
+  indexCache?: ObjectStore;
 }
 
 interface CaptureFile {
@@ -55,14 +56,24 @@ export class CaptureSource implements Source {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
     }
-    const ends = await this.preflight(layout);
+    // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
+    // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
+    // The last record of each partition's last file is its end, which the consumer lag is reported from.
+    const index = await indexArchive({ ...this.options, onCorruptBlock: this.options.onCorruptBlock ?? 'fail' }, this.options.indexCache, signal);
+    const ends = new Map<string, number>();
+    for (const [stream, partitions] of index) {
+      for (const [partition, files] of partitions) {
+        const last = files.at(-1)?.last;
+        if (last) ends.set(`${stream}/${partition}`, last.position);
+      }
+    }
     const failed = new AbortController();
     const linked = AbortSignal.any([signal, failed.signal]);
     const loops: Array<Promise<void>> = [];
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
         loops.push(
-          this.runPartition(stream, partition, files, ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
+          this.runPartition(stream, partition, files, index.get(stream)?.get(partition) ?? [], ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
             failed.abort(error);
             throw error;
           }),
@@ -92,49 +103,6 @@ export class CaptureSource implements Source {
   }
 
   /**
-   * Reads and checks every file's container structure up front, so a bad file (or, unless corrupt blocks are
-   * dead-lettered, a bad block) fails the run before anything is written; zero-length and header-only files are
-   * skipped. The parsed files are not kept: holding a whole archive in memory would not scale. Returns each
-   * partition's last position (from the last record of its last file), which the consumer lag is reported from.
-   */
-  private async preflight(layout: Map<string, PartitionFiles>): Promise<Map<string, number>> {
-    const ends = new Map<string, number>();
-    for (const [stream, partitions] of layout) {
-      for (const [partition, files] of partitions) {
-        let last: { container: Container; name: string } | undefined;
-        for (const file of files) {
-          const bytes = await this.options.store.get(file.key);
-          const name = `${this.options.store.location}/${file.key}`;
-          if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
-          // Zero-length and header-only files hold no events: nothing to check, nothing to read.
-          const container = openCaptureFile(bytes, { name, log: this.options.log });
-          if (!container) continue;
-          const firstCorrupt = container.corrupt[0];
-          if (firstCorrupt && (this.options.onCorruptBlock ?? 'fail') === 'fail') throw corruptBlockError(name, firstCorrupt.start, firstCorrupt.end, firstCorrupt.reason);
-          const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
-          if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
-            throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
-          }
-          if (container.blocks.length > 0) last = { container, name };
-        }
-        // The lag's end: the last record of the partition's last file with a readable block (an unreadable block
-        // is met, and dealt with, when the partition reaches it).
-        const lastBlock = last?.container.blocks.at(-1);
-        if (last && lastBlock) {
-          try {
-            const events = captureEventReader(last.container.schema)(await blockData(last.container, lastBlock, last.name), lastBlock.count, last.name);
-            const end = events.at(-1)?.position;
-            if (end !== undefined && !Number.isNaN(end)) ends.set(`${stream}/${partition}`, end);
-          } catch (error) {
-            this.options.log.debug({ file: last.name, err: error }, 'the last block of the partition is unreadable; its consumer lag is not reported');
-          }
-        }
-      }
-    }
-    return ends;
-  }
-
-  /**
    * One partition: take its lease (skip it if another instance holds one), then run reading sessions until the
    * partition is done. A session is one ownership period of the handler; when the handler fails the partition
    * with a restartable error, the session ends and a new one restores the snapshot and reads again from there.
@@ -143,6 +111,7 @@ export class CaptureSource implements Source {
     stream: string,
     partition: string,
     files: CaptureFile[],
+    indexed: IndexedFile[],
     endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
@@ -166,7 +135,7 @@ export class CaptureSource implements Source {
       const session = AbortSignal.any([signal, lease.signal]);
       for (;;) {
         try {
-          await this.session(stream, partition, files, endPosition, handler, session, lease.signal, bounded);
+          await this.session(stream, partition, files, indexed, endPosition, handler, session, lease.signal, bounded);
           return;
         } catch (error) {
           if (!isRestartable(error) || session.aborted) throw error;
@@ -188,6 +157,7 @@ export class CaptureSource implements Source {
     stream: string,
     partition: string,
     files: CaptureFile[],
+    indexed: IndexedFile[],
     endPosition: number | undefined,
     handler: PartitionHandler,
     signal: AbortSignal,
@@ -202,7 +172,10 @@ export class CaptureSource implements Source {
     const deliver = (events: SourceEvent[]): Promise<void> =>
       handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
     let done = new Set<string>();
-    let pending = files;
+    // Start at the file that holds the resume position: the files before it hold nothing to read.
+    const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
+    let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+    for (const file of files) if (!pending.includes(file)) done.add(file.key);
     /** the position of the last event read, which places events whose own position cannot be read */
     let previousPosition: number | undefined;
     try {

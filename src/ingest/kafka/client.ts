@@ -1,14 +1,15 @@
 /**
  * Turns the source config into a kafkajs client config: TLS, SASL (PLAIN, or OAUTHBEARER with a token from
- * @azure/identity), and kafkajs's log lines routed into our logger. Secrets are resolved here and go nowhere else.
+ * @azure/identity, a file or the environment), and kafkajs's log lines routed into our logger. Secrets are resolved here and go nowhere else.
  */
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { logLevel, type KafkaConfig, type LogEntry, type Mechanism, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { KafkaSaslConfig, KafkaSourceConfig } from './config.js';
+import { oauthBearerMechanism } from './oauthbearer.js';
 
 export interface KafkaClientDependencies {
   log: Logger;
@@ -58,7 +59,7 @@ function tlsOptions(tls: KafkaSourceConfig['tls']): boolean | ConnectionOptions 
   return options;
 }
 
-function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClientDependencies): SASLOptions {
+function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClientDependencies): SASLOptions | Mechanism {
   if (sasl.mechanism === 'plain') {
     let password = sasl.password;
     if (sasl.passwordEnv !== undefined) {
@@ -67,16 +68,35 @@ function saslOptions(sasl: KafkaSaslConfig, brokers: string[], deps: KafkaClient
     }
     return { mechanism: 'plain', username: sasl.username, password: password! };
   }
+  if (sasl.tokenFile !== undefined || sasl.tokenEnv !== undefined) return staticTokenOptions(sasl.tokenFile, sasl.tokenEnv, deps);
   const host = brokers[0]!.split(':')[0]!;
   const scope = sasl.scope ?? `https://${host}/.default`;
   const credential =
     deps.credential ?? new DefaultAzureCredential(sasl.managedIdentityClientId ? { managedIdentityClientId: sasl.managedIdentityClientId } : {});
-  return {
-    mechanism: 'oauthbearer',
-    oauthBearerProvider: async () => {
-      const token = await credential.getToken(scope);
-      if (!token) throw new TributaryError('AUTHENTICATION_FAILED', `no Entra ID token for scope ${scope}`);
-      return { value: token.token };
-    },
+  return oauthBearerMechanism(async () => {
+    const token = await credential.getToken(scope);
+    if (!token) throw new TributaryError('AUTHENTICATION_FAILED', `no Entra ID token for scope ${scope}`);
+    return token.token;
+  });
+}
+
+/** OAUTHBEARER with a token someone else obtains: a file read at every authentication, or an environment variable. */
+function staticTokenOptions(tokenFile: string | undefined, tokenEnv: string | undefined, deps: KafkaClientDependencies): Mechanism {
+  const read = (): string => {
+    if (tokenEnv !== undefined) {
+      const token = (deps.env ?? process.env)[tokenEnv]?.trim();
+      if (!token) throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenEnv: the environment variable ${tokenEnv} is not set`);
+      return token;
+    }
+    let token: string;
+    try {
+      token = readFileSync(tokenFile!, 'utf8').trim();
+    } catch (error) {
+      throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenFile: cannot read ${tokenFile}: ${errorMessage(error)}`, { cause: error });
+    }
+    if (!token) throw new TributaryError('CONFIG_INVALID', `source.sasl.tokenFile: ${tokenFile} is empty`);
+    return token;
   };
+  read(); // a missing token is a config error now, not an authentication failure at the first connection
+  return oauthBearerMechanism(async () => read());
 }

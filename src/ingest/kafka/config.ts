@@ -1,7 +1,8 @@
 /**
  * Config of the Kafka source: any Kafka cluster, including the Event Hubs Kafka endpoint
  * (`<namespace>.servicebus.windows.net:9093`, TLS, SASL PLAIN with user `$ConnectionString` and the connection
- * string as password, or OAUTHBEARER with an Entra ID token).
+ * string as password, or OAUTHBEARER with an Entra ID token, or with a token from a file or the environment for
+ * other OAuth brokers).
  */
 import { z } from 'zod';
 import { byteSize, duration } from '../../config/units.js';
@@ -20,11 +21,23 @@ const plainSaslSchema = z
     path: ['password'],
   });
 
-const oauthBearerSaslSchema = z.strictObject({
-  mechanism: z.literal('oauthbearer'),
-  scope: z.string().min(1).optional().describe('token scope; defaults to https://<first broker host>/.default (the Event Hubs namespace)'),
-  managedIdentityClientId: z.string().min(1).optional().describe('client id of a user-assigned managed identity for DefaultAzureCredential'),
-});
+const oauthBearerSaslSchema = z
+  .strictObject({
+    mechanism: z.literal('oauthbearer'),
+    scope: z.string().min(1).optional().describe('token scope; defaults to https://<first broker host>/.default (the Event Hubs namespace)'),
+    managedIdentityClientId: z.string().min(1).optional().describe('client id of a user-assigned managed identity for DefaultAzureCredential'),
+    tokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('instead of Entra ID: a file holding the bearer token, read again at each authentication (a rotated token is picked up)'),
+    tokenEnv: z.string().min(1).optional().describe('instead of Entra ID: the environment variable holding the bearer token'),
+  })
+  .refine((s) => s.tokenFile === undefined || s.tokenEnv === undefined, { message: 'set at most one of tokenFile or tokenEnv', path: ['tokenFile'] })
+  .refine((s) => (s.tokenFile === undefined && s.tokenEnv === undefined) || (s.scope === undefined && s.managedIdentityClientId === undefined), {
+    message: 'scope and managedIdentityClientId are for Entra ID tokens; a tokenFile or tokenEnv token is sent as it is',
+    path: ['scope'],
+  });
 
 const tlsSchema = z.union([
   z.boolean(),

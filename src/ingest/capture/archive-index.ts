@@ -1,0 +1,157 @@
+/**
+ * The Capture archive's own index: per file of a partition, the first and last position and enqueued time and
+ * the number of records. Capture file names give only the window a file covers, so the first and last records
+ * are read (two blocks; the other blocks' record counts come from their headers, without inflating them).
+ *
+ * It lets the source start at the file that holds a resume position instead of decoding the archive from its
+ * first file, and lets `tributary reset` turn times into positions and count the events a replay reads. It is
+ * cached in the state store (`capture-index/<namespace>/<hub>/partition=<p>.json`); a file whose size changed
+ * is indexed again. Indexing a file checks it whole (container structure and Capture's record fields), so a bad
+ * file fails before anything is processed.
+ */
+import { TributaryError } from '../../core/errors.js';
+import type { ObjectStore } from '../../core/object-store.js';
+import type { SourceEvent } from '../../core/source.js';
+import type { Logger } from '../../core/log.js';
+import { blockData, readContainer, type Container } from './container.js';
+import { corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
+import { captureEventReader } from './event-reader.js';
+import { parseCaptureKey } from './format.js';
+
+export interface IndexedFile {
+  key: string;
+  size: number;
+  windowStart: number;
+  /** records in the file (0 for an empty or header-only file, which has no positions) */
+  count: number;
+  first?: { position: number; enqueuedTimeMs: number; offset: string };
+  last?: { position: number; enqueuedTimeMs: number; offset: string };
+}
+
+/** stream -> partition -> files in archive order */
+export type ArchiveIndex = Map<string, Map<string, IndexedFile[]>>;
+
+const cacheKey = (namespace: string, hub: string, partition: string): string => `capture-index/${namespace}/${hub}/partition=${partition}.json`;
+
+export interface ArchiveLocation {
+  store: ObjectStore;
+  namespace: string;
+  /** stream -> hub folder */
+  hubs: Record<string, string>;
+  /** a corrupt block fails indexing (the default), or is left to be dead-lettered when the partition reads it */
+  onCorruptBlock?: CorruptBlockPolicy;
+  log?: Logger;
+}
+
+/** Lists the archive and indexes the files not yet in the cache (or whose size changed); updates the cache. */
+export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore | undefined, signal?: AbortSignal): Promise<ArchiveIndex> {
+  const index: ArchiveIndex = new Map();
+  // Cache writes wait until every file is indexed: a bad file fails the run with nothing written at all.
+  const cacheWrites: Array<[string, IndexedFile[]]> = [];
+  for (const [stream, hub] of Object.entries(archive.hubs)) {
+    const listed = new Map<string, Array<{ key: string; size: number; windowStart: number }>>();
+    for (const object of await archive.store.list(`${archive.namespace}/${hub}/`)) {
+      const parts = parseCaptureKey(object.key);
+      if (!parts || parts.hub !== hub) continue;
+      let files = listed.get(parts.partition);
+      if (!files) listed.set(parts.partition, (files = []));
+      files.push({ key: object.key, size: object.size, windowStart: parts.windowStart.getTime() });
+    }
+    const partitions = new Map<string, IndexedFile[]>();
+    for (const [partition, files] of listed) {
+      files.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : 1));
+      const cached = cache ? await readCache(cache, cacheKey(archive.namespace, hub, partition)) : new Map<string, IndexedFile>();
+      let changed = false;
+      const indexed: IndexedFile[] = [];
+      for (const file of files) {
+        signal?.throwIfAborted();
+        const known = cached.get(file.key);
+        if (known && known.size === file.size) {
+          indexed.push(known);
+          continue;
+        }
+        indexed.push(await indexFile(archive, file));
+        changed = true;
+      }
+      if (cache && (changed || cached.size !== indexed.length)) {
+        cacheWrites.push([cacheKey(archive.namespace, hub, partition), indexed]);
+      }
+      partitions.set(partition, indexed);
+    }
+    index.set(stream, partitions);
+  }
+  for (const [key, files] of cacheWrites) await cache!.put(key, Buffer.from(JSON.stringify(files)));
+  return index;
+}
+
+async function readCache(cache: ObjectStore, key: string): Promise<Map<string, IndexedFile>> {
+  const bytes = await cache.get(key);
+  if (!bytes) return new Map();
+  try {
+    const files = JSON.parse(Buffer.from(bytes).toString('utf8')) as IndexedFile[];
+    return new Map(files.map((f) => [f.key, f]));
+  } catch {
+    // A cache is only a shortcut: an unreadable one is rebuilt from the archive, which is the truth.
+    return new Map();
+  }
+}
+
+async function indexFile(archive: ArchiveLocation, file: { key: string; size: number; windowStart: number }): Promise<IndexedFile> {
+  const { store } = archive;
+  const name = `${store.location}/${file.key}`;
+  const bytes = await store.get(file.key);
+  if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
+  // Zero-length and header-only files hold no events: indexed with no positions, skipped when read.
+  const container = openCaptureFile(bytes, { name, log: archive.log ?? SILENT });
+  if (!container) return { ...file, count: 0 };
+  const firstCorrupt = container.corrupt[0];
+  if (firstCorrupt && (archive.onCorruptBlock ?? 'fail') === 'fail') throw corruptBlockError(name, firstCorrupt.start, firstCorrupt.end, firstCorrupt.reason);
+  const fields = (container.schema as { fields?: Array<{ name: string }> }).fields?.map((f) => f.name) ?? [];
+  if (!['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'Body'].every((f) => fields.includes(f))) {
+    throw new TributaryError('INPUT_UNREADABLE', `${name}: not an Event Hubs Capture file (its records lack SequenceNumber/Offset/EnqueuedTimeUtc/Body)`);
+  }
+  const count = container.blocks.reduce((sum, block) => sum + block.count, 0);
+  const entry: IndexedFile = { ...file, count };
+  const firstBlock = container.blocks.find((b) => b.count > 0);
+  const lastBlock = [...container.blocks].reverse().find((b) => b.count > 0);
+  if (firstBlock && lastBlock) {
+    try {
+      const read = captureEventReader(container.schema);
+      const first = read(await blockData(container, firstBlock, name), firstBlock.count, name)[0]!;
+      const lastEvents = read(await blockData(container, lastBlock, name), lastBlock.count, name);
+      const last = lastEvents[lastEvents.length - 1]!;
+      // An unreadable position (a hostile envelope) leaves the file unindexed by position: it is read in full.
+      if (Number.isSafeInteger(first.position) && Number.isSafeInteger(last.position)) {
+        entry.first = { position: first.position, enqueuedTimeMs: first.enqueuedTimeMs, offset: first.offset };
+        entry.last = { position: last.position, enqueuedTimeMs: last.enqueuedTimeMs, offset: last.offset };
+      }
+    } catch (error) {
+      archive.log?.debug({ file: name, err: error }, 'the first or last block of this file is unreadable; it is read in full');
+    }
+  }
+  return entry;
+}
+
+const SILENT = { info: () => undefined, debug: () => undefined } as unknown as Logger;
+
+/** The files to read to resume at `position`: from the last file whose first position is at or before it. */
+export function filesFrom(files: IndexedFile[], position: number): IndexedFile[] {
+  let start = 0;
+  files.forEach((file, i) => {
+    if (file.first && file.first.position <= position) start = i;
+  });
+  // Files wholly before the position hold nothing to read; an empty file in between is harmless either way.
+  return files.slice(start).filter((file, i) => i === 0 || !file.last || file.last.position >= position);
+}
+
+/** Every event of one file, in order. */
+export async function readFileEvents(store: ObjectStore, key: string): Promise<{ container: Container; events: SourceEvent[] }> {
+  const name = `${store.location}/${key}`;
+  const bytes = await store.get(key);
+  if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while reading the archive`);
+  const container = readContainer(bytes, name);
+  const read = captureEventReader(container.schema);
+  const events: SourceEvent[] = [];
+  for (const block of container.blocks) for (const event of read(await blockData(container, block, name), block.count, name)) events.push(event);
+  return { container, events };
+}

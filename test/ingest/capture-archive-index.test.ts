@@ -1,0 +1,108 @@
+/**
+ * The Capture source starts at the file that holds its resume position: a restart reads (and decodes) none of
+ * the files before it, and the index that says where each file starts is checked against the files themselves,
+ * decoded with avsc's own container reader.
+ */
+import path from 'node:path';
+import avro from 'avsc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TributaryConfig } from '../../src/config/schema.js';
+import { createLogger } from '../../src/core/log.js';
+import type { ObjectStore } from '../../src/core/object-store.js';
+import { generateArchive } from '../../src/gen/archive.js';
+import { filesFrom, indexArchive } from '../../src/ingest/capture/archive-index.js';
+import { CaptureSource } from '../../src/ingest/capture/source.js';
+import { runWorker } from '../../src/runtime/worker.js';
+import { LocalObjectStore } from '../../src/sink/local-object-store.js';
+import { ObjectCheckpointStore } from '../../src/sink/object-checkpoint-store.js';
+import { SnapshotStore } from '../../src/state/snapshot-store.js';
+import { embeddedConfig } from '../support/embedded-config.js';
+import { snapshotLake } from '../support/lake.js';
+import { createWorkspace, type Workspace } from '../support/workspace.js';
+
+/** An archive store that remembers which objects were read. */
+function counting(store: ObjectStore, reads: string[]): ObjectStore {
+  return {
+    location: store.location,
+    put: (key, bytes, metadata, options) => store.put(key, bytes, metadata, options),
+    putFenced: (key, bytes, metadata, fence, options) => store.putFenced(key, bytes, metadata, fence, options),
+    get: (key, options) => {
+      reads.push(key);
+      return store.get(key, options);
+    },
+    list: (prefix, options) => store.list(prefix, options),
+    delete: (key, options) => store.delete(key, options),
+  };
+}
+
+/** Sequence numbers of a Capture file, read with avsc's own container decoder. */
+async function positionsOf(file: string): Promise<number[]> {
+  const positions: number[] = [];
+  await new Promise<void>((resolve, reject) => {
+    avro.createFileDecoder(file)
+      .on('data', (record: { SequenceNumber: number }) => positions.push(Number(record.SequenceNumber)))
+      .on('end', resolve)
+      .on('error', reject);
+  });
+  return positions;
+}
+
+describe('Capture source: start at the file holding the resume position', () => {
+  let ws: Workspace;
+  let config: TributaryConfig;
+  const run = async (reads: string[]) => {
+    const archive = counting(new LocalObjectStore(ws.file('capture')), reads);
+    const state = new LocalObjectStore(ws.file('state'));
+    const source = new CaptureSource({ store: archive, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('warn'), indexCache: state });
+    await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('warn'), source });
+  };
+
+  beforeAll(async () => {
+    ws = await createWorkspace('tributary-capture-index-');
+    const input = embeddedConfig(ws);
+    input.processing.rowsPerFile = 400;
+    const setup = await ws.writeConfig(input);
+    config = setup.config;
+    await generateArchive(config, { events: 4000, partitions: 2, span: '2h', seed: 5 });
+  }, 120_000);
+  afterAll(() => ws?.cleanup());
+
+  it('indexes each file with its first and last position and record count', async () => {
+    const index = await indexArchive({ store: new LocalObjectStore(ws.file('capture')), namespace: 'test', hubs: { orders: 'orders' } }, undefined);
+    const files = [...index.get('orders')!.values()].flat();
+    expect(files.length).toBeGreaterThan(4);
+    for (const file of files) {
+      const positions = await positionsOf(path.join(ws.file('capture'), file.key));
+      expect([file.first?.position, file.last?.position, file.count], file.key).toEqual([positions[0], positions.at(-1), positions.length]);
+    }
+  });
+
+  it('a restart reads only the files from the one holding the resume position', async () => {
+    const first: string[] = [];
+    await run(first);
+    const lake = await snapshotLake(new LocalObjectStore(ws.file('lake')));
+    const again: string[] = [];
+    await run(again);
+    expect(await snapshotLake(new LocalObjectStore(ws.file('lake')))).toEqual(lake);
+    const snapshots = new SnapshotStore(new LocalObjectStore(ws.file('state')));
+    for (const partition of ['0', '1']) {
+      const resume = (await snapshots.latestAtOrBefore('orders', partition))!.position;
+      const keys = [...new Set(first.filter((k) => k.split('/')[2] === partition))].sort();
+      // the files that hold positions at or after the resume point, found by decoding every file
+      const needed: string[] = [];
+      for (const key of keys) if ((await positionsOf(path.join(ws.file('capture'), key))).some((p) => p >= resume)) needed.push(key);
+      expect(needed.length).toBeLessThan(keys.length);
+      const readAgain = [...new Set(again.filter((k) => k.split('/')[2] === partition))].sort();
+      expect(readAgain, `partition ${partition} resumes at ${resume}`).toEqual(needed);
+    }
+  });
+
+  it('filesFrom keeps the file whose first position is at or before the position, and all after it', () => {
+    const f = (key: string, first: number, last: number) => ({ key, size: 1, windowStart: 0, count: last - first + 1, first: { position: first, enqueuedTimeMs: 0, offset: '' }, last: { position: last, enqueuedTimeMs: 0, offset: '' } });
+    const files = [f('a', 0, 99), f('b', 100, 199), { key: 'empty', size: 1, windowStart: 0, count: 0 }, f('c', 200, 299)];
+    expect(filesFrom(files, 0).map((x) => x.key)).toEqual(['a', 'b', 'empty', 'c']);
+    expect(filesFrom(files, 150).map((x) => x.key)).toEqual(['b', 'empty', 'c']);
+    expect(filesFrom(files, 200).map((x) => x.key)).toEqual(['c']);
+    expect(filesFrom(files, 1000).map((x) => x.key)).toEqual(['c']);
+  });
+});
