@@ -5,12 +5,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventHubsPeer, type EventHubsPeer } from '../peers/eventhubs/index.js';
-import { kafkaPeerPerTest } from '../peers/kafka/fixture.js';
+import { describeKafka } from '../brokers/kafka/fixture.js';
 import { runCli } from '../support/cli.js';
 import { REPO_ROOT, createWorkspace, type Workspace } from '../support/workspace.js';
 
-describe('tributary validate --connect (Kafka)', () => {
-  const peers = kafkaPeerPerTest();
+describeKafka('tributary validate --connect (Kafka)', (broker) => {
   let ws: Workspace;
   beforeAll(async () => {
     ws = await createWorkspace();
@@ -27,21 +26,20 @@ describe('tributary validate --connect (Kafka)', () => {
   });
 
   it('reports the topics it reached with their partitions, and each store', async () => {
-    const peer = await peers.start();
-    peer.createTopic('orders', 3);
-    const { file } = await ws.writeConfig(config(peer.brokers, 'orders'), 'kafka.yaml');
+    const topic = broker().uniqueName('orders');
+    await broker().createTopic(topic, 3);
+    const { file } = await ws.writeConfig(config(broker().brokers, topic), 'kafka.yaml');
     const result = await runCli(['validate', '--config', file, '--connect']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`connect source topics orders: ok: ${peer.brokers.join(',')}: orders (3 partitions)`);
+    expect(result.stdout).toContain(`connect source topics ${topic}: ok: ${broker().brokers.join(',')}: ${topic} (3 partitions)`);
     for (const store of ['lake', 'deadLetter', 'state']) expect(result.stdout).toContain(`connect ${store}: ok`);
     expect(result.stdout).toContain('every store and the source answered');
   });
 
   it('names the topic the brokers do not have', async () => {
-    const peer = await peers.start();
-    peer.createTopic('orders', 3);
-    const { file } = await ws.writeConfig(config(peer.brokers, 'ordres'), 'kafka-missing.yaml');
+    await broker().createTopic(broker().uniqueName('orders'), 3);
+    const { file } = await ws.writeConfig(config(broker().brokers, 'ordres'), 'kafka-missing.yaml');
     const result = await runCli(['validate', '--config', file, '--connect']);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/connect source topics ordres: FAILED: .*/);
