@@ -86,10 +86,11 @@ describe('SIGKILL at random moments', () => {
     clean = await createWorkspace('tributary-clean-');
     crashed = await createWorkspace('tributary-crashed-');
     const gen = { events: 12_000, partitions: 4, keys: 1000, span: '3h', faults: { duplicate: 0.02, outOfOrder: 0.03, late: 0.01, corrupt: 0.005 }, seed: 99 };
-    // small cells, so that a run of this small archive commits often (about 5 cells per partition and stream)
+    // small cells, so that a run of this small archive commits often (about 15 cells per partition and stream)
+    // and twenty short runs killed early do not finish the work before the last kill
     const crashConfig = (ws: Workspace) => {
       const base = embeddedConfig(ws);
-      return { ...base, processing: { ...base.processing, rowsPerFile: 300, batchSize: 100 } };
+      return { ...base, processing: { ...base.processing, rowsPerFile: 100, batchSize: 50 } };
     };
     const cleanSetup = await clean.writeConfig(crashConfig(clean));
     await generateArchive(cleanSetup.config, gen);
@@ -110,7 +111,7 @@ describe('SIGKILL at random moments', () => {
       const before = await snapshotProgress();
       let afterMs: number;
       if (kills.length % 2 === 0) {
-        afterMs = 200 + Math.floor(random() * cleanMs * 0.5);
+        afterMs = 200 + Math.floor(random() * cleanMs * 0.2);
         await sleep(afterMs);
       } else {
         const waitStart = Date.now();
