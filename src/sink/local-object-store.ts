@@ -85,8 +85,11 @@ export class LocalObjectStore implements ObjectStore {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
           throw new TributaryError('STORAGE_PERMANENT', `cannot lock ${key} under ${folder}: ${errorMessage(error)}`, { cause: error });
         }
+        // A lock whose holder is no longer running (killed while it held it) is free at once, not after
+        // STALE_LOCK_MS: a worker restarted after a crash would otherwise stall on every lock the crash left.
+        const holder = Number(await readFile(file, 'utf8').catch(() => ''));
         const age = await stat(file).then((info) => Date.now() - info.mtimeMs, () => 0);
-        if (age > STALE_LOCK_MS) await rm(file, { force: true });
+        if (age > STALE_LOCK_MS || (Number.isSafeInteger(holder) && holder > 0 && !isRunning(holder))) await rm(file, { force: true });
         else await new Promise((resolve) => setTimeout(resolve, Math.min(50, 1 + attempt)));
       }
     }

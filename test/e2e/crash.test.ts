@@ -46,7 +46,6 @@ describe('SIGKILL at random moments', () => {
   let config: TributaryConfig;
   let model: LakeModel;
   const kills: Array<{ afterMs: number; snapshots: number; exit: string }> = [];
-  const checkMs: number[] = [];
   /** what a reader saw after each kill, checked against the model once it is known */
   const seen: Array<{ kill: number; problems: string[] }> = [];
   /** snapshot writes so far, seen as modification times (whatever the snapshot encoding) */
@@ -87,10 +86,11 @@ describe('SIGKILL at random moments', () => {
     clean = await createWorkspace('tributary-clean-');
     crashed = await createWorkspace('tributary-crashed-');
     const gen = { events: 12_000, partitions: 4, keys: 1000, span: '3h', faults: { duplicate: 0.02, outOfOrder: 0.03, late: 0.01, corrupt: 0.005 }, seed: 99 };
-    // small cells, so that a run of this small archive commits often (about 5 cells per partition and stream)
+    // small cells, so that a run of this small archive commits often (about 15 cells per partition and stream)
+    // and twenty short runs killed early do not finish the work before the last kill
     const crashConfig = (ws: Workspace) => {
       const base = embeddedConfig(ws);
-      return { ...base, processing: { ...base.processing, rowsPerFile: 300, batchSize: 100 } };
+      return { ...base, processing: { ...base.processing, rowsPerFile: 100, batchSize: 50 } };
     };
     const cleanSetup = await clean.writeConfig(crashConfig(clean));
     await generateArchive(cleanSetup.config, gen);
@@ -111,7 +111,7 @@ describe('SIGKILL at random moments', () => {
       const before = await snapshotProgress();
       let afterMs: number;
       if (kills.length % 2 === 0) {
-        afterMs = 200 + Math.floor(random() * cleanMs * 0.5);
+        afterMs = 200 + Math.floor(random() * cleanMs * 0.2);
         await sleep(afterMs);
       } else {
         const waitStart = Date.now();
@@ -123,13 +123,11 @@ describe('SIGKILL at random moments', () => {
       const result = await done;
       const snapshots = (await new LocalObjectStore(crashed.file('state')).list('snapshots/')).length;
       kills.push({ afterMs, snapshots, exit: killed && result.signal === 'SIGKILL' ? 'killed' : `exited ${result.code}: ${result.stderr.slice(-500)}` });
-      const checkStart = Date.now();
       await checkMidRun(kills.length);
-      checkMs.push(Date.now() - checkStart);
     }
     const final = await startCli(['run', '--bounded', '-q', '--config', crashedSetup.file]).done;
     if (final.code !== 0) throw new Error(`the final run failed: ${final.stderr}`);
-  }, 600_000);
+  }, 1_200_000); // about 4 minutes on 2 idle cores; more when the machine is shared
   afterAll(async () => {
     await clean?.cleanup();
     await crashed?.cleanup();
@@ -144,7 +142,6 @@ describe('SIGKILL at random moments', () => {
   it('showed a reader only complete rows after every kill, through DuckDB with Hive partitioning', () => {
     expect(seen).toHaveLength(KILLS);
     expect(seen.filter((s) => s.problems.length > 0)).toEqual([]);
-    console.log('check ms', checkMs.join(','), 'kills', JSON.stringify(kills.map((k) => k.afterMs)));
   });
 
   it('leaves a lake equal to the brute-force model', async () => {
