@@ -30,7 +30,7 @@ const ROWS_PER_FILE = 100;
 function config(ws: Workspace, archive: string, run: string) {
   return {
     streams: { orders: { schema: path.join(REPO_ROOT, 'examples/schemas/orders.avsc'), eventId: 'orderId', eventTime: 'createdAt', partitionKey: 'customerId' } },
-    source: { kind: 'capture' as const, store: { kind: 'local' as const, path: archive }, namespace: 'test', hubs: { orders: 'orders' }, leaseTtl: '600ms' },
+    source: { kind: 'capture' as const, store: { kind: 'local' as const, path: archive }, namespace: 'test', hubs: { orders: 'orders' } },
     aggregations: [
       { name: 'orders_1m', stream: 'orders', groupBy: ['channel'], window: { kind: 'tumbling' as const, size: '1m' }, measures: [{ fn: 'count' as const }, { fn: 'sum' as const, field: 'totalAmount' }] },
       { name: 'orders_hop', stream: 'orders', groupBy: [], window: { kind: 'hopping' as const, size: '4m', hop: '2m' }, measures: [{ fn: 'count' as const }] },

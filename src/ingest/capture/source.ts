@@ -119,33 +119,44 @@ export class CaptureSource implements Source {
   ): Promise<void> {
     // A partition another live instance reads is waited for: it is taken over when that instance releases it
     // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice. A
-    // transient store fault while taking it is waited out the same way.
-    let lease: PartitionLease | undefined;
+    // lease lost while reading (renewals failed past its lifetime, another instance took it) is waited for again:
+    // the partition is not done until a session of ours finishes it.
+    const ttlMs = this.options.leaseTtlMs ?? 30_000;
     for (;;) {
-      try {
-        lease = await acquireLease(this.leaseOptions(), stream, partition);
-      } catch (error) {
-        if (!isRetriable(error)) throw error;
-        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not take the partition lease; trying again');
-      }
-      if (lease) break;
-      await sleep(Math.max(50, Math.floor((this.options.leaseTtlMs ?? 30_000) / 3)), signal);
-    }
-    try {
-      const session = AbortSignal.any([signal, lease.signal]);
+      let lease: PartitionLease | undefined;
       for (;;) {
+        let transient = false;
         try {
-          await this.session(stream, partition, files, indexed, endPosition, handler, session, lease.signal, bounded);
-          return;
+          lease = await acquireLease(this.leaseOptions(), stream, partition);
         } catch (error) {
-          if (!isRestartable(error) || session.aborted) throw error;
+          if (!isRetriable(error)) throw error;
+          transient = true;
+          this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not take the partition lease; trying again');
         }
+        if (lease) break;
+        await sleep(transient ? Math.min(1000, Math.max(50, Math.floor(ttlMs / 3))) : Math.max(50, Math.floor(ttlMs / 3)), signal);
       }
-    } finally {
-      await lease.release().catch((error: unknown) => {
-        // Not a loss: the lease expires by itself after leaseTtl, and then another instance may take it.
-        this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not release the partition lease; it expires on its own');
-      });
+      try {
+        const session = AbortSignal.any([signal, lease.signal]);
+        for (;;) {
+          try {
+            await this.session(stream, partition, files, indexed, endPosition, handler, session, lease.signal, bounded);
+            break;
+          } catch (error) {
+            if (!isRestartable(error) || session.aborted) {
+              if (lease.signal.aborted && !signal.aborted) break;
+              throw error;
+            }
+          }
+        }
+      } finally {
+        await lease.release().catch((error: unknown) => {
+          // Not a loss: the lease expires by itself after leaseTtl, and then another instance may take it.
+          this.options.log.warn({ stream, partition, err: errorMessage(error) }, 'could not release the partition lease; it expires on its own');
+        });
+      }
+      if (!lease.signal.aborted || signal.aborted) return;
+      this.options.log.warn({ stream, partition }, 'the partition lease was lost while reading; waiting to take it again');
     }
   }
 
