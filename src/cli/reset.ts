@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { TributaryConfig } from '../config/schema.js';
+import { checkStreams } from './options.js';
 import { TributaryError } from '../core/errors.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
@@ -61,6 +62,7 @@ export function registerResetCommand(program: Command): void {
     .action(async (opts: ResetOptions) => {
       const config = await loadConfig(opts.config);
       if (opts.dryRun && opts.execute) throw new TributaryError('CONFIG_INVALID', '--dry-run and --execute: choose one');
+      if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
       if (opts.forgetAll) return forgetAll(config, opts);
       const output = await resetGroup(config, opts);
       process.stdout.write(output);
@@ -69,6 +71,7 @@ export function registerResetCommand(program: Command): void {
 
 /** Plans (and with --execute applies) a reset; returns what to print. */
 export async function resetGroup(config: TributaryConfig, opts: ResetOptions, nowMs = Date.now()): Promise<string> {
+  if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
   const target = parseTarget(opts, nowMs);
   const plans = await loadStreamPlans(config);
   const streams = opts.stream ? [opts.stream] : Object.keys(config.streams);

@@ -66,7 +66,7 @@ describe('tributary command-line conventions', () => {
   it('rejects a stream that is not configured, naming it and the configured ones', async () => {
     for (const args of [
       ['deadletters', '--config', config, '--stream', 'nosuch'],
-      ['reset', '--config', config, '--stream', 'nosuch', '--yes'],
+      ['reset', '--config', config, '--stream', 'nosuch', '--to-earliest'],
       ['replay-deadletters', '--config', config, '--stream', 'nosuch', '--out', ws.file('replay')],
     ]) {
       const result = await runCli(args);
