@@ -226,11 +226,7 @@ export class GroupRun {
     // a rebalance): its events would leave a hole between the lane's position and theirs. The fetch from the
     // lane's position follows. (Regression: positions right after a cell boundary lost after a rebalance.)
     const fetchedOffset = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
-    if (fetchedOffset !== undefined && Number(fetchedOffset) > lane.nextFetchOffset) {
-      // kafkajs resolves the batch anyway and would go on from after it: send it back to where the lane stands.
-      this.options.consumer.seek({ topic: lane.topic, partition: lane.partition, offset: String(lane.nextFetchOffset) });
-      return;
-    }
+    if (fetchedOffset !== undefined && Number(fetchedOffset) > lane.nextFetchOffset) return;
     // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
     lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
     if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
