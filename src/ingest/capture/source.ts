@@ -43,6 +43,15 @@ interface CaptureFile {
 
 type PartitionFiles = Map<string, CaptureFile[]>;
 
+/** What one partition's reading needs: its files (listed and indexed) and its last position, for the lag. */
+interface PartitionWork {
+  stream: string;
+  partition: string;
+  files: CaptureFile[];
+  indexed: IndexedFile[];
+  endPosition: number | undefined;
+}
+
 export class CaptureSource implements Source {
   readonly description: string;
 
@@ -73,7 +82,7 @@ export class CaptureSource implements Source {
     for (const [stream, partitions] of layout) {
       for (const [partition, files] of partitions) {
         loops.push(
-          this.runPartition(stream, partition, files, index.get(stream)?.get(partition) ?? [], ends.get(`${stream}/${partition}`), handler, linked, bounded).catch((error: unknown) => {
+          this.runPartition({ stream, partition, files, indexed: index.get(stream)?.get(partition) ?? [], endPosition: ends.get(`${stream}/${partition}`) }, handler, linked, bounded).catch((error: unknown) => {
             failed.abort(error);
             throw error;
           }),
@@ -103,20 +112,12 @@ export class CaptureSource implements Source {
   }
 
   /**
-   * One partition: take its lease (skip it if another instance holds one), then run reading sessions until the
+   * One partition: take its lease (waiting while another instance holds one), then run reading sessions until the
    * partition is done. A session is one ownership period of the handler; when the handler fails the partition
    * with a restartable error, the session ends and a new one restores the snapshot and reads again from there.
    */
-  private async runPartition(
-    stream: string,
-    partition: string,
-    files: CaptureFile[],
-    indexed: IndexedFile[],
-    endPosition: number | undefined,
-    handler: PartitionHandler,
-    signal: AbortSignal,
-    bounded: boolean,
-  ): Promise<void> {
+  private async runPartition(work: PartitionWork, handler: PartitionHandler, signal: AbortSignal, bounded: boolean): Promise<void> {
+    const { stream, partition } = work;
     // A partition another live instance reads is waited for: it is taken over when that instance releases it
     // (its run ended) or stops renewing it (it died), so instances share an archive and none lands it twice. A
     // lease lost while reading (renewals failed past its lifetime, another instance took it) is waited for again:
@@ -140,7 +141,7 @@ export class CaptureSource implements Source {
         const session = AbortSignal.any([signal, lease.signal]);
         for (;;) {
           try {
-            await this.session(stream, partition, files, indexed, endPosition, handler, session, lease.signal, bounded);
+            await this.session(work, handler, session, lease.signal, bounded);
             break;
           } catch (error) {
             if (!isRestartable(error) || session.aborted) {
@@ -164,17 +165,8 @@ export class CaptureSource implements Source {
     return { store: this.options.leases, owner: this.options.owner, ttlMs: this.options.leaseTtlMs ?? 30_000, log: this.options.log };
   }
 
-  private async session(
-    stream: string,
-    partition: string,
-    files: CaptureFile[],
-    indexed: IndexedFile[],
-    endPosition: number | undefined,
-    handler: PartitionHandler,
-    signal: AbortSignal,
-    leaseLost: AbortSignal,
-    bounded: boolean,
-  ): Promise<void> {
+  private async session(work: PartitionWork, handler: PartitionHandler, signal: AbortSignal, leaseLost: AbortSignal, bounded: boolean): Promise<void> {
+    const { stream, partition, files, indexed, endPosition } = work;
     const feed: PartitionFeed = {
       commit: (position, offset) => this.options.checkpoints.update({ stream, partition, nextPosition: position, offset }),
     };
