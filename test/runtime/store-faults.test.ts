@@ -138,8 +138,13 @@ describe('storage faults at every store operation', () => {
   it('a transient outage longer than the retry budget restarts the partition from its snapshot: identical lake', async () => {
     let restarted = 0;
     for (const k of sample(20, 2)) {
-      // ~30 operations fail in a row: every retry of the one hit, and whatever the other partition tries meanwhile
-      const outcome = await run(`outage-${k}`, (n) => (n >= k && n < k + 30 ? 'transient' : undefined));
+      // From operation k on, everything fails for 250 ms: longer than the 40 ms retry budget, however fast the
+      // machine retries, so a partition that hits it must restart from its snapshot.
+      let outageFrom: number | undefined;
+      const outcome = await run(`outage-${k}`, (n) => {
+        if (n === k) outageFrom = Date.now();
+        return outageFrom !== undefined && Date.now() - outageFrom < 250 ? 'transient' : undefined;
+      });
       expect(outcome.error, `outage from operation ${k}`).toBeUndefined();
       expect(outcome.lake, `outage from operation ${k}`).toEqual(baseline.lake);
       expect(outcome.deadLetters, `outage from operation ${k}`).toEqual(baseline.deadLetters);
