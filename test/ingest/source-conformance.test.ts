@@ -4,7 +4,9 @@
  * shared broker, one topic and group per test).
  */
 import { Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
+import { indexArchive } from '../../src/ingest/capture/archive-index.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
 import { captureKey } from '../../src/ingest/capture/format.js';
 import { EventHubsSource } from '../../src/ingest/eventhubs/source.js';
@@ -23,13 +25,14 @@ const BATCH = 5;
 const T0 = Date.UTC(2026, 0, 1);
 const log = createLogger(process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent');
 
-describeSourceConformance('Capture archive', async (): Promise<ConformanceFixture> => {
+async function captureFixture(): Promise<ConformanceFixture & { archive: LocalObjectStore }> {
   const dir = await tempDir('tributary-conformance-capture-');
   const archive = new LocalObjectStore(`${dir.path}/capture`);
   const state = new LocalObjectStore(`${dir.path}/state`);
   const next = PARTITIONS.map(() => 0);
   let window = 0;
   return {
+    archive,
     partitions: PARTITIONS,
     async produce(counts) {
       // Files of up to 8 events, one capture window (a minute) each, so a partition spans several files.
@@ -67,6 +70,25 @@ describeSourceConformance('Capture archive', async (): Promise<ConformanceFixtur
     },
     cleanup: () => dir.remove(),
   };
+}
+
+describeSourceConformance('Capture archive', captureFixture);
+
+describe('the Capture fixture', () => {
+  it('writes the events it is asked for, contiguous per partition and spread over several files', async () => {
+    const fixture = await captureFixture();
+    try {
+      await fixture.produce([3, 9, 17]);
+      await fixture.produce([0, 2, 1]);
+      const index = await indexArchive({ store: fixture.archive, namespace: 'ns', hubs: { [STREAM]: 'orders' } }, undefined);
+      const files = PARTITIONS.map((p) => index.get(STREAM)?.get(p) ?? []);
+      expect(files.map((f) => f.reduce((sum, file) => sum + file.count, 0))).toEqual([3, 11, 18]);
+      expect(files.map((f) => f.length)).toEqual([1, 3, 4]);
+      expect(files[2]!.map((f) => [f.first?.position, f.last?.position])).toEqual([[0, 7], [8, 15], [16, 16], [17, 17]]);
+    } finally {
+      await fixture.cleanup();
+    }
+  });
 });
 
 describeSourceConformance('Event Hubs (AMQP peer)', async (): Promise<ConformanceFixture> => {
