@@ -24,9 +24,6 @@ export interface WorkerOptions {
   log: Logger;
   /** extra observers (metrics) */
   observers?: PipelineObserver[];
-  /** called every `progressIntervalMs` with the running totals */
-  onProgress?: (totals: RunTotals, elapsedMs: number) => void;
-  progressIntervalMs?: number;
   /** replace the configured source (tests, benchmarks) */
   source?: Source;
   /** readiness for /readyz: true once the source runs */
@@ -98,9 +95,6 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     signal,
   );
   const started = Date.now();
-  const progress = options.onProgress
-    ? setInterval(() => options.onProgress!(totals, Date.now() - started), options.progressIntervalMs ?? 2000)
-    : undefined;
   const idleFlush = options.bounded
     ? undefined
     : setInterval(() => {
@@ -117,7 +111,6 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     observer.error?.(stageOf(error, 'run'), error);
     throw error;
   } finally {
-    if (progress) clearInterval(progress);
     if (idleFlush) clearInterval(idleFlush);
     await pool.close();
   }
