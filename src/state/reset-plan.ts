@@ -106,7 +106,9 @@ async function planPartition(
   })();
 
   const history = await snapshots.history(stream, partition);
-  const atOrBefore = history.filter((r) => r.position <= target).at(-1);
+  // A snapshot before the source's first position cannot start a replay: the events after it are gone (Kafka
+  // retention, Event Hubs expiry).
+  const atOrBefore = history.filter((r) => r.position <= target && r.position >= range.earliest).at(-1);
   const cell = request.processing.rowsPerFile;
   const firstBoundary = (Math.floor(range.earliest / cell) + 1) * cell;
   // Before the first cell boundary the state is empty, so the source's start with empty state is exact as long

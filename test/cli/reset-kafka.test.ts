@@ -24,7 +24,7 @@ interface Row { stream: string; partition: string; current: number | null; targe
 const PARTITIONS = 2;
 const PER_PARTITION = 330;
 const ROWS_PER_FILE = 100;
-const log = createLogger('warn');
+const log = createLogger(process.env.KLOG ?? 'warn');
 
 /** Per partition: orders in sequence, a redelivery of an earlier one every 50, a truncated body every 97 (dead letters). */
 async function produce(broker: KafkaBroker, topic: string): Promise<number[][]> {
