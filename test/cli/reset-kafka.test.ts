@@ -17,37 +17,14 @@ import { describeKafka, type KafkaBroker } from '../brokers/kafka/index.js';
 import { runCli } from '../support/cli.js';
 import { snapshotLake } from '../support/lake.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
-import { connectProducer, deploymentConfig, orderMessage, orderType } from '../ingest/kafka-e2e-support.js';
+import { deploymentConfig, produceWithFaults } from '../ingest/kafka-e2e-support.js';
 
 interface Row { stream: string; partition: string; current: number | null; target: number; start: number; state: string; events: number; replayed: number; files: string[] }
 
 const PARTITIONS = 2;
 const PER_PARTITION = 330;
 const ROWS_PER_FILE = 100;
-const log = createLogger(process.env.KLOG ?? 'warn');
-
-/** Per partition: orders in sequence, a redelivery of an earlier one every 50, a truncated body every 97 (dead letters). */
-async function produce(broker: KafkaBroker, topic: string): Promise<number[][]> {
-  const type = await orderType();
-  const producer = await connectProducer(broker);
-  const timestamps: number[][] = [];
-  try {
-    for (let partition = 0; partition < PARTITIONS; partition++) {
-      const messages = [];
-      for (let i = 0; i < PER_PARTITION; i++) {
-        const { message } = orderMessage(type, partition, i);
-        if (i % 97 === 13) message.value = (message.value as Buffer).subarray(0, 9);
-        messages.push(message);
-        if (i % 50 === 49) messages.push(orderMessage(type, partition, i - 20).message);
-      }
-      for (let at = 0; at < messages.length; at += 64) await producer.send({ topic, messages: messages.slice(at, at + 64) });
-      timestamps.push(messages.map((m) => Number(m.timestamp)));
-    }
-  } finally {
-    await producer.disconnect();
-  }
-  return timestamps;
-}
+const log = createLogger('warn');
 
 describeKafka('tributary reset on a Kafka consumer group', (kafka) => {
   let broker: KafkaBroker;
@@ -98,7 +75,7 @@ describeKafka('tributary reset on a Kafka consumer group', (kafka) => {
     topic = broker.uniqueName('orders');
     groupId = broker.uniqueName('lake-writers');
     await broker.createTopic(topic, PARTITIONS);
-    timestamps = await produce(broker, topic);
+    timestamps = await produceWithFaults(broker, topic, PARTITIONS, PER_PARTITION);
     ({ file: configFile, config } = await ws.writeConfig(deploymentConfig(broker, ws, { topic, groupId, rowsPerFile: ROWS_PER_FILE, batchSize: 40 })));
     await rerun();
     wantLake = await lake();
