@@ -62,7 +62,7 @@ describeKafka('range replay of a Kafka topic into a second lake', (kafka) => {
     await ws?.cleanup();
   });
 
-  it('by offsets: the cells of the range and the aggregate files it completes, as in the main lake', async () => {
+  it('by offsets: the cells of the range, as in the main lake, and no aggregate file the range leaves open', async () => {
     const summary = await runRange(config, { from: '120', until: '260', lake: ws.file('lake2'), deadLetter: ws.file('dl2'), signal: new AbortController().signal, log });
     const lake2 = await snapshotLake(new LocalObjectStore(ws.file('lake2')));
     expect([...lake2.keys()].sort()).toEqual([...summary.copied].filter((k) => !k.endsWith('.jsonl')).sort());
@@ -71,7 +71,9 @@ describeKafka('range replay of a Kafka topic into a second lake', (kafka) => {
     const wantRaw = [...mainLake.keys()].filter((k) => /_raw\//.test(k) && cellOf(k)! >= 100 && cellOf(k)! < 300).sort();
     expect(wantRaw.length).toBe(4);
     expect([...lake2.keys()].filter((k) => /_raw\//.test(k)).sort()).toEqual(wantRaw);
-    expect([...lake2.keys()].filter((k) => !/_raw\//.test(k)).length).toBeGreaterThan(0);
+    // The topic's 84 s of events lie in one aggregate file span, whose windows are still open when the range ends:
+    // the partial file the replay wrote at its final flush is not copied (the main lake's has every window).
+    expect([...lake2.keys()].filter((k) => !/_raw\//.test(k) && !/_late\//.test(k))).toEqual([]);
     const dl2 = await snapshotLake(new LocalObjectStore(ws.file('dl2')));
     const wantDl = [...mainDeadLetters.keys()].filter((k) => cellOf(k)! >= 100 && cellOf(k)! < 300).sort();
     expect(wantDl.length).toBeGreaterThan(0);
