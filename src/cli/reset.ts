@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { TributaryConfig } from '../config/schema.js';
 import { checkStreams } from './options.js';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
@@ -96,7 +96,9 @@ export async function resetGroup(config: TributaryConfig, opts: ResetOptions, no
     });
     if (opts.execute) await executeReset(rows, positions, snapshots);
     if (opts.json) return `${JSON.stringify(rows, null, 2)}\n`;
-    return formatRows(rows, positions, Boolean(opts.execute));
+    // A dry run on a live Kafka group says now what --execute would refuse.
+    const refusal = opts.execute || !positions.refuseIfActive ? undefined : await positions.refuseIfActive().then(() => undefined, (error: unknown) => errorMessage(error));
+    return formatRows(rows, positions, Boolean(opts.execute)) + (refusal ? `--execute would be refused now: ${refusal}\n` : '');
   } finally {
     await positions.close?.();
   }

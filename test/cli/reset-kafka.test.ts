@@ -154,6 +154,7 @@ describeKafka('tributary reset on a Kafka consumer group', (kafka) => {
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stdout).toContain(`Kafka consumer group ${groupId}`);
       expect(dry.stdout).toContain('events are offsets');
+      expect(dry.stdout).toContain(`--execute would be refused now: kafka: group ${groupId} is Stable with 1 active member(s): ${member!.memberId}`);
     } finally {
       stop.abort();
       await live;
