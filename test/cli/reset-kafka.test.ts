@@ -160,4 +160,14 @@ describeKafka('tributary reset on a Kafka consumer group', (kafka) => {
       await live;
     }
   });
+
+  // Last: it deletes records of the topic.
+  it('after the broker deleted records (retention): never starts at a snapshot whose events are gone', async () => {
+    await (await broker.admin()).deleteTopicRecords({ topic, partitions: [{ partition: 1, offset: '150' }] });
+    const rows = await resetAndRerun({ partitions: '1', toEarliest: true });
+    // snapshots at 100, 200, 300: the one at 100 needs events 100..149, which are gone; 200 is the first usable
+    expect(rows.map((r) => [r.partition, r.target, r.start, r.state])).toEqual([['1', 150, 200, 'snapshot']]);
+    const fresh = await reset({ partitions: '1', toEarliest: true, freshState: true });
+    expect(fresh.map((r) => [r.target, r.start, r.state])).toEqual([[150, 150, 'empty']]);
+  });
 });
