@@ -1,22 +1,11 @@
 /**
- * TableData -> Parquet bytes, with hyparquet-writer.
+ * The previous TableData -> Parquet encoder, on hyparquet-writer's ParquetWriter, kept as it was when
+ * src/sink/parquet.ts got its own page encoder: the bench's "before" for the encode stage, and in tests an
+ * independent writer whose statistics the new encoder must match. Not used by the product.
  *
- * Physical and logical types follow the Parquet spec so any reader (Arrow, Spark, DuckDB) sees real types:
- * int64 and timestamps are INT64 (timestamps annotated TIMESTAMP(unit, UTC) and the legacy converted type),
- * strings are BYTE_ARRAY annotated STRING/UTF8, json is BYTE_ARRAY annotated JSON (logical and converted type, so
- * DuckDB reads it as JSON), nullable columns are OPTIONAL.
- *
- * Encodings, per column (measured in bench/parquet-writers.ts, 200k order rows):
- * - strings and json: RLE_DICTIONARY when dictionary + indexes at most halve the plain bytes (the writer's own
- *   rule), decided here on the whole column. The writer's built-in check samples 1000 values and so rejects
- *   medium-cardinality columns (20k customers in 200k rows: 2.9x slower, 1.7x larger than with the dictionary);
- * - int64 and timestamps: DELTA_BINARY_PACKED. Offsets, sequence numbers and event times rise almost
- *   monotonically, so it is 3x smaller than PLAIN for event times, and it takes int64 as numbers, so no BigInt
- *   per value (PLAIN and dictionary INT64 accept only bigint);
- * - everything else: the writer's choice (dictionary when it pays, else PLAIN; RLE for booleans).
- *
- * The output is a pure function of the input: the footer carries a fixed created_by and no clock, so a replay
- * rewrites a file with the same bytes (the commit protocol relies on that).
+ * Encodings (measured in bench/parquet-writers.ts, 200k order rows): strings and json RLE_DICTIONARY when
+ * dictionary + indexes at most halve the plain bytes, decided on the whole column; int64 and timestamps
+ * DELTA_BINARY_PACKED; everything else the writer's choice. Deterministic: fixed created_by, no clock.
  */
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
