@@ -26,6 +26,21 @@ export class ByteSink {
     this.offset = 0;
   }
 
+  /**
+   * Empties the sink and, when one large row group grew it past `retain` bytes, lets that buffer go: a thread
+   * keeps no more than `retain` bytes between row groups, whatever the largest group was.
+   */
+  release(retain: number): void {
+    this.offset = 0;
+    if (this.bytes.length > retain) this.allocate(Math.min(retain, 1 << 16));
+  }
+
+  private allocate(capacity: number): void {
+    this.buffer = Buffer.allocUnsafeSlow(capacity);
+    this.bytes = this.buffer;
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  }
+
   /** Room for `extra` more bytes. Callers reserve once per run of writes, so single writes skip the check. */
   reserve(extra: number): void {
     const needed = this.offset + extra;

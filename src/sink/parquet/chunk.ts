@@ -23,6 +23,16 @@ const values = new ByteSink();
 const dictionary = new ByteSink();
 const levels = new ByteSink(1 << 12);
 
+/** Scratch bytes a thread keeps between row groups (see ByteSink.release). */
+export const RETAINED_BYTES = 8 << 20;
+
+/** Lets go of scratch buffers a large row group grew. */
+export function releaseScratch(): void {
+  values.release(RETAINED_BYTES);
+  dictionary.release(RETAINED_BYTES);
+  levels.release(RETAINED_BYTES);
+}
+
 /** Compression keeps a page's values only when it saves at least this share. */
 const PAYS = 0.9;
 const PROBE_BYTES = 32 * 1024;

@@ -8,7 +8,7 @@ import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { TableData, TableSchema } from '../table.js';
 import { ByteSink } from './byte-sink.js';
-import { writeColumnChunk, type Compress } from './chunk.js';
+import { RETAINED_BYTES, releaseScratch, writeColumnChunk, type Compress } from './chunk.js';
 import { contractError } from './errors.js';
 import { schemaElements } from './schema.js';
 
@@ -45,6 +45,8 @@ export function encodeGroup(table: TableData, start: number, end: number, compre
     columns.push(chunk);
   });
   const bytes = group.copy();
+  group.release(RETAINED_BYTES);
+  releaseScratch();
   return {
     bytes,
     rowGroup: { columns, total_byte_size: totalByteSize, num_rows: BigInt(end - start), total_compressed_size: BigInt(bytes.length) },
