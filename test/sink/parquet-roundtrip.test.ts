@@ -15,7 +15,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeParquet as encodeWithHyparquetWriter } from '../../bench/hyparquet-reference.js';
 import { assembleParquet, encodeParquet, encodeRowGroup } from '../../src/sink/parquet.js';
-import type { ColumnSpec, ColumnType, TableData } from '../../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData, TypedColumn } from '../../src/sink/table.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tributary-parquet-roundtrip-'));
 let duckdb: Promise<DuckDBInstance> | undefined;
@@ -36,6 +36,9 @@ const text = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('', 'ü', '\u{1F680}', '\uFFFD', '\uE000', '𝄞', 'a\u0000b') },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 200, maxLength: 3000 }) },
 );
+
+/** Dozens of short distinct values: dictionaries whose hash tables see collisions. */
+const fewTexts = fc.string({ unit: fc.constantFrom('a', 'b', 'é', '\u{1F680}'), maxLength: 3 });
 
 /** Values of one kind; `pool` picks from a few values, so dictionaries and RLE runs are exercised too. */
 function valuesOf(type: ColumnType): fc.Arbitrary<unknown> {
@@ -89,14 +92,14 @@ interface Shape {
   type: ColumnType;
   nullable: boolean;
   nullRate: number;
-  shape: 'random' | 'pool' | 'rising';
+  shape: 'random' | 'pool' | 'rising' | 'few';
 }
 
 const columnShape: fc.Arbitrary<Shape> = fc.record({
   type: fc.constantFrom(...KINDS),
   nullable: fc.boolean(),
   nullRate: fc.constantFrom(0, 0.1, 0.5, 1),
-  shape: fc.constantFrom('random' as const, 'pool' as const, 'rising' as const),
+  shape: fc.constantFrom('random' as const, 'pool' as const, 'rising' as const, 'few' as const),
 });
 
 function columnValues(shape: Shape, rows: number): fc.Arbitrary<unknown[]> {
@@ -104,6 +107,8 @@ function columnValues(shape: Shape, rows: number): fc.Arbitrary<unknown[]> {
   let values: fc.Arbitrary<unknown[]>;
   if (shape.shape === 'pool') {
     values = fc.array(valuesOf(type), { minLength: 1, maxLength: 4 }).chain((pool) => fc.array(fc.constantFrom(...pool), { minLength: rows, maxLength: rows }));
+  } else if (shape.shape === 'few' && type === 'string') {
+    values = fc.array(fewTexts, { minLength: rows, maxLength: rows });
   } else if (shape.shape === 'rising' && (type === 'int64' || type === 'timestamp_ms')) {
     values = fc.tuple(fc.integer({ min: 0, max: 2 ** 40 }), fc.array(fc.integer({ min: -5, max: 1000 }), { minLength: rows, maxLength: rows })).map(([base, steps]) => {
       let at = base;
@@ -300,4 +305,55 @@ describe('the Parquet encoder on random tables of every column kind', () => {
       { numRuns: 150 },
     );
   });
+
+  it('takes columns as buffers (Float64Array, Int32Array, UTF-8 spans) and writes what it writes from JS values', async () => {
+    await fc.assert(
+      fc.asyncProperty(tableArb, fc.infiniteStream(fc.boolean()), async ({ columns, rowGroupSize }, picks) => {
+        const table = tableOf(columns);
+        const typed = columns.map((column) => (picks.next().value ? typedForm(column) : undefined));
+        const fromBuffers = encodeParquet({ ...table, columns: table.columns.map((values, c) => (typed[c] ? [] : values)), typed }, { rowGroupSize });
+        const fromValues = encodeParquet(table, { rowGroupSize });
+        // The dictionary rule counts UTF-16 units for JS strings and bytes for spans: equal for ASCII text only.
+        const ascii = columns.every(({ spec, values }) => (spec.type !== 'string' && spec.type !== 'json_text') || values.every((v) => typeof v !== 'string' || /^[\x00-\x7f]*$/.test(v)));
+        if (ascii) expect(Buffer.from(fromBuffers).equals(Buffer.from(fromValues))).toBe(true);
+        expect(byColumn(await readWithHyparquet(fromBuffers, columns), columns)).toEqual(expectedColumns(columns));
+        expect(statistics(fromBuffers)).toEqual(statistics(fromValues));
+      }),
+      { numRuns: 120 },
+    );
+  });
 });
+
+describe('UTF-8 spans', () => {
+  it('give the dictionary that strings give, hash collisions included (hundreds of short distinct values)', async () => {
+    const shortAscii = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), maxLength: 3 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(shortAscii, { nil: null }), { minLength: 300, maxLength: 3000 }), async (values) => {
+        const column: Column = { spec: { name: 's', type: 'string', nullable: true }, values };
+        const table = tableOf([column]);
+        const fromBuffers = encodeParquet({ ...table, columns: [[]], typed: [typedForm(column)] });
+        expect(Buffer.from(fromBuffers).equals(Buffer.from(encodeParquet(table)))).toBe(true);
+        expect(byColumn(await readWithHyparquet(fromBuffers, [column]), [column])).toEqual(expectedColumns([column]));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+const FLOAT64_KINDS = new Set<ColumnType>(['double', 'float', 'int64', 'timestamp_ms', 'timestamp_us']);
+
+/** The column as a producer holding buffers would give it; null slots hold junk the encoder must not read. */
+function typedForm({ spec, values }: Column): TypedColumn | undefined {
+  const validity = Uint8Array.from(values, (v) => (v === null || v === undefined ? 0 : 1));
+  if (FLOAT64_KINDS.has(spec.type) && values.every((v) => typeof v !== 'bigint')) {
+    return { kind: 'float64', values: Float64Array.from(values, (v) => (typeof v === 'number' ? v : 12345.5)), validity };
+  }
+  if (spec.type === 'int32') return { kind: 'int32', values: Int32Array.from(values, (v) => (typeof v === 'number' ? v : 777)), validity };
+  if (spec.type === 'string' || spec.type === 'json_text') {
+    const parts = values.map((v) => Buffer.from(typeof v === 'string' ? v : 'junk', 'utf8'));
+    const offsets = new Uint32Array(values.length + 1);
+    parts.forEach((part, i) => (offsets[i + 1] = offsets[i]! + part.length));
+    return { kind: 'utf8', bytes: Buffer.concat(parts), offsets, validity };
+  }
+  return undefined;
+}

@@ -16,6 +16,9 @@ import { writeDataPageV2Header, writeDictionaryPageHeader } from './page-header.
 import { writeHybrid } from './rle.js';
 import { columnElement } from './schema.js';
 import { encodeBytes, encodeJson, encodeStrings } from './text.js';
+import { encodeUtf8 } from './utf8.js';
+import { contractError } from './errors.js';
+import type { ColumnType, TypedColumn } from '../table.js';
 
 export type Compress = (bytes: Uint8Array) => Uint8Array;
 
@@ -37,9 +40,10 @@ export function releaseScratch(): void {
 const PAYS = 0.9;
 const PROBE_BYTES = 32 * 1024;
 
-function encodeValues(input: ColumnInput): EncodedValues {
+function encodeValues(input: ColumnInput, typed: TypedColumn | undefined): EncodedValues {
   values.reset();
   dictionary.reset();
+  if (typed) return encodeTyped(input, typed);
   switch (input.spec.type) {
     case 'boolean':
       return encodeBoolean(input, values);
@@ -66,6 +70,33 @@ function encodeValues(input: ColumnInput): EncodedValues {
   }
 }
 
+/** Which typed form each column kind takes (see TypedColumn). */
+const TYPED_KIND: Record<ColumnType, TypedColumn['kind'] | undefined> = {
+  boolean: undefined,
+  int32: 'int32',
+  int64: 'float64',
+  float: 'float64',
+  double: 'float64',
+  string: 'utf8',
+  bytes: undefined,
+  timestamp_ms: 'float64',
+  timestamp_us: 'float64',
+  json: undefined,
+  json_text: 'utf8',
+};
+
+function encodeTyped(input: ColumnInput, typed: TypedColumn): EncodedValues {
+  const { spec, table } = input;
+  if (TYPED_KIND[spec.type] !== typed.kind) {
+    throw contractError(table, `column "${spec.name}" (${spec.type}) cannot be given in the typed form '${typed.kind}'`);
+  }
+  if (typed.kind === 'utf8') {
+    return encodeUtf8({ ...input, bytes: typed.bytes, offsets: typed.offsets, nulls: typed.validity }, values, dictionary, spec.type === 'string');
+  }
+  // The JS-value encoders index their input; a typed array reads the same, nulls coming from the validity.
+  return encodeValues({ ...input, values: typed.values, nulls: typed.validity }, undefined);
+}
+
 function compressIfPays(raw: Uint8Array, compress: Compress): Uint8Array | null {
   if (raw.length > 4 * PROBE_BYTES && compress(raw.subarray(0, PROBE_BYTES)).length > PROBE_BYTES * PAYS) return null;
   const compressed = compress(raw);
@@ -76,8 +107,8 @@ function compressIfPays(raw: Uint8Array, compress: Compress): Uint8Array | null 
  * Appends the chunk of `input` to `out`, whose byte 0 sits at file position `base`; returns its metadata.
  * `compress` null writes the chunk UNCOMPRESSED.
  */
-export function writeColumnChunk(out: ByteSink, input: ColumnInput, compress: Compress | null, base: number): ColumnChunk {
-  const encoded = encodeValues(input);
+export function writeColumnChunk(out: ByteSink, input: ColumnInput, typed: TypedColumn | undefined, compress: Compress | null, base: number): ColumnChunk {
+  const encoded = encodeValues(input, typed);
   const element = columnElement(input.spec);
   const rows = input.end - input.start;
   const chunkStart = out.offset;

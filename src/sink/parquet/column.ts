@@ -15,7 +15,9 @@ export interface ChunkStatistics {
 export interface ColumnInput {
   table: string;
   spec: ColumnSpec;
-  values: readonly unknown[];
+  values: ArrayLike<unknown>;
+  /** A typed column's validity (row i null when 0), indexed like `values`. */
+  nulls?: Uint8Array | undefined;
   /** Rows [start, end) of `values` make this chunk; row numbers in errors count from 0 of `values`. */
   start: number;
   end: number;

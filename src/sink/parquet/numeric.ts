@@ -17,7 +17,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const TWO_32 = 4294967296;
 
 export function encodeBoolean(input: ColumnInput, out: ByteSink): EncodedValues {
-  const { table, spec, values, start, end } = input;
+  const { table, spec, values, nulls, start, end } = input;
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const bits = u8Scratch(rows);
@@ -25,7 +25,7 @@ export function encodeBoolean(input: ColumnInput, out: ByteSink): EncodedValues 
   let anyTrue = false;
   let anyFalse = false;
   for (let row = start; row < end; row++) {
-    const value = values[row];
+    const value = nulls !== undefined && nulls[row] === 0 ? null : values[row];
     if (typeof value === 'boolean') {
       if (validity) validity[row - start] = 1;
       bits[count++] = value ? 1 : 0;
@@ -52,7 +52,7 @@ export function encodeBoolean(input: ColumnInput, out: ByteSink): EncodedValues 
 }
 
 export function encodeInt32(input: ColumnInput, out: ByteSink): EncodedValues {
-  const { table, spec, values, start, end } = input;
+  const { table, spec, values, nulls, start, end } = input;
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const ints = i32Scratch(rows);
@@ -60,7 +60,7 @@ export function encodeInt32(input: ColumnInput, out: ByteSink): EncodedValues {
   let min = 0;
   let max = 0;
   for (let row = start; row < end; row++) {
-    const value = values[row];
+    const value = nulls !== undefined && nulls[row] === 0 ? null : values[row];
     if (typeof value === 'number' && (value | 0) === value) {
       if (validity) validity[row - start] = 1;
       if (count === 0) min = max = value;
@@ -78,7 +78,7 @@ export function encodeInt32(input: ColumnInput, out: ByteSink): EncodedValues {
 }
 
 export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolean): EncodedValues {
-  const { table, spec, values, start, end } = input;
+  const { table, spec, values, nulls, start, end } = input;
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const doubles = f64Scratch(rows);
@@ -87,7 +87,7 @@ export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolea
   let min = NaN;
   let max = NaN;
   for (let row = start; row < end; row++) {
-    const value = values[row];
+    const value = nulls !== undefined && nulls[row] === 0 ? null : values[row];
     if (typeof value === 'number') {
       if (validity) validity[row - start] = 1;
       doubles[count++] = value;
@@ -125,7 +125,7 @@ export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolea
  * `perMillisecond` 1 truncates sub-millisecond digits, 1000 rounds off float noise).
  */
 export function encodeInt64(input: ColumnInput, out: ByteSink, perMillisecond: 0 | 1 | 1000): EncodedValues {
-  const { table, spec, values, start, end } = input;
+  const { table, spec, values, nulls, start, end } = input;
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const doubles = f64Scratch(rows);
@@ -134,7 +134,7 @@ export function encodeInt64(input: ColumnInput, out: ByteSink, perMillisecond: 0
   let max = 0;
   let bigints = false;
   for (let row = start; row < end; row++) {
-    const value = values[row];
+    const value = nulls !== undefined && nulls[row] === 0 ? null : values[row];
     let units: number;
     if (typeof value === 'number') {
       if (perMillisecond === 0) {
@@ -179,11 +179,11 @@ export function encodeInt64(input: ColumnInput, out: ByteSink, perMillisecond: 0
 
 /** A column holding a bigint: PLAIN from a BigInt64Array (rare: only values beyond 2^53 arrive as bigints). */
 function encodeBigInts(input: ColumnInput, out: ByteSink, validity: Uint8Array | null, count: number): EncodedValues {
-  const { values, start, end } = input;
+  const { values, nulls, start, end } = input;
   const longs = i64Scratch(count);
   let n = 0;
   for (let row = start; row < end; row++) {
-    const value = values[row];
+    const value = nulls !== undefined && nulls[row] === 0 ? null : values[row];
     if (isNull(value)) continue;
     longs[n++] = typeof value === 'bigint' ? value : BigInt(value as number);
   }

@@ -6,7 +6,7 @@
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import type { TableData, TableSchema } from '../table.js';
+import { typedLength, type TableData, type TableSchema } from '../table.js';
 import { ByteSink } from './byte-sink.js';
 import { RETAINED_BYTES, releaseScratch, writeColumnChunk, type Compress } from './chunk.js';
 import { contractError } from './errors.js';
@@ -26,10 +26,15 @@ export function checkShape(table: TableData): number {
   if (table.columns.length !== schema.columns.length) {
     throw contractError(schema.name, `has ${schema.columns.length} column specs but ${table.columns.length} value arrays`);
   }
-  const rows = table.columns[0]?.length ?? 0;
+  const length = (index: number): number => {
+    const typed = table.typed?.[index];
+    return typed ? typedLength(typed) : (table.columns[index]?.length ?? 0);
+  };
+  const rows = length(0);
   schema.columns.forEach((spec, index) => {
-    const length = table.columns[index]?.length ?? 0;
-    if (length !== rows) throw contractError(schema.name, `column "${spec.name}" has ${length} values, expected ${rows}`);
+    if (length(index) !== rows) throw contractError(schema.name, `column "${spec.name}" has ${length(index)} values, expected ${rows}`);
+    const validity = table.typed?.[index]?.validity;
+    if (validity && validity.length < rows) throw contractError(schema.name, `column "${spec.name}" has a validity of ${validity.length} rows, expected ${rows}`);
   });
   return rows;
 }
@@ -40,7 +45,7 @@ export function encodeGroup(table: TableData, start: number, end: number, compre
   const columns: ColumnChunk[] = [];
   let totalByteSize = 0n;
   table.schema.columns.forEach((spec, index) => {
-    const chunk = writeColumnChunk(group, { table: table.schema.name, spec, values: table.columns[index]!, start, end }, compress, 4);
+    const chunk = writeColumnChunk(group, { table: table.schema.name, spec, values: table.columns[index]!, start, end }, table.typed?.[index], compress, 4);
     totalByteSize += chunk.meta_data!.total_uncompressed_size;
     columns.push(chunk);
   });
