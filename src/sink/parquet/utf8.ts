@@ -50,7 +50,8 @@ function compareSpans(bytes: Uint8Array, a: number, aEnd: number, b: number, bEn
 }
 
 export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteSink, statistics: boolean): EncodedValues {
-  const { table, spec, bytes, offsets, nulls, start, end } = input;
+  const { table, spec, offsets, nulls, start, end } = input;
+  const bytes = Buffer.isBuffer(input.bytes) ? input.bytes : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   let count = 0;
@@ -125,18 +126,15 @@ function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array 
   return Uint8Array.prototype.slice.call(bytes, offsets[row]!, offsets[row + 1]!);
 }
 
-function writeSpan(out: ByteSink, bytes: Uint8Array, from: number, to: number): void {
+function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void {
   const length = to - from;
   out.reserve(LENGTH_PREFIX + length);
   out.u32(length);
   const target = out.bytes;
   let at = out.offset;
-  // Short spans: a loop beats the call into a native copy.
+  // Short spans: a loop beats the call into a native copy (which, unlike set(subarray), allocates no view).
   if (length < 32) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
-  else {
-    target.set(bytes.subarray(from, to), at);
-    at += length;
-  }
+  else at += bytes.copy(target, at, from, to);
   out.offset = at;
 }
 
