@@ -324,6 +324,27 @@ describe('the Parquet encoder on random tables of every column kind', () => {
   });
 });
 
+describe('Snappy where it pays', () => {
+  it('compresses pages that Snappy shrinks by a tenth or more and stores the rest as they are, both readable', async () => {
+    const rows = 5000;
+    const ids = Array.from({ length: rows }, (_, i) => `${(i * 2654435761) % 4294967296}`.padStart(10, '0') + Math.sin(i).toString(36).slice(2, 14));
+    const lines = Array.from({ length: rows }, (_, i) => JSON.stringify([{ sku: `SKU-${i % 50}`, quantity: 1 + (i % 3), unitPrice: 9.99 }]));
+    const columns: Column[] = [
+      { spec: { name: 'id', type: 'string', nullable: false }, values: ids },
+      { spec: { name: 'lines', type: 'json_text', nullable: false }, values: lines },
+    ];
+    const bytes = encodeParquet(tableOf(columns));
+    const chunks = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).row_groups[0]!.columns;
+    const sizes = Object.fromEntries(chunks.map((c) => [c.meta_data!.path_in_schema[0], [Number(c.meta_data!.total_compressed_size), Number(c.meta_data!.total_uncompressed_size)]]));
+    expect(sizes.id![0]).toBe(sizes.id![1]);
+    expect(sizes.lines![0]).toBeLessThan(sizes.lines![1]! / 2);
+    expect(new Set(chunks.map((c) => c.meta_data!.codec))).toEqual(new Set(['SNAPPY']));
+    const want = expectedColumns(columns);
+    expect(byColumn((await readWithDuckDb(writeTemp(bytes), columns)).rows, columns)).toEqual(want);
+    expect(byColumn(await readWithHyparquet(bytes, columns), columns)).toEqual(want);
+  });
+});
+
 describe('UTF-8 spans', () => {
   it('give the dictionary that strings give, hash collisions included (hundreds of short distinct values)', async () => {
     const shortAscii = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), maxLength: 3 });
