@@ -12,9 +12,9 @@
  * previous snapshot as one new segment, then the manifest: a crash between the two leaves the previous manifest
  * and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
  * the retention. Segments whose entries have all been evicted drop out of the next manifest's chain. The chain is
- * compacted (the live entries written as one segment) when it grows past MAX_CHAIN segments or when more than half
- * of what it stores has been evicted, so a restore reads a bounded number of objects and storage stays within
- * twice the live set (plus COMPACT_SLACK entries) per retained manifest.
+ * compacted (the live entries written as one segment) when it grows past `maxSegments` or when more than half of
+ * what it stores has been evicted, so a restore reads a bounded number of objects and storage stays within twice
+ * the live set (plus `slack` entries) per retained manifest.
  *
  * A manifest names only segments written at or before its own position, so a reset that deletes the snapshots
  * after a position may delete the segments after it too, and every retained manifest stays readable. A segment is
@@ -48,9 +48,19 @@ export interface SnapshotRef {
 }
 
 /** Bounds on a chain of dedup segments; past either, the next write compacts it into one segment. */
-export const MAX_CHAIN = 16;
-/** stored entries may exceed twice the live ones by this many before a compaction (no rewrite for tiny sets) */
-export const COMPACT_SLACK = 4096;
+export interface ChainLimits {
+  /** segments a manifest may name */
+  maxSegments: number;
+  /** stored entries may exceed twice the live ones by this many (no rewrite for tiny sets) */
+  slack: number;
+}
+
+/**
+ * 32 segments: with the default dedupMaxIds (2 M) and rowsPerFile (200 k) the set spans at most 10 cells, so a
+ * chain never reaches it in steady state and every snapshot writes only what was added; a retention spanning
+ * more cells than this costs a whole rewrite every 32 snapshots.
+ */
+export const DEFAULT_CHAIN_LIMITS: ChainLimits = { maxSegments: 32, slack: 65_536 };
 
 const WRITTEN_AT = 'writtenat';
 /** manifest metadata: the positions of the segments it names, comma-separated ("none" for no segment) */
@@ -83,6 +93,7 @@ export class SnapshotStore {
     private readonly store: ObjectStore,
     private readonly retention: SnapshotRetention = DEFAULT_SNAPSHOT_RETENTION,
     private readonly now: () => number = Date.now,
+    private readonly limits: ChainLimits = DEFAULT_CHAIN_LIMITS,
   ) {}
 
   get location(): string {
@@ -124,7 +135,7 @@ export class SnapshotStore {
    */
   async write(snapshot: PartitionSnapshot, fence?: Fence, options: StoreCallOptions = {}): Promise<void> {
     const id = chainId(snapshot.stream, snapshot.partition);
-    const { segments, added } = plan(this.chains.get(id), snapshot);
+    const { segments, added } = plan(this.chains.get(id), snapshot, this.limits);
     const writtenAt = String(this.now());
     if (added) {
       await this.put(segmentKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSegment(added), { [WRITTEN_AT]: writtenAt }, fence, options);
@@ -244,7 +255,7 @@ export class SnapshotStore {
  * was added). The new snapshot continues the previous one when it is at a later position and its entries are the
  * previous ones' minus evictions at the head plus new ones at the tail; anything else is written whole.
  */
-function plan(previous: Chain | undefined, snapshot: PartitionSnapshot): { segments: SegmentRef[]; added: DedupEntries | undefined } {
+function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } {
   const seen = snapshot.gate.seen;
   const first = seen.first;
   const end = first + seen.times.length;
@@ -255,7 +266,7 @@ function plan(previous: Chain | undefined, snapshot: PartitionSnapshot): { segme
   const from = Math.max(previous.end, first);
   const stored = live.reduce((sum, s) => sum + (s.to - s.from), 0) + (end - from);
   const chainLength = live.length + (end > from ? 1 : 0);
-  if (chainLength > MAX_CHAIN || stored > 2 * (end - first) + COMPACT_SLACK) return whole();
+  if (chainLength > limits.maxSegments || stored > 2 * (end - first) + limits.slack) return whole();
   if (end === from) return { segments: live, added: undefined };
   const skip = from - first;
   return {
