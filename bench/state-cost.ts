@@ -32,7 +32,7 @@ function snapshot(gate: EventTimeGate, aggregators: Record<string, WindowAggrega
 }
 
 const N = 1_000_000;
-const options = { allowedOutOfOrdernessMs: 0, allowedLatenessMs: 0, dedupRetentionMs: 1e15 };
+const options = { allowedOutOfOrdernessMs: 0, allowedLatenessMs: 0, dedupRetentionMs: 1e15, dedupMaxIds: N };
 // Ids are made as they are needed, as decoding makes them: the compact set keeps none of these strings, a Map
 // keeps every one.
 const idOf = (i: number): string => `3f2a${i.toString(16).padStart(8, '0')}-order-uuid-like-0000`;

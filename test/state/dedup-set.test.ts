@@ -4,39 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventTimeGate, type GateOptions, type GateVerdict } from '../../src/aggregate/event-time-gate.js';
+import { EventTimeGate, type GateOptions } from '../../src/aggregate/event-time-gate.js';
 import { DedupSet, hash64 } from '../../src/state/dedup-set.js';
-
-/**
- * The gate's rule written out with the ids themselves as keys and no eviction at all: an id is a duplicate while
- * its latest acceptance is among the last `dedupMaxIds` acceptances and its time is at or after the horizon.
- */
-export class ModelGate {
-  private maxEventTime = Number.NEGATIVE_INFINITY;
-  private accepted = 0;
-  private seen = new Map<string, { time: number; seq: number }>();
-  constructor(private readonly options: GateOptions) {}
-  admit(id: string, eventTime: number): GateVerdict {
-    const watermark = this.maxEventTime - this.options.allowedOutOfOrdernessMs;
-    const horizon = watermark - Math.max(this.options.dedupRetentionMs, this.options.allowedLatenessMs);
-    const last = this.seen.get(id);
-    if (last !== undefined && last.time >= horizon && last.seq >= this.accepted - this.options.dedupMaxIds) return 'duplicate';
-    if (eventTime + this.options.allowedLatenessMs < watermark) return 'late';
-    this.seen.set(id, { time: eventTime, seq: this.accepted++ });
-    this.maxEventTime = Math.max(this.maxEventTime, eventTime);
-    return 'accept';
-  }
-  clone(): ModelGate {
-    const copy = new ModelGate(this.options);
-    copy.maxEventTime = this.maxEventTime;
-    copy.accepted = this.accepted;
-    copy.seen = new Map(this.seen);
-    return copy;
-  }
-}
+import { gateIds, ModelGate } from '../support/gate-model.js';
 
 const options: GateOptions = { allowedOutOfOrdernessMs: 50, allowedLatenessMs: 20, dedupRetentionMs: 200, dedupMaxIds: 1_000_000 };
-export const gateIds = fc.oneof(fc.constantFrom('#NaN', '#Infinity', '#-Infinity', 'NaN', '', 'a', '0', '-0', '1e3'), fc.string({ maxLength: 6 }), fc.nat(300).map(String));
 const events = fc.array(fc.tuple(gateIds, fc.integer({ min: 0, max: 5000 })), { maxLength: 400 });
 
 describe('DedupSet', () => {
