@@ -168,7 +168,7 @@ describe('incremental snapshots', () => {
 
   it('writes bytes that follow the entries added, not the size of the set', async () => {
     const written: number[] = [];
-    const inner = new LocalObjectStore(await mkdtemp(path.join(dir, 'bytes-')));
+    const inner: ObjectStore = new LocalObjectStore(await mkdtemp(path.join(dir, 'bytes-')));
     const counting: ObjectStore = {
       location: inner.location,
       put: (key, bytes, metadata, opts) => (written.push(bytes.byteLength), inner.put(key, bytes, metadata, opts)),
