@@ -231,7 +231,8 @@ export class DedupSet {
    */
   private makeRoom(): void {
     const live = this.tail - this.head;
-    const target = logCapacityFor(live + 1);
+    // At the count bound the log holds at most maxIds: a quarter more room slides it every maxIds / 4 appends.
+    const target = Math.min(logCapacityFor(live + 1), Math.ceil(this.maxIds * 1.25) + MIN_CAPACITY);
     const capacity = target > this.times.length || target * 3 < this.times.length ? target : this.times.length;
     if (capacity === this.times.length) {
       this.hashes.copyWithin(0, this.head * 2, this.tail * 2);
