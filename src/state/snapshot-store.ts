@@ -9,7 +9,8 @@
  * tail, evictions at the head; see dedup-set.ts), so a snapshot does not carry it. Each `pos….snap` is a manifest
  * (the rest of the state, small) naming a chain of dedup segments (`seg<16 digits>.dseg`, named by the position of
  * the snapshot that wrote them), whose entries together are the set. A write stores the entries added since the
- * previous snapshot as one new segment, then the manifest: a crash between the two leaves the previous manifest
+ * previous snapshot this process wrote as one new segment (the first write after a restore stores them all), then
+ * the manifest: a crash between the two leaves the previous manifest
  * and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
  * the retention. Segments whose entries have all been evicted drop out of the next manifest's chain. The chain is
  * compacted (the live entries written as one segment) when it grows past `maxSegments` or when more than half of
@@ -66,7 +67,7 @@ const WRITTEN_AT = 'writtenat';
 /** manifest metadata: the positions of the segments it names, comma-separated ("none" for no segment) */
 const SEGMENTS = 'segments';
 
-/** What this process last wrote or restored for a partition: the chain the next write builds on. */
+/** What this process last wrote for a partition: the chain the next write builds on. */
 interface Chain {
   position: number;
   first: number;
@@ -106,23 +107,19 @@ export class SnapshotStore {
   }
 
   async read(ref: Pick<SnapshotRef, 'key'>, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
-    return (await this.readChain(ref.key, options))?.snapshot;
+    return this.readChain(ref.key, options);
   }
 
   /**
    * The newest snapshot at or before `position` (the newest of all when omitted), or undefined. The next `write`
-   * for this partition builds on it (the processor writes only snapshots that continue the state it restored).
+   * for this partition after a restore is written whole: its chain then holds only segments this process wrote,
+   * which a previous owner still running (its writes fenced off, its retention not) cannot delete under it.
    */
   async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
-    const id = chainId(stream, partition);
-    this.chains.delete(id);
+    this.chains.delete(chainId(stream, partition));
     const history = await this.history(stream, partition, options);
     const ref = history.filter((r) => r.position <= position).at(-1);
-    if (ref) {
-      const read = await this.readChain(ref.key, options);
-      if (read?.chain) this.chains.set(id, read.chain);
-      return read?.snapshot;
-    }
+    if (ref) return this.read(ref, options);
     if (history.length > 0) return undefined;
     // State from before the history existed: one snapshot per partition under the old name.
     const legacy = await this.read({ key: legacySnapshotKey(stream, partition) }, options);
@@ -204,14 +201,13 @@ export class SnapshotStore {
   }
 
   /** A manifest and its segments, assembled into the snapshot; undefined when the manifest is absent. */
-  private async readChain(key: string, options: StoreCallOptions): Promise<{ snapshot: PartitionSnapshot; chain: Chain | undefined } | undefined> {
+  private async readChain(key: string, options: StoreCallOptions): Promise<PartitionSnapshot | undefined> {
     const bytes = await this.store.get(key, options);
     if (!bytes) return undefined;
     const name = `${this.store.location}/${key}`;
     const stored = decodeManifest(bytes, name);
-    if (!stored.segments) return { snapshot: stored.snapshot, chain: undefined };
-    const snapshot = { ...stored.snapshot, gate: { ...stored.snapshot.gate, seen: await this.readSegments(stored, name, options) } };
-    return { snapshot, chain: chainOf(snapshot, stored.segments) };
+    if (!stored.segments) return stored.snapshot;
+    return { ...stored.snapshot, gate: { ...stored.snapshot.gate, seen: await this.readSegments(stored, name, options) } };
   }
 
   private async readSegments(stored: StoredSnapshot, name: string, options: StoreCallOptions): Promise<DedupEntries> {
