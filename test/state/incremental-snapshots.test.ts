@@ -142,6 +142,11 @@ describe('incremental snapshots', () => {
           }
           // The end state restores to the same verdicts for every id the run used.
           await take();
+          // and the store holds the segments its retained snapshots name, no others
+          const objects = await store.list('snapshots/orders/partition=0/');
+          const named = new Set(objects.flatMap((o) => (o.key.endsWith('.snap') && o.metadata.segments !== 'none' ? o.metadata.segments!.split(',') : [])));
+          const segments = objects.filter((o) => o.key.endsWith('.dseg')).map((o) => String(Number(/seg(\d+)/.exec(o.key)![1])));
+          expect(new Set(segments)).toEqual(named);
           await restart();
           for (const step of ops) if (step.kind === 'admit') expect(gate.admit(step.id, 2000)).toBe(model.admit(step.id, 2000));
         },
