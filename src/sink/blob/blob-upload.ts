@@ -2,6 +2,9 @@
  * A staged upload on blob storage: each part is one Put Block, the commit one Put Block List under the same
  * etag condition as BlobObjectStore.putFenced. Staged blocks are invisible until the commit; blocks a failed or
  * abandoned upload leaves uncommitted are discarded by the service (at the blob's next commit, or after a week).
+ * That discard is also the one way two owners of a file meet here: an older owner that commits the blob while a
+ * newer one is staging takes the newer one's blocks with it, and the newer one's commit then fails (see commit);
+ * never is a mix of the two committed.
  */
 import { abortError } from '../../core/errors.js';
 import { TributaryError } from '../../core/errors.js';
@@ -80,6 +83,11 @@ export class BlobUpload implements StagedUpload {
         } catch (error) {
           const status = (error as { statusCode?: number }).statusCode;
           if (status === 412 || status === 409) continue;
+          if ((error as { code?: unknown }).code === 'InvalidBlockList') {
+            // The service drops every uncommitted block of a blob when anyone commits it: an older owner still
+            // flushing this file took ours. They cannot be listed back; the partition restarts and stages again.
+            throw new TributaryError('STORAGE_PERMANENT', `commit ${this.name}: its staged blocks are gone (another writer committed the blob after they were staged)`, { cause: error });
+          }
           throw error;
         }
       }
