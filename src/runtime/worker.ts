@@ -84,6 +84,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
         dedupRetentionMs: processing.dedupRetention,
       },
       inFlightBatches: processing.inFlightBatches,
+      inFlightBytes: processing.inFlightBytes,
       maxConsecutiveFailures: processing.maxConsecutiveFailures,
       restartBackoff: retryPolicyFromConfig(config.retry),
       ownerId: `${os.hostname()}/${process.pid}`,
