@@ -35,6 +35,8 @@ interface FailureRecord {
 export class PartitionRouter implements PartitionHandler {
   private readonly owned = new Map<string, PartitionDriver>();
   private readonly failures = new Map<string, FailureRecord>();
+  /** Capture blocks are read in each partition's lane (see PartitionProcessor) */
+  readonly takesCaptureBlocks = true;
 
   constructor(
     private readonly plans: Map<string, StreamPlan>,

@@ -3,6 +3,8 @@ import { Piscina } from 'piscina';
 import type { SourceEvent } from '../../core/source.js';
 import type { TableData } from '../../sink/table.js';
 import type { AppendRowsTask, DecodeResult, EventMetadata, StreamDecodeSpec } from './task.js';
+import type { LaneInput, LaneOutcome, LaneStep } from '../../runtime/lane-partition.js';
+import type { PartitionOpenTask } from './worker.js';
 
 /**
  * The worker threads: one piscina pool of one thread per lane, and every partition pinned to a lane. Pinning
@@ -105,6 +107,28 @@ export class DecodePool {
 
   async dropFile(lane: number, fileId: string): Promise<void> {
     await this.lanes[lane]!.run(fileId, { name: 'dropFile' });
+  }
+
+  /** Creates a partition's lane-resident data side (see runtime/lane-partition.ts), restored from `snapshot`. */
+  async openPartition(lane: number, task: PartitionOpenTask): Promise<void> {
+    await this.lanes[lane]!.run(task, { name: 'partitionOpen' });
+  }
+
+  /** Hands a batch to the partition's lane: its buffers move (the caller must not use them again). */
+  async partitionBatch(lane: number, id: string, input: LaneInput): Promise<LaneOutcome> {
+    const transferList: ArrayBuffer[] =
+      input.kind === 'capture'
+        ? [input.blocks.data]
+        : [input.bodies, input.offsets.buffer as ArrayBuffer, input.positions.buffer as ArrayBuffer, input.enqueuedTimes.buffer as ArrayBuffer];
+    return (await this.lanes[lane]!.run({ id, input }, { name: 'partitionBatch', transferList })) as LaneOutcome;
+  }
+
+  async flushPartition(lane: number, id: string): Promise<LaneStep[]> {
+    return (await this.lanes[lane]!.run(id, { name: 'partitionFlush' })) as LaneStep[];
+  }
+
+  async closePartition(lane: number, id: string): Promise<void> {
+    await this.lanes[lane]!.run(id, { name: 'partitionClose' });
   }
 
   /** Encodes a whole table (aggregate files) on any lane; the file moves back. */

@@ -10,6 +10,8 @@ import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
+import { LanePartition, type LaneInput, type LanePlan, type LaneStep } from '../../runtime/lane-partition.js';
+import type { PartitionSnapshot } from '../../aggregate/snapshot.js';
 import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
 
 interface CompiledStream {
@@ -325,4 +327,59 @@ export function fileBytes(fileId: string): Uint8Array | null {
 
 export function dropFile(fileId: string): void {
   openFiles.delete(fileId);
+}
+
+/*
+ * Fused partitions: the whole data side of an owned partition (gate, dedup, aggregators, open cell, dead letters,
+ * Parquet) lives here, one LanePartition per ownership period, keyed by the main thread's id for it.
+ */
+const partitions = new Map<string, LanePartition>();
+
+export interface PartitionOpenTask {
+  id: string;
+  plan: LanePlan;
+  snapshot: PartitionSnapshot | null;
+}
+
+export function partitionOpen(task: PartitionOpenTask): void {
+  partitions.set(task.id, new LanePartition(task.plan, decodeBatch, task.snapshot ?? undefined));
+}
+
+export function partitionBatch(task: { id: string; input: LaneInput }): unknown {
+  const outcome = lanePartition(task.id).batch(task.input);
+  return movingSteps(outcome, outcome.steps);
+}
+
+export function partitionFlush(id: string): unknown {
+  const steps = lanePartition(id).flush();
+  return movingSteps(steps, steps);
+}
+
+export function partitionClose(id: string): void {
+  partitions.delete(id);
+}
+
+function lanePartition(id: string): LanePartition {
+  const partition = partitions.get(id);
+  if (!partition) throw new Error(`lane has no partition ${id}`);
+  return partition;
+}
+
+/**
+ * The result with its files' bytes in the transfer list. A file that does not fill its own buffer (small ones come
+ * from Buffer's shared pool slab) is copied first: transferring a slab would detach every other Buffer on it.
+ */
+function movingSteps<T>(value: T, steps: LaneStep[]): unknown {
+  const buffers: ArrayBuffer[] = [];
+  for (const step of steps) {
+    if (step.kind !== 'put') continue;
+    let bytes = step.bytes;
+    if (!(bytes.buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || buffers.includes(bytes.buffer)) {
+      bytes = new Uint8Array(bytes);
+      step.bytes = bytes;
+    }
+    buffers.push(bytes.buffer as ArrayBuffer);
+  }
+  const transferable = { [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: value };
+  return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]);
 }
