@@ -405,7 +405,8 @@ export class LanePartition {
       gate: this.gate.snapshot(),
       aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    this.steps.push({ kind: 'snapshot', snapshot });
+    // Copied now: the rest of the batch goes on changing the state the snapshot's values refer to.
+    this.steps.push({ kind: 'snapshot', snapshot: structuredClone(snapshot) });
     this.cell = undefined;
   }
 
