@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
-import type { CaptureItem, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
+import type { ApplicationProperties, CaptureItem, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import { captureKey } from '../../src/ingest/capture/format.js';
 import { captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
@@ -207,7 +207,7 @@ describe('batches of events read on the main thread (Kafka, Event Hubs)', () => 
       offset: String(1000 + i),
       enqueuedTimeMs: T0 + i,
       partitionKey: i % 3 === 0 ? null : `k${i}`,
-      properties: i % 2 === 0 ? { region: `r${i}`, n: i } : {},
+      properties: (i % 2 === 0 ? { region: `r${i}`, n: i } : {}) as ApplicationProperties,
       ...(i === 7 ? { envelopeError: 'unreadable', envelopeReason: 'schema' as const } : {}),
     }));
     const packed = packEvents(events, ['region'], undefined);
