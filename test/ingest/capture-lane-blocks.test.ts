@@ -3,14 +3,17 @@
  * batch as one buffer of stored block bytes, no event objects, and reading those blocks in the lane
  * (captureBlockEvents) gives exactly the events the source's own reader hands to any other handler: the same
  * coordinates, bodies, properties and envelope errors, the same resume filtering, and the same hostile-bytes
- * verdicts (corrupt blocks dead-lettered with their bytes, or failing with the file and byte offset).
+ * verdicts (corrupt blocks dead-lettered with their bytes, or failing with the file and byte offset). The archive
+ * index, which reads on the main thread before anything is assigned, decodes only a block's edge records.
  */
+import avro from 'avsc';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
 import type { ApplicationProperties, CaptureItem, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
-import { captureKey } from '../../src/ingest/capture/format.js';
+import { CAPTURE_SCHEMA, captureKey } from '../../src/ingest/capture/format.js';
+import { captureBlockEdges, captureEventReader } from '../../src/ingest/capture/event-reader.js';
 import { captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
 import { packEvents } from '../../src/runtime/partition-processor.js';
@@ -229,5 +232,46 @@ describe('batches of events read on the main thread (Kafka, Event Hubs)', () => 
     expect((JSON.parse(packed.properties) as unknown[])[4]).toEqual({ region: 'r4', n: 4 });
     expect(packed.envelopeErrors).toEqual([[7, 'unreadable', 'schema']]);
     expect(packEvents(events.map((e) => ({ ...e, properties: {} })), [], undefined).properties).toBe('');
+  });
+});
+
+describe('the archive index reads a block\'s edge records only', () => {
+  it('gives the first and last event of the full read, and fails where it fails', () => {
+    const type = avro.Type.forSchema(CAPTURE_SCHEMA as unknown as avro.Schema);
+    const edges = captureBlockEdges(CAPTURE_SCHEMA as unknown as avro.Schema);
+    const full = captureEventReader(CAPTURE_SCHEMA as unknown as avro.Schema);
+    const outcome = (read: () => { first: SourceEvent; last: SourceEvent }): unknown => {
+      try {
+        const { first, last } = read();
+        return { first: seen(first), last: seen(last) };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ position: fc.integer({ min: 0, max: 1000 }), poison: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 6 }) }) }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: -1, max: 1 }),
+        fc.boolean(),
+        (records, countDelta, trailing) => {
+          const data = Buffer.concat([
+            ...records.map(({ position, poison }) =>
+              poison === undefined ? type.toBuffer(captureRecord(position, T0 + position, Buffer.from(`b${position}`), `k${position}`)) : envelopePoisons(position, T0, Buffer.from('x'))[poison]!.raw,
+            ),
+            trailing ? Buffer.from([0]) : Buffer.alloc(0),
+          ]);
+          const count = Math.max(0, records.length + countDelta);
+          const name = 'test.avro';
+          expect(outcome(() => edges(data, count, name))).toEqual(
+            outcome(() => {
+              const events = full(data, count, name);
+              if (events.length === 0) throw new Error(`${name}: an empty block has no first event`);
+              return { first: events[0]!, last: events.at(-1)! };
+            }),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
