@@ -1,6 +1,7 @@
 /**
- * The decode worker (runs inside piscina threads). Compiles each stream's schema once per thread and caches
- * writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
+ * The lane worker (runs inside piscina threads, one per lane): the partitions pinned to this lane live here
+ * (runtime/lane-partition.ts), and their bodies are decoded here. Compiles each stream's schema once per thread and
+ * caches writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
  */
 import avro from 'avsc';
 import { Piscina } from 'piscina';
