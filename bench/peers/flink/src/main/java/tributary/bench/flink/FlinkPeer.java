@@ -98,9 +98,11 @@ public final class FlinkPeer {
             .withOutputFileConfig(parquetFiles)
             .build())
         .name("raw rows -> Parquet");
-    rows.assignTimestampsAndWatermarks(WatermarkStrategy.<OrderRow>forBoundedOutOfOrderness(Duration.ofMillis(options.outOfOrdernessMs))
-            .withTimestampAssigner((row, previous) -> row.createdAt))
-        .keyBy(row -> row.channel + '\u0000' + row.currency)
+    rows.map(Sale::of)
+        .name("project channel, currency, createdAt, totalAmount")
+        .assignTimestampsAndWatermarks(WatermarkStrategy.<Sale>forBoundedOutOfOrderness(Duration.ofMillis(options.outOfOrdernessMs))
+            .withTimestampAssigner((sale, previous) -> sale.createdAt))
+        .keyBy(sale -> sale.channel + '\u0000' + sale.currency)
         .window(TumblingEventTimeWindows.of(Duration.ofMillis(options.windowMs)))
         .aggregate(new CountAndSum(), new WindowRows())
         .sinkTo(FileSink.forBulkFormat(new org.apache.flink.core.fs.Path(outDir.resolve("orders_by_channel_1m").toUri()), new WindowParquet())
@@ -162,18 +164,18 @@ public final class FlinkPeer {
     public Totals() {}
   }
 
-  static final class CountAndSum implements AggregateFunction<OrderRow, Totals, Totals> {
+  static final class CountAndSum implements AggregateFunction<Sale, Totals, Totals> {
     @Override
     public Totals createAccumulator() {
       return new Totals();
     }
 
     @Override
-    public Totals add(OrderRow row, Totals totals) {
-      totals.channel = row.channel;
-      totals.currency = row.currency;
+    public Totals add(Sale sale, Totals totals) {
+      totals.channel = sale.channel;
+      totals.currency = sale.currency;
       totals.count++;
-      totals.sum += row.totalAmount;
+      totals.sum += sale.totalAmount;
       return totals;
     }
 

@@ -1,6 +1,7 @@
 package tributary.bench.flink;
 
 import java.util.HashMap;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.io.api.Binary;
@@ -30,6 +31,11 @@ final class OrderParquet extends ParquetBulkWriter<OrderRow> {
         optional binary _partition_key (STRING);
         optional binary _traceparent (STRING);
       }""");
+
+  @Override
+  protected List<String> uniqueColumns() {
+    return List.of("orderId", "lines", "createdAt", "_position", "_offset", "_enqueued_time", "_traceparent");
+  }
 
   @Override
   protected WriteSupport<OrderRow> writeSupport() {

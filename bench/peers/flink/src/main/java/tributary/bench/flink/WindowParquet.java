@@ -1,6 +1,7 @@
 package tributary.bench.flink;
 
 import java.util.HashMap;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.io.api.Binary;
@@ -22,6 +23,11 @@ final class WindowParquet extends ParquetBulkWriter<WindowRow> {
         required double sum_totalAmount;
         required double mean_totalAmount;
       }""");
+
+  @Override
+  protected List<String> uniqueColumns() {
+    return List.of();
+  }
 
   @Override
   protected WriteSupport<WindowRow> writeSupport() {
