@@ -17,6 +17,9 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.AggregateFunction;
 import org.apache.flink.configuration.BatchExecutionOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.JobManagerOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.connector.file.sink.FileSink;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -85,6 +88,10 @@ public final class FlinkPeer {
     // BATCH mode's adaptive scheduler would pick each operator's parallelism from the data volume; the bench
     // compares at a fixed number of threads (the machine's 2 cores).
     configuration.set(BatchExecutionOptions.ADAPTIVE_AUTO_PARALLELISM_ENABLED, false);
+    // The MiniCluster's servers (BLOB, REST) listen on loopback only: nothing outside this process talks to them.
+    configuration.set(JobManagerOptions.BIND_HOST, "127.0.0.1");
+    configuration.set(TaskManagerOptions.BIND_HOST, "127.0.0.1");
+    configuration.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, configuration);
     env.setRuntimeMode(RuntimeExecutionMode.BATCH);
     env.getConfig().enableObjectReuse();
