@@ -123,6 +123,7 @@ async function flinkPeer(tributaryLake: string) {
   const config = parseConfig(benchConfig(2, tributaryLake), 'bench config');
   const stream = config.streams.orders!;
   const window = config.aggregations[0]!.window;
+  if (window.kind !== 'tumbling') throw new Error(`the Flink peer computes a tumbling aggregate; the bench config's is ${window.kind}`);
   const options: FlinkJobOptions = {
     eventId: stream.eventId,
     eventTime: stream.eventTime,
@@ -130,7 +131,7 @@ async function flinkPeer(tributaryLake: string) {
     allowedLatenessMs: config.processing.allowedLateness,
     dedupRetentionMs: config.processing.dedupRetention,
     eventTimeRange: { minMs: config.processing.eventTimeRange.min, maxMs: config.processing.eventTimeRange.max },
-    windowMs: window.kind === 'tumbling' ? window.size : Number.NaN,
+    windowMs: window.size,
     parallelism: 2,
     heap: '512m',
   };
