@@ -127,6 +127,8 @@ export const processingSchema = z.strictObject({
   allowedOutOfOrderness: duration.default(30_000).describe('watermark = max event time - this'),
   allowedLateness: duration.default(0).describe('how long after the watermark passes a window it still accepts events'),
   dedupRetention: duration.default(3_600_000).describe('how far behind the watermark event ids are remembered'),
+  dedupMaxIds: z.number().int().min(1).max(1_000_000_000).default(2_000_000)
+    .describe('at most this many event ids are remembered per partition (about 26 B each in memory, 16 B in a snapshot): past it the oldest acceptance is forgotten first, so dedup covers the shorter of dedupRetention and the last dedupMaxIds accepted events'),
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),
@@ -137,6 +139,8 @@ export const processingSchema = z.strictObject({
   batchSize: z.number().int().positive().default(8192).describe('events per decode task'),
   inFlightBatches: z.number().int().min(1).max(16).default(2)
     .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
+  inFlightBytes: byteSize.default(64 * 1024 ** 2)
+    .describe('bytes of events (bodies plus ~256 B each) handed over by the source and not yet applied, summed over all partitions of the worker: past it the source waits instead of reading ahead (one batch larger than this still goes when nothing else is in flight)'),
   maxConsecutiveFailures: z.number().int().min(1).default(5)
     .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
   eventTimeRange: z.strictObject({
