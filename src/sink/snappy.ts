@@ -1,10 +1,11 @@
 /**
  * Snappy for Parquet pages: the native binding (npm `snappy`, prebuilt for the common platforms) when it loads
- * and pays, else hyparquet-writer's JavaScript implementation. Both write raw Snappy that every reader decodes;
- * their bytes differ, so one process always uses one of them (files are deterministic per implementation).
+ * and pays, else the JavaScript implementation (./snappy-js.ts: hyparquet-writer's algorithm and bytes, without
+ * its per-byte writes). Both write raw Snappy that every reader decodes; their bytes differ, so one process
+ * always uses one of them (files are deterministic per implementation).
  */
 import { createRequire } from 'node:module';
-import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+import { snappyCompressJs } from './snappy-js.js';
 
 export type SnappyImplementation = 'native' | 'js';
 export type Compress = (bytes: Uint8Array) => Uint8Array;
@@ -29,7 +30,7 @@ export function nativeSnappy(): Compress | null {
   return native;
 }
 
-export const jsSnappy: Compress = snappyCompress;
+export const jsSnappy: Compress = snappyCompressJs;
 
 export function snappyCompressor(implementation: SnappyImplementation): Compress {
   return implementation === 'native' ? (nativeSnappy() ?? jsSnappy) : jsSnappy;
