@@ -16,7 +16,7 @@ export type GateVerdict = 'accept' | 'duplicate' | 'late';
 
 export interface GateSnapshot {
   maxEventTime: number | null;
-  /** hashed event id -> event time, for ids still inside the dedup retention (see state/dedup-set.ts) */
+  /** the dedup log: hashed ids and event times of the latest acceptances, oldest first (see state/dedup-set.ts) */
   seen: DedupEntries;
 }
 
@@ -24,47 +24,57 @@ export interface GateOptions {
   allowedOutOfOrdernessMs: number;
   allowedLatenessMs: number;
   dedupRetentionMs: number;
+  /** the most recent acceptances whose ids are remembered; older ones are forgotten first (processing.dedupMaxIds) */
+  dedupMaxIds: number;
 }
 
 export class EventTimeGate {
   private maxEventTime = Number.NEGATIVE_INFINITY;
-  private seen = new DedupSet();
-  private evictedBelow = Number.NEGATIVE_INFINITY;
+  private seen: DedupSet;
 
-  constructor(private readonly options: GateOptions) {}
+  constructor(private readonly options: GateOptions) {
+    this.seen = new DedupSet(options.dedupMaxIds);
+  }
 
   get watermark(): number {
     return this.maxEventTime - this.options.allowedOutOfOrdernessMs;
   }
 
-  /** Decides one event and, if accepted, lets it advance the watermark. */
+  /**
+   * Decides one event and, if accepted, lets it advance the watermark. An id is a duplicate while its latest
+   * acceptance is among the last `dedupMaxIds` acceptances and its time is at or after the horizon.
+   */
   admit(id: string, eventTime: number): GateVerdict {
-    // Ids behind the horizon are ignored whether or not a sweep has removed them yet, so the verdict never
-    // depends on when eviction last ran (a restored snapshot sweeps on a different schedule).
+    // Ids behind the horizon are ignored whether or not eviction has removed them yet, so the verdict never
+    // depends on when eviction last ran (a restored snapshot evicts on a different schedule).
     const firstSeen = this.seen.get(id);
     if (firstSeen !== undefined && firstSeen >= this.horizon) return 'duplicate';
     if (eventTime + this.options.allowedLatenessMs < this.watermark) return 'late';
-    this.seen.set(id, eventTime);
+    // The count rule evicts inside `add`, at every acceptance, so it is exact whatever the snapshot schedule.
+    this.seen.add(id, eventTime);
     if (eventTime > this.maxEventTime) {
       this.maxEventTime = eventTime;
-      this.evictExpired();
+      // Ids older than the retention can only come back as late events, so they need not be remembered.
+      this.seen.evictBefore(this.horizon);
     }
     return 'accept';
   }
 
-  /** Ids older than the retention can only come back as late events, so they need not be remembered. */
+  /** ids remembered (entries in the dedup log) */
+  get dedupSize(): number {
+    return this.seen.size;
+  }
+
+  /** bytes the dedup set holds */
+  get dedupBytes(): number {
+    return this.seen.byteLength;
+  }
+
   private get horizon(): number {
     return this.watermark - Math.max(this.options.dedupRetentionMs, this.options.allowedLatenessMs);
   }
 
-  private evictExpired(): void {
-    const horizon = this.horizon;
-    // Sweep in steps of a tenth of the retention so eviction stays amortised O(1) per event.
-    if (horizon - this.evictedBelow < this.options.dedupRetentionMs / 10) return;
-    this.seen.retainFrom(horizon);
-    this.evictedBelow = horizon;
-  }
-
+  /** The gate's state; its dedup entries are views valid until the next `admit` (encode or copy them first). */
   snapshot(): GateSnapshot {
     return { maxEventTime: Number.isFinite(this.maxEventTime) ? this.maxEventTime : null, seen: this.seen.entries() };
   }
@@ -72,7 +82,7 @@ export class EventTimeGate {
   static restore(options: GateOptions, snapshot: GateSnapshot): EventTimeGate {
     const gate = new EventTimeGate(options);
     gate.maxEventTime = snapshot.maxEventTime ?? Number.NEGATIVE_INFINITY;
-    gate.seen = DedupSet.from(snapshot.seen);
+    gate.seen = DedupSet.from(snapshot.seen, options.dedupMaxIds);
     return gate;
   }
 }

@@ -127,6 +127,8 @@ export const processingSchema = z.strictObject({
   allowedOutOfOrderness: duration.default(30_000).describe('watermark = max event time - this'),
   allowedLateness: duration.default(0).describe('how long after the watermark passes a window it still accepts events'),
   dedupRetention: duration.default(3_600_000).describe('how far behind the watermark event ids are remembered'),
+  dedupMaxIds: z.number().int().min(1).max(1_000_000_000).default(2_000_000)
+    .describe('at most this many event ids are remembered per partition (about 26 B each in memory, 16 B in a snapshot): past it the oldest acceptance is forgotten first, so dedup covers the shorter of dedupRetention and the last dedupMaxIds accepted events'),
   rowsPerFile: z.number().int().positive().default(200_000).describe('positions per raw-file cell'),
   rowGroupRows: z.number().int().positive().default(32_768).describe('rows per Parquet row group in raw files; groups are encoded as they fill'),
   maxFileBytes: byteSize.default(128 * 1024 ** 2).describe('a cell rolls to a new part file past this many body bytes'),

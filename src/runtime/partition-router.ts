@@ -40,6 +40,8 @@ export class PartitionRouter implements PartitionHandler {
   private readonly failures = new Map<string, FailureRecord>();
   /** one for the worker: what sources read ahead is bounded in sum, however many partitions they serve */
   private readonly budget: InFlightBudget;
+  /** Capture blocks are read in each partition's lane (see PartitionProcessor) */
+  readonly takesCaptureBlocks = true;
 
   constructor(
     private readonly plans: Map<string, StreamPlan>,

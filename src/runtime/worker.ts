@@ -82,6 +82,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
         allowedOutOfOrdernessMs: processing.allowedOutOfOrderness,
         allowedLatenessMs: processing.allowedLateness,
         dedupRetentionMs: processing.dedupRetention,
+        dedupMaxIds: processing.dedupMaxIds,
       },
       inFlightBatches: processing.inFlightBatches,
       inFlightBytes: processing.inFlightBytes,

@@ -110,10 +110,11 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
       }
       ranges.set(`${row.stream}/${row.partition}`, { fromCell, endCell: Math.max(endCell, fromCell) });
       if (row.state === 'snapshot') {
+        // Read whole (manifest and dedup segments) and written whole into the scratch state.
         const key = snapshotKey(row.stream, row.partition, row.start);
-        const bytes = await mainState.get(key);
-        if (!bytes) throw new TributaryError('INPUT_MISSING', `${mainState.location}/${key} disappeared while preparing the range replay`);
-        await scratchState.put(key, bytes);
+        const snapshot = await snapshots.read({ key });
+        if (!snapshot) throw new TributaryError('INPUT_MISSING', `${mainState.location}/${key} disappeared while preparing the range replay`);
+        await new SnapshotStore(scratchState).write(snapshot);
       }
     }
     const scratchConfig: TributaryConfig = {

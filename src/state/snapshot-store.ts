@@ -4,10 +4,31 @@
  * the state of that moment. The processor calls it twice: on restore (`latestAtOrBefore`) and on commit (`write`).
  * Retention keeps the newest `count` snapshots that are younger than `age` (by the time they were written); the
  * newest one, the one a plain restart needs, is never deleted.
+ *
+ * Incremental: the dedup set is most of a partition's state and changes only at its ends (new acceptances at the
+ * tail, evictions at the head; see dedup-set.ts), so a snapshot does not carry it. Each `pos….snap` is a manifest
+ * (the rest of the state, small) naming a chain of dedup segments (`seg<16 digits>.dseg`, named by the position of
+ * the snapshot that wrote them), whose entries together are the set. A write stores the entries added since the
+ * previous snapshot this process wrote as one new segment (the first write after a restore stores them all), then
+ * the manifest: a crash between the two leaves the previous manifest
+ * and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
+ * the retention. Segments whose entries have all been evicted drop out of the next manifest's chain. The chain is
+ * compacted (the live entries written as one segment) when it grows past `maxSegments` or when more than half of
+ * what it stores has been evicted, so a restore reads a bounded number of objects and storage stays within twice
+ * the live set (plus `slack` entries) per retained manifest.
+ *
+ * A manifest names only segments written at or before its own position, so a reset that deletes the snapshots
+ * after a position may delete the segments after it too, and every retained manifest stays readable. A segment is
+ * deleted once no retained manifest names it (the names are kept in the manifest's metadata, so the retention needs
+ * a listing only).
  */
-import type { Fence, ObjectStore, StoreCallOptions } from '../core/object-store.js';
-import { decodeSnapshot, encodeSnapshot, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import type { Fence, ObjectInfo, ObjectStore, StoreCallOptions } from '../core/object-store.js';
+import { TributaryError } from '../core/errors.js';
+import {
+  decodeManifest, decodeSegment, encodeSegment, encodeSnapshot, type PartitionSnapshot, type SegmentRef, type StoredSnapshot,
+} from '../aggregate/snapshot.js';
 import { legacySnapshotKey, snapshotKey, snapshotPosition, snapshotPrefix } from '../sink/lake-layout.js';
+import type { DedupEntries } from './dedup-set.js';
 
 export interface SnapshotRetention {
   /** at most this many snapshots per partition */
@@ -23,16 +44,57 @@ export interface SnapshotRef {
   position: number;
   /** when it was written (epoch ms), if the store kept it */
   writtenAtMs: number | undefined;
+  /** the manifest's bytes (its dedup segments are separate objects) */
   bytes: number;
 }
 
+/** Bounds on a chain of dedup segments; past either, the next write compacts it into one segment. */
+export interface ChainLimits {
+  /** segments a manifest may name */
+  maxSegments: number;
+  /** stored entries may exceed twice the live ones by this many (no rewrite for tiny sets) */
+  slack: number;
+}
+
+/**
+ * 32 segments: with the default dedupMaxIds (2 M) and rowsPerFile (200 k) the set spans at most 10 cells, so a
+ * chain never reaches it in steady state and every snapshot writes only what was added; a retention spanning
+ * more cells than this costs a whole rewrite every 32 snapshots.
+ */
+export const DEFAULT_CHAIN_LIMITS: ChainLimits = { maxSegments: 32, slack: 65_536 };
+
 const WRITTEN_AT = 'writtenat';
+/** manifest metadata: the positions of the segments it names, comma-separated ("none" for no segment) */
+const SEGMENTS = 'segments';
+
+/** What this process last wrote for a partition: the chain the next write builds on. */
+interface Chain {
+  position: number;
+  first: number;
+  end: number;
+  segments: SegmentRef[];
+  /** the last entry (hash words and time), to check that the next snapshot continues this one */
+  last: [number, number, number] | undefined;
+}
+
+/** A segment's key: the position of the snapshot that wrote it, zero-padded like the manifests. */
+export function segmentKey(stream: string, partition: string, position: number): string {
+  return `${snapshotPrefix(stream, partition)}seg${String(position).padStart(16, '0')}.dseg`;
+}
+
+function segmentPosition(key: string): number | undefined {
+  const match = /\/seg(\d{16})\.dseg$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
 
 export class SnapshotStore {
+  private readonly chains = new Map<string, Chain>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly retention: SnapshotRetention = DEFAULT_SNAPSHOT_RETENTION,
     private readonly now: () => number = Date.now,
+    private readonly limits: ChainLimits = DEFAULT_CHAIN_LIMITS,
   ) {}
 
   get location(): string {
@@ -41,42 +103,45 @@ export class SnapshotStore {
 
   /** The partition's snapshots, oldest position first. */
   async history(stream: string, partition: string, options: StoreCallOptions = {}): Promise<SnapshotRef[]> {
-    const refs: SnapshotRef[] = [];
-    for (const object of await this.store.list(snapshotPrefix(stream, partition), options)) {
-      const position = snapshotPosition(object.key);
-      if (position === undefined) continue;
-      const written = Number(object.metadata[WRITTEN_AT]);
-      refs.push({ key: object.key, position, writtenAtMs: Number.isFinite(written) ? written : undefined, bytes: object.size });
-    }
-    return refs.sort((a, b) => a.position - b.position);
+    return manifests(await this.store.list(snapshotPrefix(stream, partition), options));
   }
 
   async read(ref: Pick<SnapshotRef, 'key'>, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
-    const bytes = await this.store.get(ref.key, options);
-    return bytes ? decodeSnapshot(bytes, `${this.store.location}/${ref.key}`) : undefined;
+    return this.readChain(ref.key, options);
   }
 
-  /** The newest snapshot at or before `position` (the newest of all when omitted), or undefined. */
+  /**
+   * The newest snapshot at or before `position` (the newest of all when omitted), or undefined. The next `write`
+   * for this partition after a restore is written whole: its chain then holds only segments this process wrote,
+   * which a previous owner still running (its writes fenced off, its retention not) cannot delete under it.
+   */
   async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
+    this.chains.delete(chainId(stream, partition));
     const history = await this.history(stream, partition, options);
     const ref = history.filter((r) => r.position <= position).at(-1);
     if (ref) return this.read(ref, options);
     if (history.length > 0) return undefined;
     // State from before the history existed: one snapshot per partition under the old name.
-    const legacyKey = legacySnapshotKey(stream, partition);
-    const legacy = await this.read({ key: legacyKey }, options);
+    const legacy = await this.read({ key: legacySnapshotKey(stream, partition) }, options);
     return legacy && legacy.position <= position ? legacy : undefined;
   }
 
   /**
-   * Writes a snapshot into the history, then applies the retention. With a fence (the owner's epoch), the write
-   * is refused when a newer owner already wrote that position.
+   * Writes a snapshot into the history (its new dedup entries as a segment, then the manifest), then applies the
+   * retention. With a fence (the owner's epoch), each write is refused when a newer owner already wrote that key.
    */
   async write(snapshot: PartitionSnapshot, fence?: Fence, options: StoreCallOptions = {}): Promise<void> {
-    const key = snapshotKey(snapshot.stream, snapshot.partition, snapshot.position);
-    const metadata = { [WRITTEN_AT]: String(this.now()) };
-    if (fence) await this.store.putFenced(key, encodeSnapshot(snapshot), metadata, fence, options);
-    else await this.store.put(key, encodeSnapshot(snapshot), metadata, options);
+    const id = chainId(snapshot.stream, snapshot.partition);
+    const { segments, added } = plan(this.chains.get(id), snapshot, this.limits);
+    const writtenAt = String(this.now());
+    if (added) {
+      await this.put(segmentKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSegment(added), { [WRITTEN_AT]: writtenAt }, fence, options);
+    }
+    const metadata = { [WRITTEN_AT]: writtenAt, [SEGMENTS]: segments.length > 0 ? segments.map((s) => s.position).join(',') : 'none' };
+    // Only a manifest written in full makes the chain the one to build on: a failed write leaves the last one.
+    this.chains.delete(id);
+    await this.put(snapshotKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSnapshot(snapshot, segments), metadata, fence, options);
+    this.chains.set(id, chainOf(snapshot, segments));
     await this.prune(snapshot.stream, snapshot.partition, options);
   }
 
@@ -87,22 +152,160 @@ export class SnapshotStore {
     return history.filter((ref, i) => i < history.length - 1 && (i < history.length - keep || (ref.writtenAtMs !== undefined && ref.writtenAtMs < cutoff)));
   }
 
+  /** Applies the retention: expired manifests, then the segments no remaining manifest names. */
   async prune(stream: string, partition: string, options: StoreCallOptions = {}): Promise<void> {
-    for (const ref of this.expired(await this.history(stream, partition, options))) await this.store.delete(ref.key, options);
+    const objects = await this.store.list(snapshotPrefix(stream, partition), options);
+    const history = manifests(objects);
+    const expired = new Set(this.expired(history).map((r) => r.key));
+    for (const key of expired) await this.store.delete(key, options);
+    const kept = objects.filter((o) => snapshotPosition(o.key) !== undefined && !expired.has(o.key));
+    const named = new Set<number>();
+    for (const manifest of kept) {
+      const list = manifest.metadata[SEGMENTS];
+      // A manifest that does not say (an older format's) might name any segment: delete none.
+      if (list === undefined) return;
+      if (list !== 'none') for (const p of list.split(',')) named.add(Number(p));
+    }
+    // Segments past the newest manifest belong to a write in progress (or one that crashed; the next write at
+    // that position replaces it).
+    const newest = Math.max(...kept.map((o) => snapshotPosition(o.key)!), Number.NEGATIVE_INFINITY);
+    for (const object of objects) {
+      const position = segmentPosition(object.key);
+      if (position !== undefined && position <= newest && !named.has(position)) await this.store.delete(object.key, options);
+    }
   }
 
   /**
-   * Deletes the snapshots after `position` (a reset that moves a partition back): a replay from `position`
-   * writes them again, with the same content when the settings are the same.
+   * Deletes the snapshots after `position` (a reset that moves a partition back), and the segments written after
+   * it, which only those snapshots name: a replay from `position` writes them again, with the same content when
+   * the settings are the same.
    */
   async deleteAfter(stream: string, partition: string, position: number): Promise<SnapshotRef[]> {
-    const removed = (await this.history(stream, partition)).filter((r) => r.position > position);
+    this.chains.delete(chainId(stream, partition));
+    const objects = await this.store.list(snapshotPrefix(stream, partition));
+    const removed = manifests(objects).filter((r) => r.position > position);
     for (const ref of removed) await this.store.delete(ref.key);
+    for (const object of objects) {
+      const at = segmentPosition(object.key);
+      if (at !== undefined && at > position) await this.store.delete(object.key);
+    }
     const legacyKey = legacySnapshotKey(stream, partition);
     const legacy = await this.read({ key: legacyKey });
     if (legacy && legacy.position > position) await this.store.delete(legacyKey);
     return removed;
   }
+
+  private async put(key: string, bytes: Uint8Array, metadata: Record<string, string>, fence: Fence | undefined, options: StoreCallOptions): Promise<void> {
+    if (fence) await this.store.putFenced(key, bytes, metadata, fence, options);
+    else await this.store.put(key, bytes, metadata, options);
+  }
+
+  /** A manifest and its segments, assembled into the snapshot; undefined when the manifest is absent. */
+  private async readChain(key: string, options: StoreCallOptions): Promise<PartitionSnapshot | undefined> {
+    const bytes = await this.store.get(key, options);
+    if (!bytes) return undefined;
+    const name = `${this.store.location}/${key}`;
+    const stored = decodeManifest(bytes, name);
+    if (!stored.segments) return stored.snapshot;
+    return { ...stored.snapshot, gate: { ...stored.snapshot.gate, seen: await this.readSegments(stored, name, options) } };
+  }
+
+  private async readSegments(stored: StoredSnapshot, name: string, options: StoreCallOptions): Promise<DedupEntries> {
+    const { stream, partition } = stored.snapshot;
+    const first = stored.snapshot.gate.seen.first;
+    const count = stored.end - first;
+    const corrupt = (why: string): TributaryError => new TributaryError('INPUT_UNREADABLE', `${name}: corrupt state snapshot (${why})`);
+    if (count < 0) throw corrupt(`its dedup entries end at seq ${stored.end}, before they start at ${first}`);
+    // The chain must cover [first, end) with no gap: segments in order, each starting where the one before ended.
+    let next = stored.segments![0]?.from ?? first;
+    if (next > first) throw corrupt(`its first dedup segment starts at seq ${next}, after ${first}`);
+    for (const s of stored.segments!) {
+      if (s.from !== next || s.to <= s.from) throw corrupt(`dedup segment at ${s.position} covers [${s.from}, ${s.to}), expected to start at ${next}`);
+      next = s.to;
+    }
+    if (next !== stored.end) throw corrupt(`its dedup segments end at seq ${next}, not ${stored.end}`);
+    const parts = await Promise.all(stored.segments!.map(async (s) => {
+      const key = segmentKey(stream, partition, s.position);
+      const bytes = await this.store.get(key, options);
+      if (!bytes) throw new TributaryError('INPUT_UNREADABLE', `${name}: names dedup segment ${this.store.location}/${key}, which is missing`);
+      const entries = decodeSegment(bytes, `${this.store.location}/${key}`);
+      if (entries.first !== s.from || entries.times.length !== s.to - s.from) {
+        throw corrupt(`dedup segment ${key} holds [${entries.first}, ${entries.first + entries.times.length}), the manifest expects [${s.from}, ${s.to})`);
+      }
+      return entries;
+    }));
+    const hashes = new Uint32Array(count * 2);
+    const times = new Float64Array(count);
+    for (const part of parts) {
+      // Entries before `first` were evicted after the segment was written.
+      const skip = Math.max(0, first - part.first);
+      hashes.set(part.hashes.subarray(skip * 2), (part.first + skip - first) * 2);
+      times.set(part.times.subarray(skip), part.first + skip - first);
+    }
+    return { first, hashes, times };
+  }
+}
+
+/**
+ * The segments the manifest of `snapshot` names, and the entries to write as its new segment (none when nothing
+ * was added). The new snapshot continues the previous one when it is at a later position and its entries are the
+ * previous ones' minus evictions at the head plus new ones at the tail; anything else is written whole.
+ */
+function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } {
+  const seen = snapshot.gate.seen;
+  const first = seen.first;
+  const end = first + seen.times.length;
+  const whole = (): { segments: SegmentRef[]; added: DedupEntries | undefined } =>
+    end > first ? { segments: [{ position: snapshot.position, from: first, to: end }], added: seen } : { segments: [], added: undefined };
+  if (!previous || !continues(previous, snapshot)) return whole();
+  const live = previous.segments.filter((s) => s.to > first);
+  const from = Math.max(previous.end, first);
+  const stored = live.reduce((sum, s) => sum + (s.to - s.from), 0) + (end - from);
+  const chainLength = live.length + (end > from ? 1 : 0);
+  if (chainLength > limits.maxSegments || stored > 2 * (end - first) + limits.slack) return whole();
+  if (end === from) return { segments: live, added: undefined };
+  const skip = from - first;
+  return {
+    segments: [...live, { position: snapshot.position, from, to: end }],
+    added: { first: from, hashes: seen.hashes.subarray(skip * 2), times: seen.times.subarray(skip) },
+  };
+}
+
+function continues(previous: Chain, snapshot: PartitionSnapshot): boolean {
+  const seen = snapshot.gate.seen;
+  const first = seen.first;
+  const end = first + seen.times.length;
+  if (!(previous.position < snapshot.position && previous.first <= first && previous.end <= end)) return false;
+  if (previous.end <= first || !previous.last) return true; // every earlier entry was evicted: nothing to compare
+  const i = previous.end - 1 - first;
+  return seen.hashes[i * 2] === previous.last[0] && seen.hashes[i * 2 + 1] === previous.last[1] && Object.is(seen.times[i], previous.last[2]);
+}
+
+function chainOf(snapshot: PartitionSnapshot, segments: SegmentRef[]): Chain {
+  const seen = snapshot.gate.seen;
+  const n = seen.times.length;
+  return {
+    position: snapshot.position,
+    first: seen.first,
+    end: seen.first + n,
+    segments,
+    last: n > 0 ? [seen.hashes[(n - 1) * 2]!, seen.hashes[(n - 1) * 2 + 1]!, seen.times[n - 1]!] : undefined,
+  };
+}
+
+function manifests(objects: ObjectInfo[]): SnapshotRef[] {
+  const refs: SnapshotRef[] = [];
+  for (const object of objects) {
+    const position = snapshotPosition(object.key);
+    if (position === undefined) continue;
+    const written = Number(object.metadata[WRITTEN_AT]);
+    refs.push({ key: object.key, position, writtenAtMs: Number.isFinite(written) ? written : undefined, bytes: object.size });
+  }
+  return refs.sort((a, b) => a.position - b.position);
+}
+
+function chainId(stream: string, partition: string): string {
+  return `${stream}\u0000${partition}`;
 }
 
 /** The retention as configured under `state.snapshotRetention` (defaults when absent). */

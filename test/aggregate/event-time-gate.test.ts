@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventTimeGate } from '../../src/aggregate/event-time-gate.js';
 
-const options = { allowedOutOfOrdernessMs: 10_000, allowedLatenessMs: 0, dedupRetentionMs: 60_000 };
+const options = { allowedOutOfOrdernessMs: 10_000, allowedLatenessMs: 0, dedupRetentionMs: 60_000, dedupMaxIds: 1_000_000 };
 
 describe('EventTimeGate', () => {
   it('counts a redelivered event once', () => {

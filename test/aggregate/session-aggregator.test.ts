@@ -42,7 +42,7 @@ describe('SessionAggregator', () => {
     times.forEach((t, row) => straight.add(t, columns, row));
     const half = createAggregator(spec);
     times.slice(0, 3).forEach((t, row) => half.add(t, columns, row));
-    const bytes = encodeSnapshot({ version: 1, stream: 's', partition: '0', fingerprint: '', position: 0, offsetBefore: '', gate: { maxEventTime: null, seen: { hashes: new Uint32Array(0), times: new Float64Array(0) } }, aggregators: { s: half.snapshot() } });
+    const bytes = encodeSnapshot({ version: 1, stream: 's', partition: '0', fingerprint: '', position: 0, offsetBefore: '', gate: { maxEventTime: null, seen: { first: 0, hashes: new Uint32Array(0), times: new Float64Array(0) } }, aggregators: { s: half.snapshot() } });
     const resumed = restoreAggregator(spec, decodeSnapshot(bytes).aggregators.s!);
     times.slice(3).forEach((t, i) => resumed.add(t, columns, 3 + i));
     expect(resumed.rowsOf(0, true)).toEqual(straight.rowsOf(0, true));

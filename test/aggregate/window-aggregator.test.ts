@@ -45,7 +45,7 @@ describe('WindowAggregator', () => {
     times.forEach((t, row) => straight.add(t, columns, row));
     const half = new WindowAggregator(spec);
     times.slice(0, 4).forEach((t, row) => half.add(t, columns, row));
-    const bytes = encodeSnapshot({ version: 1, stream: 's', partition: '0', fingerprint: '', position: 0, offsetBefore: '', gate: { maxEventTime: null, seen: { hashes: new Uint32Array(0), times: new Float64Array(0) } }, aggregators: { a: half.snapshot() } });
+    const bytes = encodeSnapshot({ version: 1, stream: 's', partition: '0', fingerprint: '', position: 0, offsetBefore: '', gate: { maxEventTime: null, seen: { first: 0, hashes: new Uint32Array(0), times: new Float64Array(0) } }, aggregators: { a: half.snapshot() } });
     const resumed = WindowAggregator.restore(spec, decodeSnapshot(bytes).aggregators.a as AggregatorSnapshot);
     resumed.add(times[4]!, columns, 4);
     expect(resumed.rowsOf(0, true)).toEqual(straight.rowsOf(0, true));

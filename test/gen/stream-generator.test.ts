@@ -75,7 +75,7 @@ function inspect(deliveries: Delivery[], partitions: number) {
   for (const { ordinal } of deliveries) deliveriesPerOrdinal.set(ordinal, (deliveriesPerOrdinal.get(ordinal) ?? 0) + 1);
 
   byPartition.forEach((list, partition) => {
-    const gate = new EventTimeGate({ allowedOutOfOrdernessMs: OOO, allowedLatenessMs: LATENESS, dedupRetentionMs: 3_600_000 });
+    const gate = new EventTimeGate({ allowedOutOfOrdernessMs: OOO, allowedLatenessMs: LATENESS, dedupRetentionMs: 3_600_000, dedupMaxIds: 1_000_000 });
     const firstSeen = new Map<string, { position: number; body: Buffer; properties: Record<string, string> }>();
     let maxEventTime = Number.NEGATIVE_INFINITY;
     let lastEnqueued = Number.NEGATIVE_INFINITY;

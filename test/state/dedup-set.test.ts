@@ -4,29 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventTimeGate, type GateOptions, type GateVerdict } from '../../src/aggregate/event-time-gate.js';
+import { EventTimeGate, type GateOptions } from '../../src/aggregate/event-time-gate.js';
 import { DedupSet, hash64 } from '../../src/state/dedup-set.js';
+import { gateIds, ModelGate } from '../support/gate-model.js';
 
-/** The gate's rule written out with the ids themselves as keys and no eviction at all. */
-class ModelGate {
-  private maxEventTime = Number.NEGATIVE_INFINITY;
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly options: GateOptions) {}
-  admit(id: string, eventTime: number): GateVerdict {
-    const watermark = this.maxEventTime - this.options.allowedOutOfOrdernessMs;
-    const horizon = watermark - Math.max(this.options.dedupRetentionMs, this.options.allowedLatenessMs);
-    const first = this.seen.get(id);
-    if (first !== undefined && first >= horizon) return 'duplicate';
-    if (eventTime + this.options.allowedLatenessMs < watermark) return 'late';
-    this.seen.set(id, eventTime);
-    this.maxEventTime = Math.max(this.maxEventTime, eventTime);
-    return 'accept';
-  }
-}
-
-const options: GateOptions = { allowedOutOfOrdernessMs: 50, allowedLatenessMs: 20, dedupRetentionMs: 200 };
-const ids = fc.oneof(fc.constantFrom('#NaN', '#Infinity', '#-Infinity', 'NaN', '', 'a', '0', '-0', '1e3'), fc.string({ maxLength: 6 }), fc.nat(300).map(String));
-const events = fc.array(fc.tuple(ids, fc.integer({ min: 0, max: 5000 })), { maxLength: 400 });
+const options: GateOptions = { allowedOutOfOrdernessMs: 50, allowedLatenessMs: 20, dedupRetentionMs: 200, dedupMaxIds: 1_000_000 };
+const events = fc.array(fc.tuple(gateIds, fc.integer({ min: 0, max: 5000 })), { maxLength: 400 });
 
 describe('DedupSet', () => {
   it('gives the verdicts of a Map of the ids, with a snapshot and restore anywhere', () => {
@@ -35,7 +18,7 @@ describe('DedupSet', () => {
         const model = new ModelGate(options);
         let gate = new EventTimeGate(options);
         sequence.forEach(([id, time], i) => {
-          if (i === cut) gate = EventTimeGate.restore(options, gate.snapshot());
+          if (i === cut) gate = EventTimeGate.restore(options, structuredClone(gate.snapshot()));
           expect(gate.admit(id, time), `event ${i} (${id} @ ${time})`).toBe(model.admit(id, time));
         });
       }),
@@ -43,9 +26,38 @@ describe('DedupSet', () => {
     );
   });
 
+  it('bounded by count as well: the oldest acceptances are forgotten first, with restores anywhere', () => {
+    fc.assert(
+      fc.property(events, fc.integer({ min: 1, max: 40 }), fc.array(fc.nat(400), { maxLength: 4 }), (sequence, maxIds, cuts) => {
+        const bounded = { ...options, dedupMaxIds: maxIds };
+        const model = new ModelGate(bounded);
+        let gate = new EventTimeGate(bounded);
+        sequence.forEach(([id, time], i) => {
+          if (cuts.includes(i)) gate = EventTimeGate.restore(bounded, structuredClone(gate.snapshot()));
+          expect(gate.admit(id, time), `event ${i} (${id} @ ${time}), maxIds ${maxIds}`).toBe(model.admit(id, time));
+          expect(gate.dedupSize).toBeLessThanOrEqual(maxIds);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('forgets exactly the oldest acceptance when a new one passes maxIds', () => {
+    const set = new DedupSet(3);
+    for (const id of ['a', 'b', 'c', 'd']) set.add(id, 1);
+    expect(['a', 'b', 'c', 'd'].map((id) => set.get(id))).toEqual([undefined, 1, 1, 1]);
+    // 'b' accepted again is the newest acceptance; its first one is the oldest and goes, 'c' stays
+    set.add('b', 2);
+    expect(['b', 'c', 'd'].map((id) => set.get(id))).toEqual([2, 1, 1]);
+    expect(set.entries().first).toBe(2);
+    expect([...set.entries().times]).toEqual([1, 1, 2]);
+    set.add('e', 3);
+    expect(['b', 'c', 'd', 'e'].map((id) => set.get(id))).toEqual([2, undefined, 1, 3]);
+  });
+
   it('keeps every id through growth and finds none it was not given', () => {
     const set = new DedupSet();
-    for (let i = 0; i < 50_000; i++) set.set(`id-${i}`, i);
+    for (let i = 0; i < 50_000; i++) set.add(`id-${i}`, i);
     expect(set.size).toBe(50_000);
     for (let i = 0; i < 50_000; i++) expect(set.get(`id-${i}`)).toBe(i);
     let found = 0;
@@ -56,31 +68,45 @@ describe('DedupSet', () => {
   it('stays within 32 bytes per id in memory and takes 16 per id in a snapshot', () => {
     const set = new DedupSet();
     for (let n = 1; n <= 200_000; n++) {
-      set.set(`order-${n}`, n);
+      set.add(`order-${n}`, n);
       if (n >= 1000 && n % 997 === 0) expect(set.byteLength / n, `at ${n} ids`).toBeLessThanOrEqual(32);
     }
     const entries = set.entries();
     expect(entries.hashes.byteLength + entries.times.byteLength).toBe(200_000 * 16);
   });
 
-  it('keeps only entries at or after the horizon and shrinks with them', () => {
-    const set = new DedupSet();
-    for (let i = 0; i < 10_000; i++) set.set(`e${i}`, i);
-    const big = set.byteLength;
-    set.retainFrom(9_000);
-    expect(set.size).toBe(1000);
-    expect(set.byteLength).toBeLessThan(big / 5);
-    expect(set.get('e8999')).toBeUndefined();
-    expect(set.get('e9000')).toBe(9000);
+  it('stays within 32 bytes per id at a steady state of evictions by count', () => {
+    const set = new DedupSet(50_000);
+    for (let n = 1; n <= 400_000; n++) {
+      set.add(`order-${n}`, n);
+      if (n >= 50_000 && n % 997 === 0) expect(set.byteLength / set.size, `at ${n} acceptances`).toBeLessThanOrEqual(32);
+    }
+    expect(set.size).toBe(50_000);
+    expect(set.get('order-350000')).toBeUndefined();
+    expect(set.get('order-350001')).toBe(350_001);
   });
 
-  it('snapshots equal sets to equal entries whatever order they were filled in', () => {
-    const a = new DedupSet();
-    const b = new DedupSet();
-    for (let i = 0; i < 1000; i++) a.set(`x${i}`, i);
-    for (let i = 999; i >= 0; i--) b.set(`x${i}`, i);
-    expect(a.entries()).toEqual(b.entries());
-    expect(DedupSet.from(a.entries()).entries()).toEqual(a.entries());
+  it('evicts by time from the oldest acceptance on, up to the first one still inside', () => {
+    const set = new DedupSet();
+    for (let i = 0; i < 10_000; i++) set.add(`e${i}`, i);
+    set.add('late', 5);
+    set.evictBefore(9_000);
+    expect(set.size).toBe(1001);
+    expect(set.get('e8999')).toBeUndefined();
+    expect(set.get('e9000')).toBe(9000);
+    expect(set.entries().first).toBe(9000);
+  });
+
+  it('snapshots the same history to the same entries, whatever the restores in between', () => {
+    const a = new DedupSet(700);
+    let b = new DedupSet(700);
+    for (let i = 0; i < 1000; i++) {
+      a.add(`x${i % 800}`, i);
+      b.add(`x${i % 800}`, i);
+      if (i % 97 === 0) b = DedupSet.from(structuredClone(b.entries()), 700);
+    }
+    expect(b.entries()).toEqual(a.entries());
+    expect(DedupSet.from(a.entries(), 700).entries()).toEqual(a.entries());
   });
 
   it('hashes text by its characters: "#NaN", "NaN" and numbers spelled differently are different ids', () => {
