@@ -10,7 +10,7 @@
  * small batches cannot starve one with large batches.
  */
 import { abortError } from '../core/errors.js';
-import type { SourceEvent } from '../core/source.js';
+import type { PartitionBatch } from '../core/source.js';
 
 /**
  * What an event costs in flight besides its body, as an estimate: its SourceEvent (offset text, partition key,
@@ -19,10 +19,17 @@ import type { SourceEvent } from '../core/source.js';
  */
 export const EVENT_OVERHEAD_BYTES = 256;
 
-/** The bytes a batch of events holds while in flight (see EVENT_OVERHEAD_BYTES). */
-export function inFlightBytesOf(events: readonly SourceEvent[]): number {
-  let bytes = events.length * EVENT_OVERHEAD_BYTES;
-  for (const event of events) bytes += event.body.byteLength;
+/**
+ * The bytes a batch holds while in flight (see EVENT_OVERHEAD_BYTES): its events' bodies, or for Capture blocks
+ * handed over unparsed their stored bytes, plus the overhead per event or record.
+ */
+export function inFlightBytesOf(batch: Pick<PartitionBatch, 'events' | 'capture'>): number {
+  let bytes = batch.events.length * EVENT_OVERHEAD_BYTES;
+  for (const event of batch.events) bytes += event.body.byteLength;
+  if (batch.capture) {
+    bytes += batch.capture.data.byteLength;
+    for (const item of batch.capture.items) if ('count' in item) bytes += item.count * EVENT_OVERHEAD_BYTES;
+  }
   return bytes;
 }
 

@@ -68,7 +68,7 @@ export class PartitionDriver {
     }
     // The window slot is taken before the bytes are waited for, so a second offer of this partition cannot pass.
     this.inFlight++;
-    const bytes = inFlightBytesOf(batch.events);
+    const bytes = inFlightBytesOf(batch);
     try {
       await this.options.budget?.acquire(bytes, this.abort.signal);
     } catch (error) {
