@@ -1,5 +1,5 @@
 /**
- * Bare Parquet writing of one table with hyparquet-writer (through encodeParquet, what the sink uses) and with
+ * Bare Parquet writing of one table with encodeParquet (what the sink uses) and with
  * parquetjs-lite (for comparison), same rows, same column types, snappy. `npm run bench` calls
  * measureParquetWriters on rows decoded from the generated archive; run this file directly for a synthetic table:
  *   npm run build && node dist/bench/parquet-writers.js [rows] [repeats]
@@ -15,14 +15,14 @@ import { encodeParquet } from '../src/sink/parquet.js';
 import type { ColumnSpec, ColumnType, TableData } from '../src/sink/table.js';
 
 export interface ParquetWriterFigures {
-  writer: 'hyparquet-writer' | 'parquetjs-lite';
+  writer: 'tributary' | 'parquetjs-lite';
   rows: number;
   repeats: number;
   /** Median of the timed runs. */
   seconds: number;
   rowsPerSecond: number;
   bestRowsPerSecond: number;
-  /** Size of the file written (identical on every run for hyparquet-writer). */
+  /** Size of the file written (identical on every run for encodeParquet). */
   bytes: number;
 }
 
@@ -30,7 +30,7 @@ export async function measureParquetWriters(table: TableData, repeats: number): 
   if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`repeats must be a positive integer, got ${repeats}`);
   const rows = table.columns[0]?.length ?? 0;
   return [
-    await measure('hyparquet-writer', rows, repeats, async () => encodeParquet(table).byteLength),
+    await measure('tributary', rows, repeats, async () => encodeParquet(table).byteLength),
     await measure('parquetjs-lite', rows, repeats, () => writeWithParquetjs(table)),
   ];
 }

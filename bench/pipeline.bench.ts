@@ -27,7 +27,8 @@ import { packBodies } from '../src/ingest/decode/pool.js';
 import { DecodeStatus } from '../src/ingest/decode/task.js';
 import { loadStreamPlans } from '../src/runtime/stream-plan.js';
 import { LocalObjectStore } from '../src/sink/local-object-store.js';
-import { assembleParquet, encodeRowGroup } from '../src/sink/parquet.js';
+import { DEFAULT_SNAPPY, assembleParquet, encodeRowGroup } from '../src/sink/parquet.js';
+import * as hyparquetReference from './hyparquet-reference.js';
 import { nativeSnappy, type SnappyImplementation } from '../src/sink/snappy.js';
 import type { TableData } from '../src/sink/table.js';
 import avro from 'avsc';
@@ -193,38 +194,50 @@ async function main(): Promise<void> {
     ],
   };
   const rows = okEvents.length;
-  const encodeWith = (snappy: SnappyImplementation) => {
+  // The encoder (src/sink/parquet.ts) against the hyparquet-writer one it replaced (bench/hyparquet-reference.ts),
+  // alternating within one run so both see the same machine load.
+  type Encoder = { encodeRowGroup: typeof encodeRowGroup; assembleParquet: typeof assembleParquet };
+  const encoders: Record<'before' | 'after', Encoder> = { before: hyparquetReference, after: { encodeRowGroup, assembleParquet } };
+  const encodeWith = (snappy: SnappyImplementation, encoder: Encoder = encoders.after) => {
     let bytes = 0;
     const cpu = cpuUs(() => {
       const groups = [];
       for (let start = 0; start < rows; start += ROW_GROUP_ROWS) {
-        groups.push(encodeRowGroup({ schema: raw.schema, columns: raw.columns.map((c) => c.slice(start, start + ROW_GROUP_ROWS)) }, { snappy }));
+        groups.push(encoder.encodeRowGroup({ schema: raw.schema, columns: raw.columns.map((c) => c.slice(start, start + ROW_GROUP_ROWS)) }, { snappy }));
       }
-      bytes = assembleParquet(raw.schema, groups).byteLength;
+      bytes = encoder.assembleParquet(raw.schema, groups).byteLength;
     });
     return { cpu, bytes };
   };
   const encode: Record<SnappyImplementation, { cpu: number; bytes: number }> = { js: { cpu: Infinity, bytes: 0 }, native: { cpu: Infinity, bytes: 0 } };
+  const encodeBefore: Record<SnappyImplementation, { cpu: number; bytes: number }> = { js: { cpu: Infinity, bytes: 0 }, native: { cpu: Infinity, bytes: 0 } };
   for (let round = 0; round < 3; round++) {
     for (const snappy of ['js', 'native'] as const) {
       const run = encodeWith(snappy);
       if (run.cpu < encode[snappy].cpu) encode[snappy] = run;
+      const before = encodeWith(snappy, encoders.before);
+      if (before.cpu < encodeBefore[snappy].cpu) encodeBefore[snappy] = before;
     }
   }
-  process.stderr.write(`encode: js snappy ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)} us/row\n`);
+  process.stderr.write(
+    `encode: js snappy ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)} us/row (${fmt(encode.native.bytes)} B); ` +
+      `hyparquet-writer before: js ${us(encodeBefore.js.cpu / rows)}, native ${us(encodeBefore.native.cpu / rows)} us/row (${fmt(encodeBefore.native.bytes)} B)\n`,
+  );
   const PARQUETJS_ROWS = Math.min(rows, 50_000);
   const sample: TableData = { schema: raw.schema, columns: raw.columns.map((c) => c.slice(0, PARQUETJS_ROWS)) };
   const parquetjs = (await measureParquetWriters(sample, 1)).find((w) => w.writer === 'parquetjs-lite')!;
   const parquetjsCpu = await cpuUsAsync(async () => {
     await measureParquetWriters(sample, 1);
   });
-  // measureParquetWriters runs each writer twice (warm-up + 1); subtract hyparquet's share measured above.
-  const parquetjsUsPerRow = (parquetjsCpu / 2 - (encode.js.cpu / rows) * PARQUETJS_ROWS) / PARQUETJS_ROWS;
+  // measureParquetWriters runs each writer twice (warm-up + 1); subtract encodeParquet's share (with the process's
+  // default Snappy) measured above.
+  const parquetjsUsPerRow = (parquetjsCpu / 2 - (encode[DEFAULT_SNAPPY].cpu / rows) * PARQUETJS_ROWS) / PARQUETJS_ROWS;
   if (process.env.BENCH_ONLY === 'stages') {
     // A quicker run for the stage table alone (e.g. after a change to one stage); RESULTS.md is not written.
     process.stdout.write(
       `stages, CPU µs/event: read+inflate ${us(readInflate / n)}, EventData ${us(eventData / n)}, avsc alone ${us(avscAlone / n)}, ` +
-        `decode+project avsc ${us(avscDecode / n)}, compiled ${us(compiledDecode / n)}, encode js ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)}\n`,
+        `decode+project avsc ${us(avscDecode / n)}, compiled ${us(compiledDecode / n)}, encode js ${us(encode.js.cpu / rows)}, native ${us(encode.native.cpu / rows)} ` +
+        `(hyparquet-writer before: js ${us(encodeBefore.js.cpu / rows)}, native ${us(encodeBefore.native.cpu / rows)}), file ${fmt(encode.native.bytes)} B (before ${fmt(encodeBefore.native.bytes)} B)\n`,
     );
     return;
   }
@@ -286,11 +299,13 @@ async function main(): Promise<void> {
     `| decode the Avro order body alone (avsc, an object per record) | lane | ${us(avscAlone / n)} |`,
     `| decode + project into raw-table columns, avsc + projection (before) | lane | ${us(avscDecode / n)} |`,
     `| decode + project into raw-table columns, compiled decoder | lane | ${us(compiledDecode / n)} |`,
-    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + JavaScript Snappy (before) | lane | ${us(encode.js.cpu / rows)} |`,
-    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + native Snappy${nativeSnappy() ? '' : ' (NOT LOADED: JavaScript)'} | lane | ${us(encode.native.cpu / rows)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + JavaScript Snappy (before) | lane | ${us(encodeBefore.js.cpu / rows)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, hyparquet-writer + native Snappy (before) | lane | ${us(encodeBefore.native.cpu / rows)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, column encoder + JavaScript Snappy | lane | ${us(encode.js.cpu / rows)} |`,
+    `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, column encoder + native Snappy${nativeSnappy() ? '' : ' (NOT LOADED: JavaScript)'} | lane | ${us(encode.native.cpu / rows)} |`,
     `| Parquet encode, same table, parquetjs-lite (first ${fmt(PARQUETJS_ROWS)} rows), for comparison | — | ${us(parquetjsUsPerRow)} |`,
     '',
-    `Files: ${fmt(encode.js.bytes)} bytes with JavaScript Snappy, ${fmt(encode.native.bytes)} with native Snappy (${fmt(parquetjs.bytes)} for the parquetjs-lite sample).`,
+    `Files: ${fmt(encode.js.bytes)} bytes with JavaScript Snappy, ${fmt(encode.native.bytes)} with native Snappy (before: ${fmt(encodeBefore.js.bytes)} and ${fmt(encodeBefore.native.bytes)}; ${fmt(parquetjs.bytes)} for the parquetjs-lite sample).`,
     '',
     '## Whole pipeline (each run a process of its own: CPU of all its threads, from config loaded to last file written)',
     '',

@@ -66,6 +66,7 @@ const counting: ObjectStore = {
   get: (key, o) => local.get(key, o),
   list: (prefix, o) => local.list(prefix, o),
   delete: (key, o) => local.delete(key, o),
+  openUpload: (key, fence) => local.openUpload(key, fence),
 };
 const store = new SnapshotStore(counting, { count: 48, ageMs: 1e12 });
 const at = (position: number): PartitionSnapshot => ({

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { TributaryConfig } from '../config/schema.js';
 import { checkStreams } from './options.js';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, errorMessage } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
 import { EventHubsPositions } from '../ingest/eventhubs/positions.js';
@@ -95,7 +96,9 @@ export async function resetGroup(config: TributaryConfig, opts: ResetOptions, no
     });
     if (opts.execute) await executeReset(rows, positions, snapshots);
     if (opts.json) return `${JSON.stringify(rows, null, 2)}\n`;
-    return formatRows(rows, positions.description, Boolean(opts.execute));
+    // A dry run on a live Kafka group says now what --execute would refuse.
+    const refusal = opts.execute || !positions.refuseIfActive ? undefined : await positions.refuseIfActive().then(() => undefined, (error: unknown) => errorMessage(error));
+    return formatRows(rows, positions, Boolean(opts.execute)) + (refusal ? `--execute would be refused now: ${refusal}\n` : '');
   } finally {
     await positions.close?.();
   }
@@ -108,8 +111,11 @@ async function sourcePositions(config: TributaryConfig, state: ObjectStore): Pro
       return new CapturePositions({ store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs }, new ObjectCheckpointStore(state), state);
     case 'eventhubs':
       return new EventHubsPositions(source);
-    default:
-      throw new TributaryError('CONFIG_INVALID', `source.kind: reset of a ${source.kind} consumer group is not built yet; --forget-all works for every source`);
+    case 'kafka': {
+      // kafkajs loads only for a Kafka config, as the source does
+      const { KafkaPositions } = await import('../ingest/kafka/positions.js');
+      return new KafkaPositions(source, { log: createLogger('warn') });
+    }
   }
 }
 
@@ -144,8 +150,9 @@ export function parseIsoDuration(text: string): number {
   return Math.round((((w! * 7 + d!) * 24 + h!) * 60 + m!) * 60_000 + s! * 1000);
 }
 
-function formatRows(rows: ResetRow[], source: string, executed: boolean): string {
-  const lines = [`${executed ? 'reset' : 'dry run (nothing changed; --execute applies it)'}: ${source}`];
+function formatRows(rows: ResetRow[], positions: SourcePositions, executed: boolean): string {
+  const lines = [`${executed ? 'reset' : 'dry run (nothing changed; --execute applies it)'}: ${positions.description}`];
+  if (positions.counting) lines.push(`(${positions.counting})`);
   lines.push(['STREAM', 'PARTITION', 'CURRENT', 'TARGET', 'START', 'EVENTS', 'REPLAYED', 'FILES'].join('\t'));
   for (const row of rows) {
     lines.push([row.stream, row.partition, row.current ?? '-', row.target, row.start, row.events, row.replayed, row.files.length].join('\t'));

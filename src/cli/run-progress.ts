@@ -114,6 +114,7 @@ export class RunProgress implements PipelineObserver {
       }
     };
     const wrapped: PartitionHandler = {
+      ...(inner.takesCaptureBlocks ? { takesCaptureBlocks: true } : {}),
       onAssigned: async (stream, partition, feed) => {
         const resume = await during(stream, partition, 'restoring its snapshot', () => inner.onAssigned(stream, partition, feed));
         this.owned.add(id(stream, partition));

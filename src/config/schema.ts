@@ -139,6 +139,8 @@ export const processingSchema = z.strictObject({
   batchSize: z.number().int().positive().default(8192).describe('events per decode task'),
   inFlightBatches: z.number().int().min(1).max(16).default(2)
     .describe('batches of one partition handed over and not yet applied: the next one decodes while one is applied'),
+  inFlightBytes: byteSize.default(64 * 1024 ** 2)
+    .describe('bytes of events (bodies plus ~256 B each) handed over by the source and not yet applied, summed over all partitions of the worker: past it the source waits instead of reading ahead (one batch larger than this still goes when nothing else is in flight)'),
   maxConsecutiveFailures: z.number().int().min(1).default(5)
     .describe('a partition that fails this many times in a row (each time restored from its snapshot and re-read) stops the run'),
   eventTimeRange: z.strictObject({

@@ -27,11 +27,40 @@ export interface SourceEvent {
   envelopeReason?: 'schema' | 'decode';
 }
 
+/**
+ * Part of one Capture file handed over unparsed, for the partition's lane to read (see `takesCaptureBlocks`): the
+ * stored bytes of consecutive container blocks and, under onCorruptBlock: deadletter, of the unreadable regions
+ * between them, in file order. Plain data, so it crosses to a worker thread as one buffer.
+ */
+export interface CaptureBlocks {
+  /** the file as errors and dead letters name it */
+  name: string;
+  /** the start of the file's capture window: the enqueued time of events whose own cannot be read */
+  windowStartMs: number;
+  /** the file's writer schema, JSON text */
+  schema: string;
+  codec: string;
+  onCorruptBlock: 'fail' | 'deadletter';
+  /** the first batch of a pass over the partition's files: positions going backwards are judged within a pass */
+  newPass: boolean;
+  /** the items' stored bytes, back to back */
+  data: ArrayBuffer;
+  items: CaptureItem[];
+}
+
+/** A block (`count` records) or an unreadable region (`reason`); `from`/`to` in `data`, `start`/`end` in the file. */
+export type CaptureItem =
+  | { count: number; from: number; to: number; start: number; end: number; dataStart: number }
+  | { reason: string; from: number; to: number; start: number; end: number };
+
 export interface PartitionBatch {
   /** Logical stream name from config (`orders`, `telemetry`). */
   stream: string;
   partition: string;
+  /** the events, read by the source (empty when `capture` carries them unparsed) */
   events: SourceEvent[];
+  /** Capture blocks for the handler to read (only to a handler that `takesCaptureBlocks`) */
+  capture?: CaptureBlocks;
   /** the last position the source knows to exist in the partition (Kafka high watermark - 1, Event Hubs last
    * enqueued sequence number), when it knows one: the consumer lag is reported from it */
   endPosition?: number;
@@ -54,6 +83,12 @@ export interface PartitionFeed {
 }
 
 export interface PartitionHandler {
+  /**
+   * The handler reads Capture container blocks itself (in the partition's lane): a Capture source then hands over
+   * `capture` batches with their records unparsed, and leaves resume filtering to the handler (every event below
+   * the resume point is skipped, except one whose position goes backwards).
+   */
+  readonly takesCaptureBlocks?: boolean;
   /**
    * Ownership gained: restore state, say where to resume. Called before any batch of that partition. Rejects
    * with a non-restartable error when the partition has failed too often in a row: the source must stop.

@@ -16,7 +16,7 @@ import { CaptureSource } from '../ingest/capture/source.js';
 import { blockData, decodeBlock, readContainer } from '../ingest/capture/container.js';
 import { parseCaptureKey } from '../ingest/capture/format.js';
 import type { ApplicationProperties, PartitionBatch, PartitionHandler, SourceEvent } from '../core/source.js';
-import type { ObjectInfo, ObjectStore } from '../core/object-store.js';
+import { BufferedUpload, type Fence, type ObjectInfo, type ObjectStore, type StagedUpload } from '../core/object-store.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import type { SampleRecord } from './skew.js';
@@ -238,5 +238,9 @@ class MemoryStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     this.objects.delete(key);
+  }
+
+  openUpload(key: string, fence: Fence): StagedUpload {
+    return new BufferedUpload(this, key, fence);
   }
 }

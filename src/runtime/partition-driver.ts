@@ -14,11 +14,14 @@
 import { TributaryError, abortError, isStop, partitionFailure } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PartitionBatch, PartitionFeed } from '../core/source.js';
+import { inFlightBytesOf, type InFlightBudget } from './in-flight-budget.js';
 import type { CommitPoint, PartitionProcessor } from './partition-processor.js';
 
 export interface DriverOptions {
   /** batches handed over and not yet applied, the one being applied included */
   inFlightBatches: number;
+  /** bytes handed over and not yet applied, shared by every partition of the worker (see InFlightBudget) */
+  budget?: InFlightBudget;
   /** a commit went through: the partition made progress */
   onCommitted: (position: number) => void;
   /** the driver failed (called once, with the classified error) */
@@ -56,14 +59,29 @@ export class PartitionDriver {
     return this.failure !== undefined;
   }
 
-  /** Hands over a batch; resolves once it is accepted into the in-flight window. */
+  /** Hands over a batch; resolves once it is accepted into the in-flight window and the worker's byte budget. */
   async offer(batch: PartitionBatch): Promise<void> {
     this.throwIfFailed();
     while (this.inFlight >= this.options.inFlightBatches) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       this.throwIfFailed();
     }
+    // The window slot is taken before the bytes are waited for, so a second offer of this partition cannot pass.
     this.inFlight++;
+    const bytes = inFlightBytesOf(batch.events);
+    try {
+      await this.options.budget?.acquire(bytes, this.abort.signal);
+    } catch (error) {
+      this.inFlight--;
+      this.roomWaiters.shift()?.();
+      this.throwIfFailed();
+      throw error;
+    }
+    if (this.failure !== undefined) {
+      this.options.budget?.release(bytes);
+      this.inFlight--;
+      this.throwIfFailed();
+    }
     this.options.onBatchStarted?.();
     this.dirty = true;
     this.lastActivity = Date.now();
@@ -74,6 +92,7 @@ export class PartitionDriver {
       const point = await this.processor.apply(await decoding);
       if (point) await this.commit(point);
     }).finally(() => {
+      this.options.budget?.release(bytes);
       this.inFlight--;
       this.options.onBatchSettled?.();
       this.roomWaiters.shift()?.();

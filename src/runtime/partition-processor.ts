@@ -8,22 +8,23 @@
  *
  * The checkpoint therefore never passes the start of the open cell, and a restart (crash, rebalance, replay)
  * resumes at X with the state as it was at X and rewrites the same names with the same bytes.
+ *
+ * A partition lives in one lane: the data side (gate, dedup, aggregators, the open cell, dead letters, Parquet) is
+ * a LanePartition in the worker thread the partition is pinned to (runtime/lane-partition.ts). This main-thread
+ * half packs batches (or passes Capture blocks through unparsed), hands them to the lane, and performs what the
+ * lane returns in order: files, then the snapshot, then (through the driver) the checkpoint, every write fenced
+ * by the owner's epoch and its abort signal. Nothing per event crosses the thread boundary as an object.
  */
-import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
-import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
-import type { Aggregator } from '../aggregate/window-aggregator.js';
+import type { GateOptions } from '../aggregate/event-time-gate.js';
 import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import { SnapshotStore } from '../state/snapshot-store.js';
+import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
+import { packBodies, type DecodePool } from '../ingest/decode/pool.js';
+import { countsFromMetadata, type DeadLetterReason } from '../sink/dead-letter.js';
+import type { LaneInput, LanePlan, LaneStep, PackedEvents } from './lane-partition.js';
 import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { DecodePool } from '../ingest/decode/pool.js';
-import { DecodeStatus, type DecodeResult } from '../ingest/decode/task.js';
-import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
-import { countsFromMetadata, deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
-import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
-import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import type { ObjectStore } from '../core/object-store.js';
-import type { TableSchema } from '../sink/table.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
 
@@ -57,34 +58,14 @@ export interface CommitPoint {
 }
 
 export interface DecodedBatch {
-  events: SourceEvent[];
+  /** what goes to the lane: undefined when every event was a redelivery */
+  input: LaneInput | undefined;
   endPosition: number | undefined;
-  decoded: DecodeResult | undefined;
-  /** the lane holds this batch's rows until they are appended or released */
-  batchId: number;
   started: number;
   signal: AbortSignal;
 }
 
-interface OpenCell {
-  start: number;
-  /** the enqueued hour of the open part's rows (every row of a raw file lies in the hour its path names) */
-  partHourMs: number;
-  part: number;
-  /** the open raw file in the partition's lane */
-  fileId: string;
-  rows: number;
-  bodyBytes: number;
-  deadLetters: DeadLetterRecord[];
-}
-
 let processorIncarnation = 0;
-
-const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
-  [DecodeStatus.Decode]: 'decode',
-  [DecodeStatus.Schema]: 'schema',
-  [DecodeStatus.Oversize]: 'oversize',
-};
 
 export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSettings): string {
   return JSON.stringify({
@@ -98,34 +79,16 @@ export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSetting
 }
 
 export class PartitionProcessor {
-  private gate: EventTimeGate;
-  private aggregators: Aggregator[];
-  private cell: OpenCell | undefined;
-  /** every position below this has been processed by this owner (skip redeliveries) */
+  /** the lane's last word on where this owner stands: every position below it has been processed (skip
+   * redeliveries before packing them; the lane checks again) */
   private nextPosition = 0;
-  private lastOffset = '';
-  /** aggregate spans whose fired rows changed since they were last written */
-  private readonly dirtySpans: Array<Set<number>>;
   /** rows each file held when this process last wrote it, so the totals count rows, not rewrites */
   private readonly writtenRows = new Map<string, number>();
   private readonly fingerprint: string;
   private readonly lane: number;
-  /** distinguishes this owner's files in the lane from an earlier owner's of the same partition */
-  private readonly incarnation = ++processorIncarnation;
-  /** Ok rows of the batch being applied that land in the open file, not yet sent to the lane */
-  private pendingRows: number[] = [];
-  /** the lane's id of the batch being applied, whose rows `pendingRows` index */
-  private batchId = 0;
-  /**
-   * This partition's stateful lane operations (append, release, read, drop a file), chained so each is sent once
-   * the one before it has finished: piscina does not promise to run one thread's queue in submission order.
-   * Appends and releases are not awaited by the batch loop, so a partition does not wait behind other partitions'
-   * decoding and encoding in the lane; a failure is kept and thrown at this partition's next step.
-   */
-  private laneChain: Promise<unknown> = Promise.resolve();
-  private laneFailure: unknown;
-  /** body columns the main thread needs back from decoding: aggregation inputs */
-  private readonly returnColumns: number[];
+  /** names this owner's partition object in the lane (an earlier owner's of the same partition may still be there) */
+  private readonly laneId: string;
+  private opened = false;
   private readonly snapshots: SnapshotStore;
 
   constructor(
@@ -138,148 +101,59 @@ export class PartitionProcessor {
     private readonly log: Logger,
     private readonly ownership: Ownership,
   ) {
-    this.gate = new EventTimeGate(settings.gate);
-    this.aggregators = plan.aggregations.map((a) => createAggregator(a.spec));
-    this.dirtySpans = plan.aggregations.map(() => new Set());
     this.fingerprint = settingsFingerprint(plan, settings);
     this.lane = pool.laneFor(plan.stream, partition);
+    this.laneId = `${plan.stream}/${partition}/${++processorIncarnation}`;
     this.snapshots = stores.snapshots ?? new SnapshotStore(stores.state);
-    this.returnColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column)]))].filter((c) => c >= 0);
   }
 
-  /** Restores the last snapshot, if any, and says where the source must resume. */
+  /** Restores the last snapshot, if any, into the partition's lane and says where the source must resume. */
   async restore(): Promise<ResumePoint> {
     const snapshot = await this.snapshots.latestAtOrBefore(this.plan.stream, this.partition, undefined, { signal: this.ownership.signal });
-    if (!snapshot) return undefined;
-    if (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint) {
+    if (snapshot && (snapshot.version !== SNAPSHOT_VERSION || snapshot.fingerprint !== this.fingerprint)) {
       throw new TributaryError(
         'CONFIG_INVALID',
         `the state snapshot of ${this.plan.stream}/${this.partition} was taken with other processing settings (rowsPerFile, maxFileBytes, watermark, aggregations); forget the old state with "tributary reset --forget-all --lake --execute" (the next run replays from the start and rewrites the lake under the same names)`,
       );
     }
-    this.gate = EventTimeGate.restore(this.settings.gate, snapshot.gate);
-    this.aggregators = this.plan.aggregations.map((a) => {
-      const saved = snapshot.aggregators[a.spec.name];
-      return saved ? restoreAggregator(a.spec, saved) : createAggregator(a.spec);
-    });
+    await this.open(snapshot);
+    if (!snapshot) return undefined;
     this.nextPosition = snapshot.position;
-    this.lastOffset = snapshot.offsetBefore;
     this.log.info({ position: snapshot.position }, 'restored snapshot'); // stream and partition come with the child logger
     return { position: snapshot.position };
   }
 
   /**
-   * The stateless half of a batch: decoding on the pool. It may run ahead of `apply` for the batch before, so
-   * the next batch decodes while this one is applied.
+   * The main thread's half of a batch, which may run ahead of `apply` for the batch before: drop redeliveries and
+   * pack the rest into one buffer (Capture blocks go as they are: the lane reads them).
    */
   async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
-    // Redelivered events are dropped here; one whose position goes backwards inside the batch is kept, so apply
-    // dead-letters it instead of losing it silently.
+    if (batch.capture) return { input: { kind: 'capture', blocks: batch.capture }, endPosition: batch.endPosition, started, signal };
+    // Redelivered events are dropped here; one whose position goes backwards inside the batch is kept, so it is
+    // dead-lettered instead of lost silently.
     const events = batch.events.filter((e, i) => e.position >= this.nextPosition || (i > 0 && e.position <= batch.events[i - 1]!.position));
-    if (events.length === 0) return { events, endPosition: batch.endPosition, decoded: undefined, batchId: 0, started, signal };
+    if (events.length === 0) return { input: undefined, endPosition: batch.endPosition, started, signal };
     const writerSchemas = await this.plan.writerSchemas?.forBatch(events, signal);
-    const { batchId, result } = await this.pool.decodeInLane(
-      this.lane,
-      this.plan.decode,
-      events,
-      { partition: this.partition, propertyColumns: this.plan.propertyColumns },
-      this.returnColumns,
-      writerSchemas,
-    );
-    return { events, endPosition: batch.endPosition, decoded: result, batchId, started, signal };
+    return { input: packEvents(events, this.plan.propertyColumns, writerSchemas), endPosition: batch.endPosition, started, signal };
   }
 
-  /** The ordered half: dedup, lateness, windows, files and the commit protocol, one batch after the other. */
-  async apply({ events, endPosition, decoded, batchId, started }: DecodedBatch): Promise<CommitPoint | undefined> {
-    if (!decoded) return undefined;
-    try {
-      this.throwLaneFailure();
-      const outcome = await this.applyDecoded(events, decoded, batchId, started);
-      if (endPosition !== undefined) this.observer.lag?.(this.plan.stream, this.partition, Math.max(0, endPosition + 1 - this.nextPosition));
-      return outcome;
-    } finally {
-      this.pendingRows = [];
-      this.inLane(() => this.pool.releaseBatch(this.lane, batchId));
-    }
-  }
-
-  private inLane(operation: () => Promise<unknown>): void {
-    this.inLaneAwaited(operation).catch((error: unknown) => {
-      this.laneFailure ??= error;
-    });
-  }
-
-  private inLaneAwaited<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.laneChain.then(operation);
-    this.laneChain = run.catch(() => undefined);
-    return run;
-  }
-
-  private throwLaneFailure(): void {
-    if (this.laneFailure !== undefined) throw this.laneFailure;
-  }
-
-  private async applyDecoded(events: SourceEvent[], decoded: DecodeResult, batchId: number, started: number): Promise<CommitPoint | undefined> {
-    this.batchId = batchId;
-    let commitBelow: CommitPoint | undefined;
-    let ok = 0;
-    let duplicates = 0;
-    let applied = 0;
-    const errors = new Map(decoded.errors);
-    const timeFromSource = this.plan.decode.eventTimePath.length === 0;
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      const status = decoded.status[i]!;
-      const row = status === DecodeStatus.Ok ? ok++ : -1;
-      // A position that goes backwards inside one delivery is not a redelivery: the source broke its order. It is
-      // dead-lettered into the open cell, so a replay from the same snapshot puts it in the same file.
-      if (i > 0 && event.position <= events[i - 1]!.position && event.position < this.nextPosition) {
-        if (!this.cell) this.cell = this.openCell(this.cellStartOf(this.nextPosition), event);
-        this.deadLetter(event, 'schema', `position ${event.position} goes backwards (after ${events[i - 1]!.position})`);
-        continue;
-      }
-      // decoded ahead while the batch before was applied, or redelivered: skip what was covered already
-      if (event.position < this.nextPosition) continue;
-      applied++;
-      const cellStart = this.cellStartOf(event.position);
-      if (!this.cell || this.cell.start !== cellStart) {
-        if (this.cell) {
-          await this.sendPendingRows();
-          await this.commitCell(cellStart);
-          commitBelow = { position: cellStart, offset: this.lastOffset };
-        }
-        this.cell = this.openCell(cellStart, event);
-      }
-      if (event.envelopeError !== undefined) {
-        // the source could not read the event's envelope (or its bytes at all): its body is not decoded
-        this.deadLetter(event, event.envelopeReason ?? 'schema', event.envelopeError);
-      } else if (status !== DecodeStatus.Ok) {
-        const error = errors.get(i) ?? 'unknown decode failure';
-        this.deadLetter(event, REASON_BY_STATUS[status]!, error);
-      } else {
-        const eventTime = timeFromSource ? event.enqueuedTimeMs : decoded.eventTimes[row]!;
-        const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
-        if (verdict === 'accept') {
-          // a raw part holds one enqueued hour: the first row of another hour starts a new part
-          if (this.cell.rows > 0 && hourOf(event.enqueuedTimeMs) !== this.cell.partHourMs) await this.rollPart();
-          this.accept(event, decoded.columns, row, eventTime);
-          if (this.cell.bodyBytes >= this.settings.maxFileBytes) await this.rollPart();
-        } else if (verdict === 'late') {
-          this.deadLetter(event, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
-          for (const aggregator of this.aggregators) aggregator.late(eventTime, decoded.columns, row);
-        } else duplicates++;
-      }
-      this.nextPosition = event.position + 1;
-      this.lastOffset = event.offset;
-    }
-    await this.sendPendingRows();
-    this.advanceWindows();
-    this.observer.eventsIn(this.plan.stream, this.partition, applied);
-    if (duplicates) this.observer.duplicates(this.plan.stream, this.partition, duplicates);
-    this.observer.watermark(this.plan.stream, this.partition, this.gate.watermark);
+  /** The ordered half: the lane decides (dedup, lateness, windows, files); the steps it returns are performed here. */
+  async apply({ input, endPosition, started }: DecodedBatch): Promise<CommitPoint | undefined> {
+    if (!input) return undefined;
+    if (!this.opened) await this.open(undefined);
+    const outcome = await this.pool.partitionBatch(this.lane, this.laneId, input);
+    this.nextPosition = outcome.nextPosition;
+    for (const warning of outcome.warnings) this.log.warn(warning.fields, warning.message);
+    for (const [reason, count] of Object.entries(outcome.deadLettered)) this.observer.deadLettered(this.plan.stream, reason as DeadLetterReason, count);
+    await this.perform(outcome.steps);
+    if (outcome.failure) throw new TributaryError(outcome.failure.code, outcome.failure.message);
+    if (endPosition !== undefined) this.observer.lag?.(this.plan.stream, this.partition, Math.max(0, endPosition + 1 - this.nextPosition));
+    this.observer.eventsIn(this.plan.stream, this.partition, outcome.applied);
+    if (outcome.duplicates) this.observer.duplicates(this.plan.stream, this.partition, outcome.duplicates);
+    this.observer.watermark(this.plan.stream, this.partition, outcome.watermark);
     this.observer.batchProcessed(this.plan.stream, (performance.now() - started) / 1000);
-    return commitBelow;
+    return outcome.commit;
   }
 
   /**
@@ -288,148 +162,60 @@ export class PartitionProcessor {
    * replaces these files under the same names.
    */
   async flush(): Promise<void> {
-    if (this.cell) await this.writeCell(this.cell);
-    for (let a = 0; a < this.aggregators.length; a++) {
-      const aggregator = this.aggregators[a]!;
-      for (const span of aggregator.spans()) await this.writeSpan(a, span, true);
-    }
+    if (!this.opened) return;
+    await this.perform(await this.pool.flushPartition(this.lane, this.laneId));
   }
 
   /** Ownership ended: free what the lane holds for this partition. */
   async close(): Promise<void> {
-    if (this.cell) {
-      const fileId = this.cell.fileId;
-      await this.inLaneAwaited(() => this.pool.dropFile(this.lane, fileId));
-    }
-    this.cell = undefined;
+    if (!this.opened) return;
+    this.opened = false;
+    await this.pool.closePartition(this.lane, this.laneId);
   }
 
-  private cellStartOf(position: number): number {
-    return Math.floor(position / this.settings.rowsPerFile) * this.settings.rowsPerFile;
+  private async open(snapshot: PartitionSnapshot | undefined): Promise<void> {
+    await this.pool.openPartition(this.lane, { id: this.laneId, plan: this.lanePlan(), snapshot: snapshot ?? null });
+    this.opened = true;
   }
 
-  private openCell(start: number, first: SourceEvent): OpenCell {
-    return { start, partHourMs: hourOf(first.enqueuedTimeMs), part: 0, fileId: this.fileId(start, 0), rows: 0, bodyBytes: 0, deadLetters: [] };
-  }
-
-  private fileId(cellStart: number, part: number): string {
-    return `${this.plan.stream}/${this.partition}/${this.incarnation}/${cellStart}/${part}`;
-  }
-
-  /** Hands the rows accepted so far in this batch to the lane's open file. */
-  private async sendPendingRows(): Promise<void> {
-    if (this.pendingRows.length === 0) return;
-    const rows = Int32Array.from(this.pendingRows);
-    this.pendingRows = [];
-    const task = { batchId: this.batchId, fileId: this.cell!.fileId, schema: this.plan.raw, rowGroupRows: this.settings.rowGroupRows, rows };
-    this.inLane(() => this.pool.appendRows(this.lane, [task]));
-  }
-
-  /** Lands the event in the raw file (its row stays in the lane) and in the aggregates. */
-  private accept(event: SourceEvent, columns: readonly unknown[][], row: number, eventTime: number): void {
-    const cell = this.cell!;
-    if (cell.rows === 0) cell.partHourMs = hourOf(event.enqueuedTimeMs);
-    this.pendingRows.push(row);
-    cell.rows++;
-    cell.bodyBytes += event.body.byteLength;
-    for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
-  }
-
-  /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
-  private async rollPart(): Promise<void> {
-    const cell = this.cell!;
-    await this.sendPendingRows();
-    await this.writeRawPart(cell);
-    const fileId = cell.fileId;
-    this.inLane(() => this.pool.dropFile(this.lane, fileId));
-    cell.part++;
-    cell.fileId = this.fileId(cell.start, cell.part);
-    cell.rows = 0;
-    cell.bodyBytes = 0;
-  }
-
-  private deadLetter(event: SourceEvent, reason: DeadLetterReason, error: string): void {
-    this.cell!.deadLetters.push(deadLetterRecord(this.plan.stream, this.partition, event, reason, error));
-    this.observer.deadLettered(this.plan.stream, reason, 1);
-  }
-
-  private advanceWindows(): void {
-    const watermark = this.gate.watermark;
-    this.aggregators.forEach((aggregator, a) => {
-      const { changed } = aggregator.advance(watermark);
-      for (const span of changed) this.dirtySpans[a]!.add(span);
-    });
-  }
-
-  /** Steps 1-3 of the commit protocol for the cell that just completed. */
-  private async commitCell(nextCellStart: number): Promise<void> {
-    const cell = this.cell!;
-    await this.writeCell(cell);
-    for (const aggregator of this.aggregators) aggregator.clearLate();
-    const fileId = cell.fileId;
-    this.advanceWindows();
-    for (let a = 0; a < this.aggregators.length; a++) {
-      const aggregator = this.aggregators[a]!;
-      const watermark = this.gate.watermark;
-      const complete = new Set(aggregator.advance(watermark).complete);
-      for (const span of this.dirtySpans[a]!) await this.writeSpan(a, span, false);
-      this.dirtySpans[a]!.clear();
-      for (const span of complete) aggregator.forget(span);
-    }
-    const snapshot: PartitionSnapshot = {
-      version: SNAPSHOT_VERSION,
-      stream: this.plan.stream,
+  private lanePlan(): LanePlan {
+    const { plan, settings } = this;
+    return {
+      stream: plan.stream,
       partition: this.partition,
+      decode: plan.decode,
+      raw: plan.raw,
+      propertyColumns: plan.propertyColumns,
+      aggregations: plan.aggregations.map((a) => ({ spec: a.spec, schema: a.schema, lateSchema: a.lateSchema })),
+      rowsPerFile: settings.rowsPerFile,
+      rowGroupRows: settings.rowGroupRows,
+      maxFileBytes: settings.maxFileBytes,
+      gate: settings.gate,
       fingerprint: this.fingerprint,
-      position: nextCellStart,
-      offsetBefore: this.lastOffset,
-      gate: this.gate.snapshot(),
-      aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
     };
-    if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
-    await this.snapshots.write(snapshot, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
-    // Only now, with the files and the snapshot written, does the lane let go of the cell's rows.
-    this.inLane(() => this.pool.dropFile(this.lane, fileId));
-    this.observer.checkpointed(this.plan.stream, this.partition, nextCellStart);
   }
 
-  private async writeCell(cell: OpenCell): Promise<void> {
-    if (cell.rows > 0) await this.writeRawPart(cell);
-    if (cell.deadLetters.length > 0) {
-      const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
-      const key = deadLetterKey(this.plan.stream, this.partition, cell.start);
-      await this.write(this.stores.deadLetters, key, bytes, metadata);
-      this.observer.deadLettersWritten?.(this.plan.stream, key, countsFromMetadata(metadata));
-    }
-    for (let a = 0; a < this.aggregators.length; a++) {
-      const plan = this.plan.aggregations[a]!;
-      for (const file of lateFiles(plan.lateSchema, plan.spec.groupColumns.length, this.partition, cell.start, this.aggregators[a]!.lateRows())) {
-        await this.putFile(plan.lateSchema.name, file.key, await this.pool.encode(file.table), file.rows);
+  /** The lane's steps, one after the other: a cell's files, then its snapshot (the driver commits after). */
+  private async perform(steps: LaneStep[]): Promise<void> {
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'put':
+          if (step.store === 'deadLetters') {
+            await this.write(this.stores.deadLetters, step.key, step.bytes, step.metadata);
+            this.observer.deadLettersWritten?.(this.plan.stream, step.key, countsFromMetadata(step.metadata ?? {}));
+          } else await this.putFile(step.table, step.key, step.bytes, step.rows);
+          break;
+        case 'delete':
+          if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+          await this.stores.lake.delete(step.key, { signal: this.ownership.signal });
+          break;
+        case 'snapshot':
+          if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+          await this.snapshots.write(step.snapshot, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
+          this.observer.checkpointed(this.plan.stream, this.partition, step.snapshot.position);
+          break;
       }
     }
-  }
-
-  private async writeRawPart(cell: OpenCell): Promise<void> {
-    const key = rawFileKey(this.plan.raw.name, this.partition, cell.start, cell.part, cell.partHourMs);
-    const fileId = cell.fileId;
-    const bytes = await this.inLaneAwaited(() => this.pool.fileBytes(this.lane, fileId));
-    this.throwLaneFailure();
-    if (!bytes) throw new TributaryError('INTERNAL', `the decode lane lost the open file ${cell.fileId} (${cell.rows} rows)`);
-    await this.putFile(this.plan.raw.name, key, bytes, cell.rows);
-  }
-
-  private async writeSpan(aggregation: number, span: number, includeOpen: boolean): Promise<void> {
-    const plan = this.plan.aggregations[aggregation]!;
-    const rows = this.aggregators[aggregation]!.rowsOf(span, includeOpen);
-    const key = aggregateFileKey(plan.schema.name, this.partition, span);
-    if (rows.length === 0) {
-      // every row it held moved to an earlier span (sessions that merged); a file written by a flush goes
-      if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
-      await this.stores.lake.delete(key, { signal: this.ownership.signal });
-      return;
-    }
-    const table = aggregateTable(plan.schema, plan.spec.groupColumns.length, plan.spec.windowMs, this.partition, rows);
-    await this.putFile(plan.schema.name, key, await this.pool.encode(table), rows.length);
   }
 
   /** Every write of this owner: refused once its partition has moved on (the signal, then the store's epoch check). */
@@ -445,4 +231,44 @@ export class PartitionProcessor {
     if (rows !== before) this.observer.rowsLanded(table, rows - before);
     this.observer.fileWritten(table, key, bytes.byteLength);
   }
+}
+
+/** A batch's events packed for the lane: bodies in one buffer, coordinates in typed arrays and arrays of text. */
+export function packEvents(events: readonly SourceEvent[], propertyNames: readonly string[], writerSchemas: Record<number, string> | undefined): PackedEvents {
+  const n = events.length;
+  const positions = new Float64Array(n);
+  const enqueuedTimes = new Float64Array(n);
+  const serviceOffsets: string[] = new Array(n);
+  const partitionKeys: Array<string | null> = new Array(n);
+  const propertyColumns = propertyNames.map(() => new Array<string | null>(n));
+  const envelopeErrors: PackedEvents['envelopeErrors'] = [];
+  let anyProperties = false;
+  for (let i = 0; i < n; i++) {
+    const event = events[i]!;
+    positions[i] = event.position;
+    enqueuedTimes[i] = event.enqueuedTimeMs;
+    serviceOffsets[i] = event.offset;
+    partitionKeys[i] = event.partitionKey;
+    for (let p = 0; p < propertyNames.length; p++) {
+      const value = event.properties[propertyNames[p]!];
+      propertyColumns[p]![i] = value === undefined || value === null ? null : String(value);
+    }
+    if (!anyProperties) for (const _ in event.properties) anyProperties = true;
+    if (event.envelopeError !== undefined) envelopeErrors.push([i, event.envelopeError, event.envelopeReason ?? 'schema']);
+  }
+  const { bodies, offsets } = packBodies(events);
+  return {
+    kind: 'events',
+    bodies,
+    offsets,
+    positions,
+    enqueuedTimes,
+    serviceOffsets,
+    partitionKeys,
+    propertyColumns,
+    // whole property maps travel as one text, read in the lane only for dead letters
+    properties: anyProperties ? JSON.stringify(events.map((e) => e.properties)) : '',
+    envelopeErrors,
+    ...(writerSchemas ? { writerSchemas } : {}),
+  };
 }

@@ -13,6 +13,7 @@ import { backoffDelay, sleep, type RetryPolicy } from '../core/retry.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint } from '../core/source.js';
 import type { DecodePool } from '../ingest/decode/pool.js';
 import { stageOf, type PipelineObserver } from './observer.js';
+import { InFlightBudget } from './in-flight-budget.js';
 import { claimEpoch } from './ownership.js';
 import { PartitionDriver } from './partition-driver.js';
 import { PartitionProcessor, type ProcessorSettings, type ProcessorStores } from './partition-processor.js';
@@ -20,6 +21,8 @@ import type { StreamPlan } from './stream-plan.js';
 
 export interface RouterSettings extends ProcessorSettings {
   inFlightBatches: number;
+  /** bytes of events handed over and not yet applied, over all partitions (InFlightBudget) */
+  inFlightBytes: number;
   maxConsecutiveFailures: number;
   /** backoff between a partition's failure and its next assignment */
   restartBackoff: RetryPolicy;
@@ -35,6 +38,10 @@ interface FailureRecord {
 export class PartitionRouter implements PartitionHandler {
   private readonly owned = new Map<string, PartitionDriver>();
   private readonly failures = new Map<string, FailureRecord>();
+  /** one for the worker: what sources read ahead is bounded in sum, however many partitions they serve */
+  private readonly budget: InFlightBudget;
+  /** Capture blocks are read in each partition's lane (see PartitionProcessor) */
+  readonly takesCaptureBlocks = true;
 
   constructor(
     private readonly plans: Map<string, StreamPlan>,
@@ -45,7 +52,9 @@ export class PartitionRouter implements PartitionHandler {
     private readonly log: Logger,
     /** the run's shutdown signal: a backoff before a restart ends with it */
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.budget = new InFlightBudget(settings.inFlightBytes);
+  }
 
   get ownedPartitions(): string[] {
     return [...this.owned.keys()];
@@ -89,6 +98,7 @@ export class PartitionRouter implements PartitionHandler {
       feed,
       {
         inFlightBatches: this.settings.inFlightBatches,
+        budget: this.budget,
         onCommitted: () => this.failures.delete(id),
         onFailed: (error) => {
           this.observer.error?.(stageOf(error.cause ?? error, 'aggregate'), error);

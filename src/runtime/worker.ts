@@ -85,6 +85,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
         dedupMaxIds: processing.dedupMaxIds,
       },
       inFlightBatches: processing.inFlightBatches,
+      inFlightBytes: processing.inFlightBytes,
       maxConsecutiveFailures: processing.maxConsecutiveFailures,
       restartBackoff: retryPolicyFromConfig(config.retry),
       ownerId: `${os.hostname()}/${process.pid}`,

@@ -1,8 +1,17 @@
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { TributaryError, errorMessage } from '../core/errors.js';
-import { EPOCH_METADATA, type Fence, type ObjectInfo, type ObjectStore } from '../core/object-store.js';
+import { TributaryError, abortError, errorMessage } from '../core/errors.js';
+import {
+  EPOCH_METADATA,
+  checkPart,
+  type Fence,
+  type ObjectInfo,
+  type ObjectStore,
+  type StagedUpload,
+  type StoreCallOptions,
+  type UploadCommitOptions,
+} from '../core/object-store.js';
 
 const METADATA_SUFFIX = '.meta.json';
 /** the store's own folder at its root, outside every table folder; listings skip it */
@@ -39,20 +48,49 @@ export class LocalObjectStore implements ObjectStore {
   async put(key: string, bytes: Uint8Array, metadata?: Record<string, string>): Promise<void> {
     const target = this.file(key);
     try {
-      await mkdir(path.dirname(target), { recursive: true });
-      const tempDir = path.join(this.root, ...TEMP_DIR.split('/'));
-      await (this.tempReady ??= prepareTempDir(tempDir));
-      // Both files are staged (and fsynced) before either is renamed, so a kill can tear them apart only between
-      // two renames; the object goes first, so a torn pair is new bytes with old metadata. The other way round,
-      // an object whose fencing epoch was raised in the sidecar but not in its content (an owner record) could
-      // never be claimed again: every claim would read the old epoch and be refused by the new one.
-      const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
-      const stagedMetadata = hasMetadata ? await stage(tempDir, target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata))) : undefined;
-      await rename(await stage(tempDir, target, bytes), target);
-      if (stagedMetadata) await rename(stagedMetadata, target + METADATA_SUFFIX);
+      const tempDir = await this.tempDir();
+      await this.publish(target, await stage(tempDir, target, bytes), metadata);
     } catch (error) {
-      throw new TributaryError(fsFaultCode(error), `cannot write ${target}: ${errorMessage(error)}`, { cause: error });
+      throw storeFault(error, `cannot write ${target}`);
     }
+  }
+
+  /**
+   * Renames a staged, fsynced file over `target`, with its metadata sidecar. Both files are staged (and fsynced)
+   * before either is renamed, so a kill can tear them apart only between two renames; the object goes first, so a
+   * torn pair is new bytes with old metadata. The other way round, an object whose fencing epoch was raised in the
+   * sidecar but not in its content (an owner record) could never be claimed again: every claim would read the old
+   * epoch and be refused by the new one.
+   */
+  private async publish(target: string, staged: string | undefined, metadata: Record<string, string> | undefined, renamed?: () => void): Promise<void> {
+    await mkdir(path.dirname(target), { recursive: true });
+    const hasMetadata = metadata !== undefined && Object.keys(metadata).length > 0;
+    const stagedMetadata = hasMetadata ? await stage(await this.tempDir(), target + METADATA_SUFFIX, Buffer.from(JSON.stringify(metadata))) : undefined;
+    if (staged !== undefined) await rename(staged, target);
+    renamed?.();
+    if (stagedMetadata) await rename(stagedMetadata, target + METADATA_SUFFIX);
+  }
+
+  /** The staging folder, created (and cleared of dead processes' leftovers) on first use. */
+  private async tempDir(): Promise<string> {
+    const tempDir = path.join(this.root, ...TEMP_DIR.split('/'));
+    await (this.tempReady ??= prepareTempDir(tempDir));
+    return tempDir;
+  }
+
+  /**
+   * Parts are written into one temporary file in the staging folder at their offsets (so staging a part again
+   * rewrites the same bytes); a commit takes the same lock and epoch check as putFenced and renames the file, with
+   * the tail, into place. A commit that keeps the upload open publishes a copy, and the file goes on growing.
+   */
+  openUpload(key: string, fence: Fence): StagedUpload {
+    const target = this.file(key);
+    return new LocalUpload(key, target, fence, {
+      tempDir: () => this.tempDir(),
+      lock: () => this.lock(key),
+      checkFence: () => checkFence(target, fence),
+      publish: (staged, metadata, renamed) => this.publish(target, staged, metadata, renamed),
+    });
   }
 
   /** Check and write under a lock file (O_EXCL), so two processes on one folder cannot interleave them. */
@@ -60,11 +98,7 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.file(key);
     const release = await this.lock(key);
     try {
-      const stored = (await readMetadata(target).catch(() => ({}) as Record<string, string>))[EPOCH_METADATA];
-      const existing = stored === undefined ? Number.NEGATIVE_INFINITY : Number(stored);
-      if (existing > fence.epoch || (fence.claim === true && existing >= fence.epoch)) {
-        throw new TributaryError('OWNERSHIP_LOST', `${target} was written by a newer owner (epoch ${existing}; ours is ${fence.epoch}): this owner no longer owns its partition`);
-      }
+      await checkFence(target, fence);
       await this.put(key, bytes, { ...metadata, [EPOCH_METADATA]: String(fence.epoch) });
     } finally {
       await release();
@@ -134,6 +168,143 @@ export class LocalObjectStore implements ObjectStore {
     await rm(this.file(key), { force: true });
     await rm(this.file(key) + METADATA_SUFFIX, { force: true });
   }
+}
+
+/** Refuses, with OWNERSHIP_LOST, a write whose epoch is older than the one `target` was last written with. */
+async function checkFence(target: string, fence: Fence): Promise<void> {
+  const stored = (await readMetadata(target).catch(() => ({}) as Record<string, string>))[EPOCH_METADATA];
+  const existing = stored === undefined ? Number.NEGATIVE_INFINITY : Number(stored);
+  if (existing > fence.epoch || (fence.claim === true && existing >= fence.epoch)) {
+    throw new TributaryError('OWNERSHIP_LOST', `${target} was written by a newer owner (epoch ${existing}; ours is ${fence.epoch}): this owner no longer owns its partition`);
+  }
+}
+
+interface UploadContext {
+  tempDir(): Promise<string>;
+  lock(): Promise<() => Promise<void>>;
+  checkFence(): Promise<void>;
+  /** renames `staged` (when given) and the metadata into place */
+  publish(staged: string | undefined, metadata: Record<string, string>, renamed?: () => void): Promise<void>;
+}
+
+class LocalUpload implements StagedUpload {
+  private readonly sizes: number[] = [];
+  private file: string | undefined;
+  private finished = false;
+  /** a finishing commit renamed the file into place but failed after it: its retry only writes the metadata */
+  private renamed = false;
+
+  constructor(
+    readonly key: string,
+    private readonly target: string,
+    private readonly fence: Fence,
+    private readonly context: UploadContext,
+  ) {}
+
+  async stage(part: number, bytes: Uint8Array, options: StoreCallOptions = {}): Promise<void> {
+    checkPart(this.key, part, this.sizes.length, this.finished);
+    if (options.signal?.aborted) throw abortError(options.signal);
+    try {
+      const file = await this.tempFile();
+      await writeAt(file, offsetOf(this.sizes, part), bytes, false);
+    } catch (error) {
+      throw storeFault(error, `cannot stage part ${part} of ${this.target}`);
+    }
+    this.sizes.length = part;
+    this.sizes.push(bytes.byteLength);
+  }
+
+  async commit(tail: Uint8Array, metadata: Record<string, string>, options: UploadCommitOptions = {}): Promise<void> {
+    checkPart(this.key, 0, 0, this.finished);
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const keepOpen = options.keepOpen === true;
+    const fenced = { ...metadata, [EPOCH_METADATA]: String(this.fence.epoch) };
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await this.context.lock();
+      await this.context.checkFence();
+      if (this.renamed) {
+        await this.context.publish(undefined, fenced);
+      } else {
+        const file = await this.tempFile();
+        const end = offsetOf(this.sizes, this.sizes.length);
+        if (keepOpen) {
+          // A copy goes into place; the upload's own file stays for the parts still to come.
+          const copy = `${file}.${randomBytes(4).toString('hex')}`;
+          let published = false;
+          try {
+            await copyFile(file, copy);
+            await writeAt(copy, end, tail, true);
+            await this.context.publish(copy, fenced, () => {
+              published = true;
+            });
+          } finally {
+            if (!published) await rm(copy, { force: true });
+          }
+        } else {
+          await writeAt(file, end, tail, true);
+          // From the rename on, the temporary file is the object: a retry must not look for it again.
+          await this.context.publish(file, fenced, () => {
+            this.renamed = true;
+          });
+        }
+      }
+    } catch (error) {
+      throw storeFault(error, `cannot commit ${this.target}`);
+    } finally {
+      await release?.();
+    }
+    if (!keepOpen) this.finished = true;
+  }
+
+  async abort(): Promise<void> {
+    this.finished = true;
+    this.sizes.length = 0;
+    const file = this.file;
+    this.file = undefined;
+    if (file !== undefined && !this.renamed) {
+      try {
+        await rm(file, { force: true });
+      } catch (error) {
+        throw storeFault(error, `cannot remove the staged parts of ${this.target}`);
+      }
+    }
+  }
+
+  private async tempFile(): Promise<string> {
+    if (this.file === undefined) {
+      const file = path.join(await this.context.tempDir(), `${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(this.target)}`);
+      await writeFile(file, new Uint8Array(0));
+      this.file = file;
+    }
+    return this.file;
+  }
+}
+
+function offsetOf(sizes: readonly number[], part: number): number {
+  let offset = 0;
+  for (let i = 0; i < part; i++) offset += sizes[i]!;
+  return offset;
+}
+
+/** Writes `bytes` at `offset` and cuts the file there, so whatever followed (parts staged before a retry) goes. */
+async function writeAt(file: string, offset: number, bytes: Uint8Array, sync: boolean): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    for (let written = 0; written < bytes.byteLength; ) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, offset + written);
+      written += bytesWritten;
+    }
+    await handle.truncate(offset + bytes.byteLength);
+    if (sync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function storeFault(error: unknown, what: string): unknown {
+  if (error instanceof TributaryError) return error;
+  return new TributaryError(fsFaultCode(error), `${what}: ${errorMessage(error)}`, { cause: error });
 }
 
 /** File-system faults that pass (too many open files, a busy or interrupted call, a network mount's timeout). */

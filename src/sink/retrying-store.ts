@@ -7,7 +7,7 @@
  */
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { Fence, ObjectInfo, ObjectStore, StoreCallOptions } from '../core/object-store.js';
+import type { Fence, ObjectInfo, ObjectStore, StagedUpload, StoreCallOptions, UploadCommitOptions } from '../core/object-store.js';
 import { withRetry, type RetryPolicy } from '../core/retry.js';
 
 export class RetryingObjectStore implements ObjectStore {
@@ -41,6 +41,19 @@ export class RetryingObjectStore implements ObjectStore {
 
   delete(key: string, options: StoreCallOptions = {}): Promise<void> {
     return this.run(`delete ${key}`, options, (call) => this.inner.delete(key, call));
+  }
+
+  /** Each step of the upload is retried on its own; staging a part again and committing again are harmless. */
+  openUpload(key: string, fence: Fence): StagedUpload {
+    const upload = this.inner.openUpload(key, fence);
+    return {
+      key,
+      stage: (part: number, bytes: Uint8Array, options: StoreCallOptions = {}) =>
+        this.run(`stage part ${part} of ${key}`, options, (call) => upload.stage(part, bytes, call)),
+      commit: (tail: Uint8Array, metadata: Record<string, string>, options: UploadCommitOptions = {}) =>
+        this.run(`commit ${key}`, options, (call) => upload.commit(tail, metadata, { ...call, ...(options.keepOpen ? { keepOpen: true } : {}) })),
+      abort: (options: StoreCallOptions = {}) => this.run(`abort the upload of ${key}`, options, (call) => upload.abort(call)),
+    };
   }
 
   private run<T>(action: string, options: StoreCallOptions, operation: (options: StoreCallOptions) => Promise<T>): Promise<T> {

@@ -10,8 +10,11 @@
  * - aggregate files whose last write was a commit, not the final flush: a span written at the flush still has
  *   open windows whose later events lie past the range.
  *
- * With the same config, every file copied is byte-identical to the main lake's file of that name.
+ * With the same config, every file copied is byte-identical to the main lake's file of that name. Sources: a
+ * Capture archive, or a Kafka topic read as a one-off consumer group that is deleted afterwards (the main group's
+ * offsets stay where they are).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +34,7 @@ import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
 import { planReset, type ResetTarget } from './reset-plan.js';
 import { SnapshotStore } from './snapshot-store.js';
+import type { SourcePositions } from './source-positions.js';
 
 export interface RangeReplayOptions {
   /** a position (integer) or an ISO 8601 time */
@@ -68,20 +72,77 @@ function storeLike(like: StoreConfig, where: string): StoreConfig {
 
 const POSITION_IN_NAME = /-pos(\d{16})(?:-part\d+)?\.(?:parquet|jsonl)$/;
 
-export async function runRange(config: TributaryConfig, options: RangeReplayOptions): Promise<RangeReplaySummary> {
+/**
+ * The positions the range is planned with (read only: the main group is never moved), the source config the
+ * replay reads with, and what to clean up after it. A Kafka replay reads as a one-off consumer group of its own,
+ * deleted afterwards: the main group's committed offsets are not touched, and a partition without a snapshot
+ * starts at the earliest offset, as the range's plan does.
+ */
+async function rangeSource(
+  config: TributaryConfig,
+  mainState: ObjectStore,
+  log: Logger,
+): Promise<{ positions: SourcePositions; source: TributaryConfig['source']; cleanup: () => Promise<void> }> {
   const source = config.source;
-  if (source.kind !== 'capture') {
-    // Event Hubs and Kafka sources commit to their consumer group as they read: a range replay on the main
-    // group would move it. Replay their Capture archive, or give the config its own consumer group.
-    throw new TributaryError('CONFIG_INVALID', `--from/--until: range replays read a Capture archive (source.kind capture), not ${source.kind}`);
+  switch (source.kind) {
+    case 'capture': {
+      const archive = { store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs };
+      return { positions: new CapturePositions(archive, new ObjectCheckpointStore(mainState), undefined), source, cleanup: async () => undefined };
+    }
+    case 'kafka': {
+      const { KafkaPositions } = await import('../ingest/kafka/positions.js');
+      const positions = new KafkaPositions(source, { log });
+      const groupId = `${source.groupId}-range-${randomBytes(4).toString('hex')}`;
+      const cleanup = async (): Promise<void> => {
+        const oneOff = new KafkaPositions(source, { log }, groupId);
+        try {
+          // the group exists only once the replay committed; a replay that failed before may leave none
+          if ((await oneOff.activeMembers()).state !== 'Dead') await oneOff.deleteGroup();
+        } finally {
+          await oneOff.close();
+        }
+      };
+      return { positions, source: { ...source, groupId, startFrom: 'earliest' }, cleanup };
+    }
+    case 'eventhubs':
+      // An Event Hubs consumer group cannot be made for one replay, and the SDK's readers would take the main
+      // group's partitions over. Replay the hub's Capture archive instead.
+      throw new TributaryError('CONFIG_INVALID', `--from/--until: range replays read a Capture archive or a Kafka topic, not ${source.kind}: replay the hub's Capture archive (source.kind capture)`);
   }
+}
+
+export async function runRange(config: TributaryConfig, options: RangeReplayOptions): Promise<RangeReplaySummary> {
   const from = parseBound('--from', options.from);
   const until = parseBound('--until', options.until);
   const plans = await loadStreamPlans(config);
   const mainState = createObjectStore(config.state);
   const snapshots = new SnapshotStore(mainState);
-  const archive = { store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs };
-  const positions = new CapturePositions(archive, new ObjectCheckpointStore(mainState), undefined);
+  const { positions, source, cleanup } = await rangeSource(config, mainState, options.log);
+  try {
+    return await replay(config, options, { from, until, plans, mainState, snapshots, positions, source });
+  } finally {
+    try {
+      await cleanup();
+    } finally {
+      await positions.close?.();
+    }
+  }
+}
+
+async function replay(
+  config: TributaryConfig,
+  options: RangeReplayOptions,
+  context: {
+    from: Bound;
+    until: Bound;
+    plans: Awaited<ReturnType<typeof loadStreamPlans>>;
+    mainState: ObjectStore;
+    snapshots: SnapshotStore;
+    positions: SourcePositions;
+    source: TributaryConfig['source'];
+  },
+): Promise<RangeReplaySummary> {
+  const { from, until, plans, mainState, snapshots, positions } = context;
   const target: ResetTarget = 'position' in from ? { kind: 'offset', position: from.position } : { kind: 'datetime', timeMs: from.timeMs };
   const rows = await planReset({
     plans,
@@ -119,6 +180,7 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
     }
     const scratchConfig: TributaryConfig = {
       ...config,
+      source: context.source,
       lake: { kind: 'local', path: path.join(scratch, 'lake') },
       deadLetter: { kind: 'local', path: path.join(scratch, 'deadletter') },
       state: { kind: 'local', path: path.join(scratch, 'state') },

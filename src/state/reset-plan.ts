@@ -106,13 +106,16 @@ async function planPartition(
   })();
 
   const history = await snapshots.history(stream, partition);
-  const atOrBefore = history.filter((r) => r.position <= target).at(-1);
+  // A snapshot before the source's first position cannot start a replay: the events after it are gone (Kafka
+  // retention, Event Hubs expiry).
+  const usable = history.filter((r) => r.position >= range.earliest);
+  const atOrBefore = usable.filter((r) => r.position <= target).at(-1);
   const cell = request.processing.rowsPerFile;
   const firstBoundary = (Math.floor(range.earliest / cell) + 1) * cell;
   // Before the first cell boundary the state is empty, so the source's start with empty state is exact as long
   // as no older snapshot was dropped by retention (the oldest kept one is the first boundary) and the source
-  // still holds its first events.
-  const historyIsWhole = history.length === 0 || history[0]!.position <= firstBoundary;
+  // still holds its first events (no snapshot is older than its first position).
+  const historyIsWhole = history.length === 0 || (history[0]!.position <= firstBoundary && usable.length === history.length);
   let start: number;
   let state: ResetRow['state'];
   let why: string;
@@ -123,17 +126,19 @@ async function planPartition(
     state = 'snapshot';
     snapshot = await snapshots.read(atOrBefore);
     why = start === target ? 'the target is a snapshotted cell boundary' : `newest snapshotted cell boundary at or before the target (cells hold ${cell} positions)`;
-  } else if (request.freshState || historyIsWhole) {
+  } else if (request.freshState || historyIsWhole || usable.length === 0) {
     start = range.earliest;
     state = 'empty';
     why = history.length === 0
       ? 'no snapshot yet: the source\'s start with empty state'
       : historyIsWhole
         ? 'the target is before the first cell boundary: the source\'s start, where the state is empty'
-        : '--fresh-state: the source\'s start with empty state';
+        : request.freshState
+          ? '--fresh-state: the source\'s start with empty state'
+          : `every retained snapshot is from before the source's first position ${range.earliest} (the events after it are gone): the source's start with empty state`;
     lessHistory = !historyIsWhole;
   } else {
-    const oldest = history[0]!;
+    const oldest = usable[0]!;
     start = oldest.position;
     state = 'snapshot';
     snapshot = await snapshots.read(oldest);

@@ -15,6 +15,8 @@ export interface PartitionRange {
 export interface SourcePositions {
   /** what the positions are, for messages: "Capture archive ...", "Event Hubs ...", "Kafka ..." */
   readonly description: string;
+  /** how `countFrom` counts, when that is worth saying in the dry run (Kafka: offsets, not records) */
+  readonly counting?: string;
   partitions(stream: string): Promise<PartitionRange[]>;
   /** the position the group resumes at, or undefined when it has none */
   current(stream: string, partition: string): Promise<number | undefined>;

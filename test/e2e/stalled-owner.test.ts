@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TributaryConfig, TributaryConfigInput } from '../../src/config/schema.js';
 import { TributaryError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
-import type { Fence, ObjectStore, StoreCallOptions } from '../../src/core/object-store.js';
+import type { Fence, ObjectStore, StagedUpload, StoreCallOptions } from '../../src/core/object-store.js';
 import type { PartitionBatch, PartitionHandler } from '../../src/core/source.js';
 import { generateStreams } from '../../src/gen/generate.js';
 import { parseGenOptions } from '../../src/gen/options.js';
@@ -120,6 +120,12 @@ class StallingLake implements ObjectStore {
     return this.inner.delete(key, options);
   }
 
+  /** An upload's commit is its write: held like a put. */
+  openUpload(key: string, fence: Fence): StagedUpload {
+    const upload = this.inner.openUpload(key, fence);
+    return { ...bind(upload), commit: (tail, metadata, options) => this.hold(key, () => upload.commit(tail, metadata, options)) };
+  }
+
   private hold(key: string, write: () => Promise<void>): Promise<void> {
     const partition = RAW_FILE.exec(key)?.[1];
     if (partition === undefined || this.held.has(partition)) return write();
@@ -143,6 +149,27 @@ class RecordingLake extends StallingLake {
     const partition = RAW_FILE.exec(key)?.[1];
     if (partition !== undefined) this.written.push({ partition, key });
   }
+
+  override openUpload(key: string, fence: Fence): StagedUpload {
+    const upload = super.openUpload(key, fence);
+    return {
+      ...bind(upload),
+      commit: async (tail, metadata, options) => {
+        await upload.commit(tail, metadata, options);
+        const partition = RAW_FILE.exec(key)?.[1];
+        if (partition !== undefined) this.written.push({ partition, key });
+      },
+    };
+  }
+}
+
+function bind(upload: StagedUpload): StagedUpload {
+  return {
+    key: upload.key,
+    stage: (part, bytes, options) => upload.stage(part, bytes, options),
+    commit: (tail, metadata, options) => upload.commit(tail, metadata, options),
+    abort: (options) => upload.abort(options),
+  };
 }
 
 /**

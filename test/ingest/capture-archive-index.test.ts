@@ -32,6 +32,7 @@ function counting(store: ObjectStore, reads: string[]): ObjectStore {
     },
     list: (prefix, options) => store.list(prefix, options),
     delete: (key, options) => store.delete(key, options),
+    openUpload: (key, fence) => store.openUpload(key, fence),
   };
 }
 

@@ -64,6 +64,32 @@ export function orderMessage(type: avro.Type, partition: number, i: number): { m
   };
 }
 
+/**
+ * Per partition: `perPartition` orders in sequence, a redelivery of an earlier one after every 50th, a truncated
+ * body (a dead letter) at every 97th. Returns each partition's record timestamps by offset.
+ */
+export async function produceWithFaults(broker: KafkaBroker, topic: string, partitions: number, perPartition: number): Promise<number[][]> {
+  const type = await orderType();
+  const producer = await connectProducer(broker);
+  const timestamps: number[][] = [];
+  try {
+    for (let partition = 0; partition < partitions; partition++) {
+      const messages: Message[] = [];
+      for (let i = 0; i < perPartition; i++) {
+        const { message } = orderMessage(type, partition, i);
+        if (i % 97 === 13) message.value = (message.value as Buffer).subarray(0, 9);
+        messages.push(message);
+        if (i % 50 === 49) messages.push(orderMessage(type, partition, i - 20).message);
+      }
+      for (let at = 0; at < messages.length; at += 64) await producer.send({ topic, messages: messages.slice(at, at + 64) });
+      timestamps.push(messages.map((m) => Number(m.timestamp)));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return timestamps;
+}
+
 export async function connectProducer(broker: KafkaBroker, listener: ListenerName = 'plaintext'): Promise<Producer> {
   const producer = new Kafka(broker.clientConfig(listener, { clientId: 'e2e-producer' })).producer();
   await producer.connect();

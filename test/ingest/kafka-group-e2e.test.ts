@@ -194,13 +194,19 @@ describeKafka('a consumer group of Tributary instances', (kafka) => {
     // ...and took every offset commit, each from a member authenticated as $ConnectionString on the SASL listener;
     // the last one per partition is what the group holds now.
     const commits = await broker.offsetCommits(group);
-    expect(commits.length).toBeGreaterThanOrEqual(committed.size);
-    for (const commit of commits) {
-      expect(commit).toMatchObject({ topic, errorCode: 0, principal: 'User:$ConnectionString', listener: 'SASL_PLAINTEXT' });
-    }
-    const lastLogged = new Map(commits.map((c) => [c.partition, c.offset]));
+    for (const commit of commits) expect(commit).toMatchObject({ topic, principal: 'User:$ConnectionString', listener: 'SASL_PLAINTEXT' });
+    // A commit sent while the group rebalances (the kill, the third member joining) may be refused: REBALANCE_IN_PROGRESS
+    // (27), ILLEGAL_GENERATION (22) or UNKNOWN_MEMBER_ID (25). The source keeps it and commits again after the
+    // rejoin; nothing else may be refused, and what the group holds is the last commit the broker took.
+    const taken = commits.filter((c) => c.errorCode === 0);
+    expect(commits.filter((c) => ![0, 22, 25, 27].includes(c.errorCode))).toEqual([]);
+    expect(taken.length).toBeGreaterThanOrEqual(committed.size);
+    // No commit of kafkajs's sentinel -2 ("reset to the default offset" after OFFSET_OUT_OF_RANGE): every offset
+    // the group committed is one Tributary made durable.
+    expect(commits.filter((c) => c.offset < 0)).toEqual([]);
+    const lastLogged = new Map(taken.map((c) => [c.partition, c.offset]));
     expect(lastLogged).toEqual(committed);
-    expect(new Set(commits.map((c) => c.memberId)).size).toBeGreaterThanOrEqual(2);
+    expect(new Set(taken.map((c) => c.memberId)).size).toBeGreaterThanOrEqual(2);
     // Its waits (joins, the eviction after the session timeout, the lake catching up) add up on a busy machine.
   }, 300_000);
 

@@ -137,6 +137,54 @@ describe('bounded', () => {
     await expect(failure).rejects.toMatchObject({ code: 'INPUT_MISSING', message: expect.stringContaining(`"${missing}"`) });
   });
 
+  it('fails naming the records the broker deleted before they were read, instead of waiting for them', async () => {
+    const { broker, topic, groupId, config } = await scenario(kafka(), 1);
+    const producer = await producerFor(broker, cleanups);
+    await producer.send({ topic, messages: messages(0, 30) });
+    // what retention does to records older than retention.ms: the partition's log now starts at 20
+    await (await broker.admin()).deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '20' }] });
+    const handler = new RecordingHandler();
+    handler.resume.set('orders/0', 10); // a snapshot from before the deletion
+    const failure = source(config()).run(handler, { signal: new AbortController().signal, bounded: true });
+    await expect(failure).rejects.toMatchObject({ code: 'BROKER_PERMANENT', message: expect.stringContaining(`records 10..19 of ${topic}/0 were deleted by the broker`) });
+    await expect(failure).rejects.toMatchObject({ message: expect.stringContaining(`group ${groupId}`) });
+    expect(handler.positions('orders/0')).toEqual([]);
+  });
+
+  it('a member whose first assignment is empty waits for the partitions instead of ending, and reads them to its own targets', async () => {
+    const { broker, topic, groupId, config } = await scenario(kafka(), 1);
+    const producer = await producerFor(broker, cleanups);
+    await producer.send({ topic, messages: messages(0, 10) });
+    // kafkajs's round-robin assignor sorts members by id, which starts with the client id: "a-..." gets partition 0
+    const first = new RecordingHandler(10);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    first.beforeBatch = () => released;
+    const firstRun = source(config({ clientId: 'a-first' })).run(first, { signal: new AbortController().signal, bounded: true });
+    await vi.waitFor(() => expect(first.assigned).toEqual(['orders/0']), { timeout: 30_000, interval: 100 });
+    // produced after the first member read its targets (10) and before the second reads its own (15)
+    await producer.send({ topic, messages: messages(0, 5, 10) });
+    const second = new RecordingHandler(10);
+    let secondEnded = false;
+    const secondRun = source(config({ clientId: 'b-second' }))
+      .run(second, { signal: new AbortController().signal, bounded: true })
+      .finally(() => (secondEnded = true));
+    await vi.waitFor(async () => {
+      const group = await broker.describeGroup(groupId);
+      expect([group.state, group.members.length]).toEqual(['Stable', 2]);
+    }, { timeout: 30_000, interval: 100 });
+    expect(second.assigned).toEqual([]);
+    expect(secondEnded).toBe(false);
+    release();
+    await firstRun;
+    // at least to its target (what it had fetched beyond it meanwhile is handed over too), committed at the cell (10)
+    expect(first.positions('orders/0').slice(0, 10)).toEqual([...Array(10).keys()]);
+    // the first member left; the second gets the partition at the first's commit and reads it to its own target, 15
+    await secondRun;
+    expect(second.positions('orders/0')).toEqual([10, 11, 12, 13, 14]);
+    expect((await broker.committedOffsets(groupId, topic)).get(0)).toBe(10);
+  });
+
   it('stops on a handler failure: the run rejects with it and owned partitions are released', async () => {
     const { broker, topic, groupId, config } = await scenario(kafka());
     const producer = await producerFor(broker, cleanups);

@@ -212,6 +212,7 @@ describe('incremental snapshots', () => {
       get: (key, opts) => inner.get(key, opts),
       list: (prefix, opts) => inner.list(prefix, opts),
       delete: (key, opts) => inner.delete(key, opts),
+      openUpload: (key, fence) => inner.openUpload(key, fence),
     };
     const big: GateOptions = { allowedOutOfOrdernessMs: 0, allowedLatenessMs: 0, dedupRetentionMs: 1e12, dedupMaxIds: 1_000_000 };
     const snapshots = new SnapshotStore(counting, { count: 4, ageMs: 1e12 });

@@ -12,7 +12,10 @@ export type FaultAction =
   /** drop the connection without an answer */
   | { kind: 'reset' }
   /** never answer (the client's timeout has to fire) */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** pass the request to the service, then drop the connection before the answer: it took effect, the client
+   * cannot know */
+  | { kind: 'lose-answer' };
 
 export interface ProxiedRequest {
   /** 1-based, over the proxy's lifetime */
@@ -68,10 +71,16 @@ export async function startFaultProxy(
       case 'hang':
         hanging.add(res);
         return;
-      case 'forward': {
+      case 'forward':
+      case 'lose-answer': {
         const upstream = http.request(
           { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
           (response) => {
+            if (action.kind === 'lose-answer') {
+              response.resume();
+              response.once('end', () => req.socket.destroy());
+              return;
+            }
             res.writeHead(response.statusCode ?? 502, response.headers);
             response.pipe(res);
           },

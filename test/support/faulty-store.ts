@@ -4,7 +4,7 @@
  * layer, where a flaky disk or storage account would be.
  */
 import { TributaryError } from '../../src/core/errors.js';
-import type { Fence, ObjectInfo, ObjectStore, StoreCallOptions } from '../../src/core/object-store.js';
+import type { Fence, ObjectInfo, ObjectStore, StagedUpload, StoreCallOptions, UploadCommitOptions } from '../../src/core/object-store.js';
 
 export type FaultKind = 'transient' | 'permanent';
 
@@ -48,6 +48,18 @@ export class FaultyStore implements ObjectStore {
 
   delete(key: string, options?: StoreCallOptions): Promise<void> {
     return this.operation(`delete ${key}`, () => this.inner.delete(key, options));
+  }
+
+  /** Every step of an upload is an operation of its own, so a plan can fail any one of them. */
+  openUpload(key: string, fence: Fence): StagedUpload {
+    const upload = this.inner.openUpload(key, fence);
+    return {
+      key,
+      stage: (part: number, bytes: Uint8Array, options?: StoreCallOptions) => this.operation(`stage ${part} ${key}`, () => upload.stage(part, bytes, options)),
+      commit: (tail: Uint8Array, metadata: Record<string, string>, options?: UploadCommitOptions) =>
+        this.operation(`commit ${key}`, () => upload.commit(tail, metadata, options)),
+      abort: (options?: StoreCallOptions) => this.operation(`abort ${key}`, () => upload.abort(options)),
+    };
   }
 
   private async operation<T>(what: string, run: () => Promise<T>): Promise<T> {

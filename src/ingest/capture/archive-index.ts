@@ -15,7 +15,7 @@ import type { SourceEvent } from '../../core/source.js';
 import type { Logger } from '../../core/log.js';
 import { blockData, readContainer, type Container } from './container.js';
 import { corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
-import { captureEventReader } from './event-reader.js';
+import { captureBlockEdges, captureEventReader } from './event-reader.js';
 import { parseCaptureKey } from './format.js';
 
 export interface IndexedFile {
@@ -130,10 +130,10 @@ async function indexFile(archive: ArchiveLocation, file: { key: string; size: nu
   const lastBlock = [...container.blocks].reverse().find((b) => b.count > 0);
   if (firstBlock && lastBlock) {
     try {
-      const read = captureEventReader(container.schema);
-      const first = read(await blockData(container, firstBlock, name), firstBlock.count, name)[0]!;
-      const lastEvents = read(await blockData(container, lastBlock, name), lastBlock.count, name);
-      const last = lastEvents[lastEvents.length - 1]!;
+      // Only the two edge records are decoded; the rest of the two blocks is walked (the bounds guard's check).
+      const edges = captureBlockEdges(container.schema);
+      const { first, last: lastOfFirst } = edges(await blockData(container, firstBlock, name), firstBlock.count, name);
+      const last = lastBlock === firstBlock ? lastOfFirst : edges(await blockData(container, lastBlock, name), lastBlock.count, name).last;
       // An unreadable position (a hostile envelope) leaves the file unindexed by position: it is read in full.
       if (Number.isSafeInteger(first.position) && Number.isSafeInteger(last.position)) {
         entry.first = { position: first.position, enqueuedTimeMs: first.enqueuedTimeMs, offset: first.offset };

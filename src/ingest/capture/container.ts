@@ -9,7 +9,7 @@
  * region (its byte range and why) and reading resumes after it (at the next sync marker when its size cannot be
  * trusted), so the caller decides whether a corrupt block fails the partition or becomes a dead letter.
  */
-import { inflateRaw } from 'node:zlib';
+import { inflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import avro from 'avsc';
 import { TributaryError } from '../../core/errors.js';
@@ -146,6 +146,20 @@ export async function blockData(container: Container, block: ContainerBlock, nam
   } catch (error) {
     const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
     fail(name, `corrupt deflate block at byte ${block.start}: ${tooLarge ? `inflates past ${MAX_BLOCK_BYTES} bytes` : (error as Error).message}`);
+  }
+}
+
+/**
+ * A block's record bytes, inflated on the calling thread: what a partition's lane does with the blocks it is
+ * handed (it is a worker thread already). Fails like blockData.
+ */
+export function blockDataSync(codec: string, stored: Buffer, blockStart: number, name: string): Buffer {
+  if (codec !== 'deflate') return stored;
+  try {
+    return inflateRawSync(stored, { chunkSize: INFLATE_CHUNK_BYTES, maxOutputLength: MAX_BLOCK_BYTES });
+  } catch (error) {
+    const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    fail(name, `corrupt deflate block at byte ${blockStart}: ${tooLarge ? `inflates past ${MAX_BLOCK_BYTES} bytes` : (error as Error).message}`);
   }
 }
 

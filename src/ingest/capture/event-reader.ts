@@ -10,6 +10,7 @@
  */
 import avro from 'avsc';
 import type { ApplicationProperties, SourceEvent } from '../../core/source.js';
+import { BoundsGuard, ZERO_BYTE_ITEM_ALLOWANCE } from '../decode/avro-bounds.js';
 import { readBlockRecords, type BlockRecords } from './container.js';
 import { parseEnqueuedTimeUtc } from './format.js';
 
@@ -55,6 +56,44 @@ export function captureEventReader(schema: avro.Schema): CaptureEventReader {
     const { events, failure } = read(data, count, { name, fallbackTimeMs: 0, previousPosition: undefined });
     if (failure) throw new Error(`${name}: corrupt block: record ${failure.record} of ${count} at byte ${failure.offset} of its data: ${failure.message}`);
     return events;
+  };
+}
+
+/**
+ * The first and last event of a block, for the archive index, without decoding the records in between: they are
+ * only walked with the bounds guard. Anything unusual (a record the guard refuses, bytes after the last record, an
+ * edge record that avsc cannot decode or whose position cannot be read) gives the events of the full read
+ * (`captureEventReader`), so the outcome is the same as reading the whole block wherever it matters.
+ */
+export function captureBlockEdges(schema: avro.Schema): (data: Buffer, count: number, name: string) => { first: SourceEvent; last: SourceEvent } {
+  const type = avro.Type.forSchema(schema);
+  const guard = BoundsGuard.for(type);
+  const full = captureEventReader(schema);
+  return (data, count, name) => {
+    const whole = (): { first: SourceEvent; last: SourceEvent } => {
+      const events = full(data, count, name);
+      if (events.length === 0) throw new Error(`${name}: an empty block has no first event`);
+      return { first: events[0]!, last: events[events.length - 1]! };
+    };
+    const most = guard.minBytes > 0 ? Math.floor(data.length / guard.minBytes) : data.length + ZERO_BYTE_ITEM_ALLOWANCE;
+    if (count < 1 || count > most) return whole();
+    let pos = 0;
+    let lastStart = 0;
+    for (let i = 0; i < count; i++) {
+      lastStart = pos;
+      pos = guard.skip(data, pos, data.length, data.length);
+      if (pos < 0) return whole();
+    }
+    if (pos !== data.length) return whole();
+    try {
+      // an unreadable position would be placed from its neighbours, which only the full read has
+      const first = toSourceEvent(type.decode(data, 0).value as CaptureRecordLike, 0);
+      const last = toSourceEvent(type.decode(data, lastStart).value as CaptureRecordLike, 0);
+      if (Number.isNaN(first.position) || Number.isNaN(last.position)) return whole();
+      return { first, last };
+    } catch {
+      return whole();
+    }
   };
 }
 

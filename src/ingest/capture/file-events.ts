@@ -11,7 +11,7 @@
 import { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { SourceEvent } from '../../core/source.js';
-import { blockData, readContainer, type Container, type ContainerBlock, type CorruptRegion } from './container.js';
+import { blockData, readContainer, type BlockRecords, type Container, type ContainerBlock, type CorruptRegion } from './container.js';
 import { captureBlockReader } from './event-reader.js';
 
 export type CorruptBlockPolicy = 'fail' | 'deadletter';
@@ -84,8 +84,7 @@ export async function* captureFileEvents(container: Container, options: CaptureF
       continue;
     }
     // The records before the failing one are good; the rest of the block cannot be delimited.
-    const where = container.codec === 'null' ? `byte ${item.dataStart + failure.offset} of the file` : `byte ${failure.offset} of the inflated block`;
-    const reason = `record ${failure.record} of ${item.count} at ${where}: ${failure.message}`;
+    const reason = recordFailureReason(container.codec, item.dataStart, item.count, failure);
     if (options.onCorruptBlock === 'fail') {
       // The good records before it still go first, so the failure is met exactly where the bad bytes are.
       if (events.length > 0) yield events;
@@ -97,17 +96,28 @@ export async function* captureFileEvents(container: Container, options: CaptureF
   }
 }
 
+/** Why a block's records could not be read past `failure`, with the byte in the file (or the inflated block). */
+export function recordFailureReason(codec: string, dataStart: number, count: number, failure: NonNullable<BlockRecords['failure']>): string {
+  const where = codec === 'null' ? `byte ${dataStart + failure.offset} of the file` : `byte ${failure.offset} of the inflated block`;
+  return `record ${failure.record} of ${count} at ${where}: ${failure.message}`;
+}
+
 function unreadable(options: CaptureFileOptions, start: number, end: number, reason: string, bytes: Buffer, previous: number | undefined): SourceEvent {
   if (options.onCorruptBlock === 'fail') throw corruptBlockError(options.name, start, end, reason);
   options.log.warn({ file: options.name, start, end, reason }, 'dead-lettering an unreadable Capture block');
+  return unreadableEvent(options.name, options.windowStartMs, start, end, reason, bytes, previous);
+}
+
+/** The one event an unreadable block (or the unreadable rest of one) becomes under `deadletter`. */
+export function unreadableEvent(name: string, windowStartMs: number, start: number, end: number, reason: string, bytes: Buffer, previous: number | undefined): SourceEvent {
   return {
     body: bytes,
     position: previous === undefined ? 0 : previous + 1,
     offset: '',
-    enqueuedTimeMs: options.windowStartMs,
+    enqueuedTimeMs: windowStartMs,
     partitionKey: null,
-    properties: { [CORRUPT_FILE_PROPERTY]: options.name, [CORRUPT_BYTES_PROPERTY]: `${start}-${end}` },
-    envelopeError: `unreadable Capture block in ${options.name} at bytes ${start}..${end}: ${reason}`,
+    properties: { [CORRUPT_FILE_PROPERTY]: name, [CORRUPT_BYTES_PROPERTY]: `${start}-${end}` },
+    envelopeError: `unreadable Capture block in ${name} at bytes ${start}..${end}: ${reason}`,
     envelopeReason: 'decode',
   };
 }

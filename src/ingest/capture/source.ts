@@ -9,9 +9,10 @@ import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
-import type { PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
+import type { CaptureBlocks, CaptureItem, PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
+import type { Container, ContainerBlock, CorruptRegion } from './container.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
-import { captureFileEvents, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
+import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
 import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
 
@@ -186,10 +187,21 @@ export class CaptureSource implements Source {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
         let highest = -1;
+        let newPass = true;
         for (const file of pending) {
           const name = `${this.options.store.location}/${file.key}`;
           const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
           if (!container) {
+            done.add(file.key);
+            continue;
+          }
+          if (handler.takesCaptureBlocks) {
+            // The handler's lane reads the records (and skips what lies below the resume point).
+            for (const blocks of this.blockBatches(container, name, file.windowStart)) {
+              if (signal.aborted) return;
+              await handler.onBatch({ stream, partition, events: [], capture: { ...blocks, newPass }, ...(endPosition !== undefined ? { endPosition } : {}) });
+              newPass = false;
+            }
             done.add(file.key);
             continue;
           }
@@ -230,6 +242,42 @@ export class CaptureSource implements Source {
       // 'lost' when another instance took the lease: nothing more may be written for this partition.
       await handler.onRevoked(stream, partition, leaseLost.aborted ? 'lost' : 'shutdown');
     }
+  }
+
+  /**
+   * A file's blocks in batches of about `batchSize` records (whole blocks), their stored bytes copied into one
+   * buffer per batch. A corrupt region under onCorruptBlock: fail stops here, before anything after the last
+   * batch is handed over, as on the path that parses on this thread; under deadletter it goes along, to become one
+   * dead letter in the lane.
+   */
+  private *blockBatches(container: Container, name: string, windowStartMs: number): Generator<Omit<CaptureBlocks, 'newPass'>> {
+    const policy = this.options.onCorruptBlock ?? 'fail';
+    const schema = JSON.stringify(container.schema);
+    const items: Array<ContainerBlock | CorruptRegion> = [...container.blocks, ...container.corrupt].sort((a, b) => a.start - b.start);
+    let group: Array<ContainerBlock | CorruptRegion> = [];
+    let records = 0;
+    const pack = (): Omit<CaptureBlocks, 'newPass'> => {
+      const data = new Uint8Array(group.reduce((sum, item) => sum + item.stored.byteLength, 0));
+      let at = 0;
+      const packed: CaptureItem[] = group.map((item) => {
+        data.set(item.stored, at);
+        const from = at;
+        at += item.stored.byteLength;
+        return 'reason' in item
+          ? { reason: item.reason, from, to: at, start: item.start, end: item.end }
+          : { count: item.count, from, to: at, start: item.start, end: item.end, dataStart: item.dataStart };
+      });
+      group = [];
+      records = 0;
+      return { name, windowStartMs, schema, codec: container.codec, onCorruptBlock: policy, data: data.buffer, items: packed };
+    };
+    for (const item of items) {
+      if ('reason' in item && policy === 'fail') throw corruptBlockError(name, item.start, item.end, item.reason);
+      group.push(item);
+      records += 'reason' in item ? 1 : item.count;
+      if (records >= this.options.batchSize) yield pack();
+    }
+    if (group.length > 0) yield pack();
   }
 
   private async mustGet(key: string): Promise<Uint8Array> {

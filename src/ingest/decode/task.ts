@@ -55,36 +55,3 @@ export interface DecodeResult {
   /** one array per projected column, Ok events only */
   columns: unknown[][];
 }
-
-/** Source coordinates of a batch's events, for the raw table's metadata columns (built in the lane). */
-export interface EventMetadata {
-  partition: string;
-  positions: Float64Array;
-  enqueuedTimes: Float64Array;
-  offsets: string[];
-  partitionKeys: Array<string | null>;
-  /** one array per configured property column */
-  properties: Array<Array<string | null>>;
-}
-
-/**
- * A decode task for a partition-affine lane: the lane keeps the batch's full raw-table rows (body columns plus
- * metadata columns) under `batchId` until `appendRows` says which of them land, and returns only what the main
- * thread needs to decide that: ids, event times, and the body columns listed in `returnColumns` (aggregation
- * inputs). Row data then never crosses the thread boundary again.
- */
-export interface LaneDecodeTask extends DecodeTask {
-  batchId: number;
-  metadata: EventMetadata;
-  returnColumns: number[];
-}
-
-export interface AppendRowsTask {
-  batchId: number;
-  fileId: string;
-  /** needed the first time a file is seen */
-  schema: import('../../sink/table.js').TableSchema;
-  rowGroupRows: number;
-  /** indexes into the batch's Ok rows, in landing order */
-  rows: Int32Array;
-}

@@ -1,16 +1,17 @@
 /**
- * The decode worker (runs inside piscina threads). Compiles each stream's schema once per thread and caches
- * writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
+ * The lane worker (runs inside piscina threads, one per lane): the partitions pinned to this lane live here
+ * (runtime/lane-partition.ts), and their bodies are decoded here. Compiles each stream's schema once per thread and
+ * caches writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
  */
 import avro from 'avsc';
 import { Piscina } from 'piscina';
-import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../../sink/parquet.js';
-import type { TableData, TableSchema } from '../../sink/table.js';
 import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
-import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type AppendRowsTask, type DecodeResult, type DecodeTask, type LaneDecodeTask, type StreamDecodeSpec } from './task.js';
+import { LanePartition, type LaneInput, type LanePlan, type LaneStep } from '../../runtime/lane-partition.js';
+import type { PartitionSnapshot } from '../../aggregate/snapshot.js';
+import { DEFAULT_EVENT_TIME_RANGE, DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from './task.js';
 
 interface CompiledStream {
   type: avro.Type;
@@ -243,86 +244,57 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   return { status, errors, ids, eventTimes: Float64Array.from(times), columns };
 }
 
-/**
- * Parquet encoding runs here too: it is the heaviest per-row work after decoding, and the main thread is the
- * one serial stage. The finished file moves back in the transfer list.
- */
-export function encodeTable(table: TableData): Uint8Array {
-  const bytes = encodeParquet(table);
-  return Piscina.move(bytes) as Uint8Array;
-}
-
-
 /*
- * Partition-affine lane state. Each lane is a pool of one thread and a partition always uses the same lane, so
- * a batch's decoded rows can wait here for the main thread's verdicts, and an open file's rows and encoded row
- * groups live here until the file is written. It is all derived state: a restart rebuilds it from the source.
+ * Fused partitions: the whole data side of an owned partition (gate, dedup, aggregators, open cell, dead letters,
+ * Parquet) lives here, one LanePartition per ownership period, keyed by the main thread's id for it.
  */
-const pendingBatches = new Map<number, unknown[][]>();
+const partitions = new Map<string, LanePartition>();
 
-interface LaneFile {
-  schema: TableSchema;
-  rowGroupRows: number;
-  tail: unknown[][];
-  tailRows: number;
-  groups: EncodedRowGroup[];
-}
-const openFiles = new Map<string, LaneFile>();
-
-export function laneDecode(task: LaneDecodeTask): DecodeResult {
-  const result = decodeBatch(task, task.metadata.enqueuedTimes);
-  const { metadata } = task;
-  const okCount = result.ids.length;
-  const meta: unknown[][] = [new Array(okCount).fill(metadata.partition), [], [], [], [], ...metadata.properties.map(() => [])];
-  for (let i = 0; i < result.status.length; i++) {
-    if (result.status[i] !== DecodeStatus.Ok) continue;
-    meta[1]!.push(metadata.positions[i]);
-    meta[2]!.push(metadata.offsets[i]);
-    meta[3]!.push(metadata.enqueuedTimes[i]);
-    meta[4]!.push(metadata.partitionKeys[i]);
-    for (let p = 0; p < metadata.properties.length; p++) meta[5 + p]!.push(metadata.properties[p]![i]);
-  }
-  pendingBatches.set(task.batchId, [...result.columns, ...meta]);
-  const wanted = new Set(task.returnColumns);
-  return { ...result, columns: result.columns.map((column, c) => (wanted.has(c) ? column : [])) };
+export interface PartitionOpenTask {
+  id: string;
+  plan: LanePlan;
+  snapshot: PartitionSnapshot | null;
 }
 
-export function appendRows(tasks: AppendRowsTask[]): number {
-  let appended = 0;
-  for (const task of tasks) {
-    const rows = pendingBatches.get(task.batchId);
-    if (!rows) throw new Error(`lane has no decoded batch ${task.batchId}`);
-    let file = openFiles.get(task.fileId);
-    if (!file) {
-      file = { schema: task.schema, rowGroupRows: task.rowGroupRows, tail: task.schema.columns.map(() => []), tailRows: 0, groups: [] };
-      openFiles.set(task.fileId, file);
+export function partitionOpen(task: PartitionOpenTask): void {
+  partitions.set(task.id, new LanePartition(task.plan, decodeBatch, task.snapshot ?? undefined));
+}
+
+export function partitionBatch(task: { id: string; input: LaneInput }): unknown {
+  const outcome = lanePartition(task.id).batch(task.input);
+  return movingSteps(outcome, outcome.steps);
+}
+
+export function partitionFlush(id: string): unknown {
+  const steps = lanePartition(id).flush();
+  return movingSteps(steps, steps);
+}
+
+export function partitionClose(id: string): void {
+  partitions.delete(id);
+}
+
+function lanePartition(id: string): LanePartition {
+  const partition = partitions.get(id);
+  if (!partition) throw new Error(`lane has no partition ${id}`);
+  return partition;
+}
+
+/**
+ * The result with its files' bytes in the transfer list. A file that does not fill its own buffer (small ones come
+ * from Buffer's shared pool slab) is copied first: transferring a slab would detach every other Buffer on it.
+ */
+function movingSteps<T>(value: T, steps: LaneStep[]): unknown {
+  const buffers: ArrayBuffer[] = [];
+  for (const step of steps) {
+    if (step.kind !== 'put') continue;
+    let bytes = step.bytes;
+    if (!(bytes.buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || buffers.includes(bytes.buffer)) {
+      bytes = new Uint8Array(bytes);
+      step.bytes = bytes;
     }
-    const columnCount = file.tail.length;
-    for (const row of task.rows) {
-      for (let c = 0; c < columnCount; c++) file.tail[c]!.push(rows[c]![row]);
-      if (++file.tailRows === file.rowGroupRows) {
-        file.groups.push(encodeRowGroup({ schema: file.schema, columns: file.tail }));
-        file.tail = file.schema.columns.map(() => []);
-        file.tailRows = 0;
-      }
-    }
-    appended += task.rows.length;
+    buffers.push(bytes.buffer as ArrayBuffer);
   }
-  return appended;
-}
-
-export function releaseBatch(batchId: number): void {
-  pendingBatches.delete(batchId);
-}
-
-/** The file as it stands: its row groups plus the tail, which stays open for more rows. */
-export function fileBytes(fileId: string): Uint8Array | null {
-  const file = openFiles.get(fileId);
-  if (!file) return null;
-  const groups = file.tailRows > 0 ? [...file.groups, encodeRowGroup({ schema: file.schema, columns: file.tail })] : file.groups;
-  return Piscina.move(assembleParquet(file.schema, groups)) as Uint8Array;
-}
-
-export function dropFile(fileId: string): void {
-  openFiles.delete(fileId);
+  const transferable = { [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: value };
+  return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]);
 }

@@ -226,13 +226,48 @@ export class GroupRun {
     // a rebalance): its events would leave a hole between the lane's position and theirs. The fetch from the
     // lane's position follows. (Regression: positions right after a cell boundary lost after a rebalance.)
     const fetchedOffset = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
-    if (fetchedOffset !== undefined && Number(fetchedOffset) > lane.nextFetchOffset) return;
+    if (fetchedOffset !== undefined && Number(fetchedOffset) > lane.nextFetchOffset) {
+      this.checkDeleted(lane);
+      return;
+    }
     // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
     lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
     if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
       this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
       lane.paused = true;
     }
+  }
+
+  /**
+   * A fetch from beyond the lane is usually one started before a seek back, and the seek's fetch follows. But the
+   * broker may have deleted the records the lane waits for (retention): its fetch is then OFFSET_OUT_OF_RANGE, and
+   * kafkajs commits the sentinel -2 and fetches from the new log start, so the lane would wait for ever. Checked
+   * against the partition's log start; records gone before they were read fail the run, naming them, rather than
+   * being skipped without a word.
+   */
+  private checkDeleted(lane: PartitionLane): void {
+    if (lane.checkingDeleted) return;
+    lane.checkingDeleted = true;
+    const { admin, groupId } = this.options;
+    const check = (async () => {
+      const offsets = await admin.fetchTopicOffsets(lane.topic);
+      const low = Number(offsets.find((o) => o.partition === lane.partition)?.low ?? 0);
+      if (lane.revoked || lane.isStopped || low <= lane.nextFetchOffset) return;
+      this.fail(
+        new TributaryError(
+          'BROKER_PERMANENT',
+          `kafka: records ${lane.nextFetchOffset}..${low - 1} of ${lane.topic}/${lane.partition} were deleted by the broker (retention.ms or retention.bytes of the topic) ` +
+            `before group ${groupId} read them; the partition now starts at ${low}. Nothing is skipped silently: to go on without them, move the group ` +
+            `to the new start (tributary reset --to-earliest --partitions ${lane.partition} --execute).`,
+        ),
+        `reading ${lane.topic}/${lane.partition}`,
+      );
+    })()
+      .catch((error: unknown) => this.options.log.warn({ topic: lane.topic, partition: lane.partition, reason: errorMessage(error) }, 'kafka: could not read the log start offset'))
+      .finally(() => {
+        lane.checkingDeleted = false;
+      });
+    this.track(check);
   }
 
   /** The partition's loop: hands batches over in order until the lane stops (the driver commits through the feed). */
@@ -288,8 +323,18 @@ export class GroupRun {
     this.checkCaughtUp();
   }
 
+  /**
+   * Bounded: done once every partition this member owns has reached its target. A member that owns none is not
+   * done: the partitions belong to others that may finish (their targets, read at their start, can be lower than
+   * ours) and leave, and the rebalance then hands them here to be read up to our targets. Ending on an empty
+   * assignment lost exactly those events.
+   */
   private checkCaughtUp(): void {
     if (!this.options.targets || !this.assignedOnce || this.rebalancing) return;
+    if (this.lanes.size === 0) {
+      this.options.log.info({ groupId: this.options.groupId }, 'kafka: bounded run owns no partition; waiting for one (other members hold them all)');
+      return;
+    }
     if ([...this.lanes.values()].every((lane) => lane.caughtUp)) this.finished();
   }
 

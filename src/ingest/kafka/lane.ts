@@ -31,6 +31,8 @@ export class PartitionLane {
   /** set once onAssigned resolved and the start offset is known */
   ready = false;
   revoked = false;
+  /** a check of the partition's log start is under way (records deleted before they were read) */
+  checkingDeleted = false;
   caughtUp = false;
   nextFetchOffset = 0;
   /** the partition's high watermark as last fetched (-1 until known), for lag */

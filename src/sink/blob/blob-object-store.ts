@@ -1,11 +1,12 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { TributaryError } from '../../core/errors.js';
-import { EPOCH_METADATA, type Fence, type ObjectInfo, type ObjectStore } from '../../core/object-store.js';
+import { EPOCH_METADATA, type Fence, type ObjectInfo, type ObjectStore, type StagedUpload } from '../../core/object-store.js';
 import { createContainerClient, describeContainer, normalizePrefix, type BlobStoreConfig } from './blob-client.js';
 import { isNotFound } from './blob-errors.js';
 import { TributaryError as FenceError } from '../../core/errors.js';
 import { decodeMetadata, encodeMetadata } from './blob-metadata.js';
 import { BlobOperations, DEFAULT_REQUEST_TIMEOUT_MS, type BlobOperationOptions } from './blob-operations.js';
+import { BlobUpload } from './blob-upload.js';
 
 export interface BlobObjectStoreOptions extends BlobOperationOptions {
   /** Objects up to this size go up in one Put Blob; larger ones as blocks committed at once. Default 8 MiB. */
@@ -106,6 +107,11 @@ export class BlobObjectStore implements ObjectStore {
         }
       }
     }, timeoutMs);
+  }
+
+  /** Parts as blocks (Put Block), made visible by a fenced Put Block List: see BlobUpload. */
+  openUpload(key: string, fence: Fence): StagedUpload {
+    return new BlobUpload(this.ops, key, this.blobName(key), fence);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

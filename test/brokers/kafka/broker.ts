@@ -155,7 +155,11 @@ async function launchIn(
   const tls = await brokerTls(kafkaCacheDir(), keytool);
   const propertiesFile = path.join(dir, 'server.properties');
   await writeFile(propertiesFile, serverProperties({ ports, dataDir, plain, tls }));
-  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  // Kafka's own Uuid.randomUuid() draws again when the id starts with '-': kafka-storage's argument parser takes
+  // such an id for an option ("argument --cluster-id/-t: expected one argument"), one start in 64.
+  let clusterId: string;
+  do clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  while (clusterId.startsWith('-'));
   await runJava(java, [...jvm, '-cp', classPath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile], dir);
 
   const stdout = openSync(path.join(dir, 'stdout.log'), 'a');

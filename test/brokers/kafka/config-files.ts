@@ -83,6 +83,10 @@ export function serverProperties(input: ServerPropertiesInput): string {
     'group.initial.rebalance.delay.ms=0',
     // Tests use short sessions (1-3 s) to see a killed member evicted quickly; the default minimum is 6 s.
     'group.min.session.timeout.ms=500',
+    // Tests produce records with fixed timestamps months in the past (their event times). With the default 7-day
+    // retention the broker's retention check, 5 minutes after start, deletes them all: a test reading then found
+    // its offsets out of range, and kafkajs "recovered" by committing -2 and jumping to the new log start.
+    'log.retention.ms=-1',
     'num.network.threads=2',
     'num.io.threads=2',
     'background.threads=2',

@@ -1,0 +1,477 @@
+/**
+ * The data side of one owned partition, resident in its lane (the worker thread the partition is pinned to): the
+ * event-time gate (dedup, lateness), the aggregators, the open cell (its raw file's row groups and its dead
+ * letters) and Parquet encoding. It is pure computation: it never touches a store. Per batch it returns what the
+ * main thread must do, in order: files to write, aggregate files to delete, the snapshot to write and the commit
+ * point, plus counts for the metrics. The main thread (PartitionProcessor) performs those steps with the owner's
+ * fenced writes and sequences the commit protocol of DESIGN.md:
+ *
+ *   positions are cut into cells [k*N, (k+1)*N); a raw file (and the cell's dead letters) covers one cell, an
+ *   aggregate file one event-time span of windows. When the first event of a new cell arrives, the previous cell
+ *   is complete, so: 1. write the files whose content changed, 2. write the state snapshot taken at the new cell's
+ *   start X, 3. let the source advance its checkpoint to X.
+ *
+ * One object lives per ownership period (stream, partition, incarnation). A failed step anywhere discards it:
+ * the partition is assigned again and a new object starts from the last snapshot, so nothing here needs undoing.
+ */
+import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
+import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
+import type { Aggregator, AggregationSpec } from '../aggregate/window-aggregator.js';
+import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import type { ApplicationProperties, CaptureBlocks, SourceEvent } from '../core/source.js';
+import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from '../ingest/decode/task.js';
+import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
+import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
+import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
+import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
+import type { TableSchema } from '../sink/table.js';
+import { captureBlockEvents, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+
+/** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
+export interface LanePlan {
+  stream: string;
+  partition: string;
+  decode: StreamDecodeSpec;
+  raw: TableSchema;
+  propertyColumns: string[];
+  aggregations: Array<{ spec: AggregationSpec; schema: TableSchema; lateSchema: TableSchema }>;
+  rowsPerFile: number;
+  rowGroupRows: number;
+  maxFileBytes: number;
+  gate: GateOptions;
+  fingerprint: string;
+}
+
+/**
+ * A batch of events read by the main thread (Kafka, Event Hubs), packed: bodies back to back in one buffer and
+ * the coordinates in typed arrays or arrays of text, all moved or copied once per batch.
+ */
+export interface PackedEvents {
+  kind: 'events';
+  bodies: ArrayBuffer;
+  /** n + 1 offsets into `bodies` */
+  offsets: Uint32Array;
+  positions: Float64Array;
+  enqueuedTimes: Float64Array;
+  serviceOffsets: string[];
+  partitionKeys: Array<string | null>;
+  /** one array per configured property column */
+  propertyColumns: Array<Array<string | null>>;
+  /** every event's application properties as one JSON array ('' when none has any): read only for dead letters */
+  properties: string;
+  /** [event index, error, reason] of events whose envelope the source could not read */
+  envelopeErrors: Array<[number, string, 'schema' | 'decode']>;
+  /** Confluent schema id -> writer schema JSON, for the ids this batch uses */
+  writerSchemas?: Record<number, string>;
+}
+
+/** A batch of Capture container blocks, parsed here. */
+export interface CaptureInput {
+  kind: 'capture';
+  blocks: CaptureBlocks;
+}
+
+export type LaneInput = PackedEvents | CaptureInput;
+
+export type LaneStep =
+  | { kind: 'put'; store: 'lake' | 'deadLetters'; table: string; key: string; bytes: Uint8Array; rows: number; metadata?: Record<string, string> }
+  | { kind: 'delete'; key: string }
+  | { kind: 'snapshot'; snapshot: PartitionSnapshot };
+
+export interface LaneOutcome {
+  /** in order: a cell's files, then its snapshot; the main thread performs them one after the other */
+  steps: LaneStep[];
+  /** the last cell boundary passed: every position below it is done once the steps are */
+  commit?: { position: number; offset: string };
+  applied: number;
+  duplicates: number;
+  deadLettered: Partial<Record<DeadLetterReason, number>>;
+  watermark: number;
+  nextPosition: number;
+  /** log lines for the main thread (the lane has no logger) */
+  warnings: Array<{ message: string; fields: Record<string, unknown> }>;
+  /** the batch could not be read past some point (a corrupt Capture block under onCorruptBlock: fail): the steps
+   * for what came before it are still to be performed, then the partition fails with this */
+  failure?: { code: 'INPUT_UNREADABLE'; message: string };
+}
+
+export type DecodeFunction = (task: DecodeTask, enqueuedTimes?: Float64Array) => DecodeResult;
+
+interface OpenCell {
+  start: number;
+  /** the enqueued hour of the open part's rows (every row of a raw file lies in the hour its path names) */
+  partHourMs: number;
+  part: number;
+  rows: number;
+  bodyBytes: number;
+  deadLetters: DeadLetterRecord[];
+  /** the open part's sealed row groups and its unsealed tail, column-major */
+  groups: EncodedRowGroup[];
+  tail: unknown[][];
+  tailRows: number;
+}
+
+/** One batch's events, column-major, whatever the source. */
+interface Columnar {
+  count: number;
+  bodies: Buffer;
+  offsets: Uint32Array;
+  positions: Float64Array;
+  enqueuedTimes: Float64Array;
+  serviceOffsets: string[];
+  partitionKeys: Array<string | null>;
+  propertyColumns: Array<Array<string | null>>;
+  properties: (i: number) => ApplicationProperties;
+  envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
+  writerSchemas?: Record<number, string>;
+}
+
+const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
+  [DecodeStatus.Decode]: 'decode',
+  [DecodeStatus.Schema]: 'schema',
+  [DecodeStatus.Oversize]: 'oversize',
+};
+
+export class LanePartition {
+  private gate: EventTimeGate;
+  private aggregators: Aggregator[];
+  private cell: OpenCell | undefined;
+  /** every position below this has been processed by this owner (skip redeliveries) */
+  private nextPosition = 0;
+  private lastOffset = '';
+  /** aggregate spans whose fired rows changed since they were last written */
+  private readonly dirtySpans: Array<Set<number>>;
+  /** what reading Capture blocks carries from one batch to the next */
+  private readonly capture: CaptureReadState;
+  /** per batch */
+  private steps: LaneStep[] = [];
+  private deadLettered: Partial<Record<DeadLetterReason, number>> = {};
+
+  constructor(
+    private readonly plan: LanePlan,
+    private readonly decode: DecodeFunction,
+    snapshot: PartitionSnapshot | undefined,
+  ) {
+    this.dirtySpans = plan.aggregations.map(() => new Set());
+    if (snapshot) {
+      this.gate = EventTimeGate.restore(plan.gate, snapshot.gate);
+      this.aggregators = plan.aggregations.map((a) => {
+        const saved = snapshot.aggregators[a.spec.name];
+        return saved ? restoreAggregator(a.spec, saved) : createAggregator(a.spec);
+      });
+      this.nextPosition = snapshot.position;
+      this.lastOffset = snapshot.offsetBefore;
+    } else {
+      this.gate = new EventTimeGate(plan.gate);
+      this.aggregators = plan.aggregations.map((a) => createAggregator(a.spec));
+    }
+    this.capture = { resumeAt: snapshot?.position ?? 0, previousPosition: undefined, highest: -1 };
+  }
+
+  /** The ordered half of a batch: parse (Capture), decode, dedup, lateness, windows, files, snapshots. */
+  batch(input: LaneInput): LaneOutcome {
+    const warnings: LaneOutcome['warnings'] = [];
+    let failure: LaneOutcome['failure'];
+    let events: Columnar;
+    if (input.kind === 'capture') {
+      const read = captureBlockEvents(input.blocks, this.capture, warnings);
+      failure = read.failure;
+      events = this.fromSourceEvents(this.redeliveriesDropped(read.events));
+    } else {
+      events = fromPacked(input);
+    }
+    const outcome = this.apply(events);
+    return { ...outcome, warnings, ...(failure ? { failure } : {}) };
+  }
+
+  /**
+   * Writes everything known so far (the open cell and every aggregate span, open windows included) without
+   * moving the checkpoint: used when the source has caught up and by the idle flush. A later, complete write
+   * replaces these files under the same names.
+   */
+  flush(): LaneStep[] {
+    this.steps = [];
+    if (this.cell) this.writeCell(this.cell);
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const aggregator = this.aggregators[a]!;
+      for (const span of aggregator.spans()) this.writeSpan(a, span, true);
+    }
+    return this.takeSteps();
+  }
+
+  /** Redelivered events are dropped; one whose position goes backwards inside the batch is kept, so it is
+   * dead-lettered instead of lost silently. */
+  private redeliveriesDropped(events: SourceEvent[]): SourceEvent[] {
+    return events.filter((e, i) => e.position >= this.nextPosition || (i > 0 && e.position <= events[i - 1]!.position));
+  }
+
+  private fromSourceEvents(events: SourceEvent[]): Columnar {
+    const n = events.length;
+    const offsets = new Uint32Array(n + 1);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      offsets[i] = total;
+      total += events[i]!.body.byteLength;
+    }
+    offsets[n] = total;
+    const bodies = Buffer.allocUnsafeSlow(total);
+    const positions = new Float64Array(n);
+    const enqueuedTimes = new Float64Array(n);
+    const serviceOffsets: string[] = new Array(n);
+    const partitionKeys: Array<string | null> = new Array(n);
+    const names = this.plan.propertyColumns;
+    const propertyColumns = names.map(() => new Array<string | null>(n));
+    const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
+    for (let i = 0; i < n; i++) {
+      const event = events[i]!;
+      bodies.set(event.body, offsets[i]!);
+      positions[i] = event.position;
+      enqueuedTimes[i] = event.enqueuedTimeMs;
+      serviceOffsets[i] = event.offset;
+      partitionKeys[i] = event.partitionKey;
+      for (let p = 0; p < names.length; p++) {
+        const value = event.properties[names[p]!];
+        propertyColumns[p]![i] = value === undefined || value === null ? null : String(value);
+      }
+      if (event.envelopeError !== undefined) envelope.set(i, { error: event.envelopeError, reason: event.envelopeReason ?? 'schema' });
+    }
+    return { count: n, bodies, offsets, positions, enqueuedTimes, serviceOffsets, partitionKeys, propertyColumns, properties: (i) => events[i]!.properties, envelope };
+  }
+
+  private apply(events: Columnar): Omit<LaneOutcome, 'warnings'> {
+    this.steps = [];
+    this.deadLettered = {};
+    let commit: LaneOutcome['commit'];
+    let duplicates = 0;
+    let applied = 0;
+    const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.offsets, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
+    if (decoded) {
+      let ok = 0;
+      const errors = new Map(decoded.errors);
+      const timeFromSource = this.plan.decode.eventTimePath.length === 0;
+      const { positions } = events;
+      for (let i = 0; i < events.count; i++) {
+        const position = positions[i]!;
+        const status = decoded.status[i]!;
+        const row = status === DecodeStatus.Ok ? ok++ : -1;
+        // A position that goes backwards inside one delivery is not a redelivery: the source broke its order. It is
+        // dead-lettered into the open cell, so a replay from the same snapshot puts it in the same file.
+        if (i > 0 && position <= positions[i - 1]! && position < this.nextPosition) {
+          if (!this.cell) this.cell = this.openCell(this.cellStartOf(this.nextPosition), events.enqueuedTimes[i]!);
+          this.deadLetter(events, i, 'schema', `position ${position} goes backwards (after ${positions[i - 1]!})`);
+          continue;
+        }
+        // decoded ahead while the batch before was applied, or redelivered: skip what was covered already
+        if (position < this.nextPosition) continue;
+        applied++;
+        const cellStart = this.cellStartOf(position);
+        if (!this.cell || this.cell.start !== cellStart) {
+          if (this.cell) {
+            this.commitCell(cellStart);
+            commit = { position: cellStart, offset: this.lastOffset };
+          }
+          this.cell = this.openCell(cellStart, events.enqueuedTimes[i]!);
+        }
+        const envelope = events.envelope.get(i);
+        if (envelope !== undefined) {
+          // the source could not read the event's envelope (or its bytes at all): its body is not decoded
+          this.deadLetter(events, i, envelope.reason, envelope.error);
+        } else if (status !== DecodeStatus.Ok) {
+          this.deadLetter(events, i, REASON_BY_STATUS[status]!, errors.get(i) ?? 'unknown decode failure');
+        } else {
+          const enqueued = events.enqueuedTimes[i]!;
+          const eventTime = timeFromSource ? enqueued : decoded.eventTimes[row]!;
+          const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
+          if (verdict === 'accept') {
+            // a raw part holds one enqueued hour: the first row of another hour starts a new part
+            if (this.cell.rows > 0 && hourOf(enqueued) !== this.cell.partHourMs) this.rollPart();
+            this.accept(events, i, decoded.columns, row, eventTime);
+            if (this.cell.bodyBytes >= this.plan.maxFileBytes) this.rollPart();
+          } else if (verdict === 'late') {
+            this.deadLetter(events, i, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
+            for (const aggregator of this.aggregators) aggregator.late(eventTime, decoded.columns, row);
+          } else duplicates++;
+        }
+        this.nextPosition = position + 1;
+        this.lastOffset = events.serviceOffsets[i]!;
+      }
+      this.advanceWindows();
+    }
+    return {
+      steps: this.takeSteps(),
+      ...(commit ? { commit } : {}),
+      applied,
+      duplicates,
+      deadLettered: this.deadLettered,
+      watermark: this.gate.watermark,
+      nextPosition: this.nextPosition,
+    };
+  }
+
+  private takeSteps(): LaneStep[] {
+    const steps = this.steps;
+    this.steps = [];
+    return steps;
+  }
+
+  private cellStartOf(position: number): number {
+    return Math.floor(position / this.plan.rowsPerFile) * this.plan.rowsPerFile;
+  }
+
+  private openCell(start: number, firstEnqueuedMs: number): OpenCell {
+    return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], groups: [], tail: this.emptyTail(), tailRows: 0 };
+  }
+
+  private emptyTail(): unknown[][] {
+    return this.plan.raw.columns.map(() => []);
+  }
+
+  /** Lands the event in the open raw file (sealing full row groups) and in the aggregates. */
+  private accept(events: Columnar, i: number, columns: readonly unknown[][], row: number, eventTime: number): void {
+    const cell = this.cell!;
+    if (cell.rows === 0) cell.partHourMs = hourOf(events.enqueuedTimes[i]!);
+    const tail = cell.tail;
+    const bodyColumns = columns.length;
+    for (let c = 0; c < bodyColumns; c++) tail[c]!.push(columns[c]![row]);
+    tail[bodyColumns]!.push(this.plan.partition);
+    tail[bodyColumns + 1]!.push(events.positions[i]);
+    tail[bodyColumns + 2]!.push(events.serviceOffsets[i]);
+    tail[bodyColumns + 3]!.push(events.enqueuedTimes[i]);
+    tail[bodyColumns + 4]!.push(events.partitionKeys[i]);
+    for (let p = 0; p < events.propertyColumns.length; p++) tail[bodyColumns + 5 + p]!.push(events.propertyColumns[p]![i]);
+    if (++cell.tailRows === this.plan.rowGroupRows) {
+      cell.groups.push(encodeRowGroup({ schema: this.plan.raw, columns: tail }));
+      cell.tail = this.emptyTail();
+      cell.tailRows = 0;
+    }
+    cell.rows++;
+    cell.bodyBytes += events.offsets[i + 1]! - events.offsets[i]!;
+    for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
+  }
+
+  /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
+  private rollPart(): void {
+    const cell = this.cell!;
+    this.writeRawPart(cell);
+    cell.part++;
+    cell.rows = 0;
+    cell.bodyBytes = 0;
+    cell.groups = [];
+    cell.tail = this.emptyTail();
+    cell.tailRows = 0;
+  }
+
+  private deadLetter(events: Columnar, i: number, reason: DeadLetterReason, error: string): void {
+    const event: SourceEvent = {
+      body: events.bodies.subarray(events.offsets[i]!, events.offsets[i + 1]!),
+      position: events.positions[i]!,
+      offset: events.serviceOffsets[i]!,
+      enqueuedTimeMs: events.enqueuedTimes[i]!,
+      partitionKey: events.partitionKeys[i]!,
+      properties: events.properties(i),
+    };
+    this.cell!.deadLetters.push(deadLetterRecord(this.plan.stream, this.plan.partition, event, reason, error));
+    this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + 1;
+  }
+
+  private advanceWindows(): void {
+    const watermark = this.gate.watermark;
+    this.aggregators.forEach((aggregator, a) => {
+      const { changed } = aggregator.advance(watermark);
+      for (const span of changed) this.dirtySpans[a]!.add(span);
+    });
+  }
+
+  /** Steps 1 and 2 of the commit protocol for the cell that just completed (the main thread does step 3). */
+  private commitCell(nextCellStart: number): void {
+    const cell = this.cell!;
+    this.writeCell(cell);
+    for (const aggregator of this.aggregators) aggregator.clearLate();
+    this.advanceWindows();
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const aggregator = this.aggregators[a]!;
+      const complete = new Set(aggregator.advance(this.gate.watermark).complete);
+      for (const span of this.dirtySpans[a]!) this.writeSpan(a, span, false);
+      this.dirtySpans[a]!.clear();
+      for (const span of complete) aggregator.forget(span);
+    }
+    const snapshot: PartitionSnapshot = {
+      version: SNAPSHOT_VERSION,
+      stream: this.plan.stream,
+      partition: this.plan.partition,
+      fingerprint: this.plan.fingerprint,
+      position: nextCellStart,
+      offsetBefore: this.lastOffset,
+      gate: this.gate.snapshot(),
+      aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
+    };
+    // Copied now: the rest of the batch goes on changing the state the snapshot's values refer to.
+    this.steps.push({ kind: 'snapshot', snapshot: structuredClone(snapshot) });
+    this.cell = undefined;
+  }
+
+  private writeCell(cell: OpenCell): void {
+    if (cell.rows > 0) this.writeRawPart(cell);
+    if (cell.deadLetters.length > 0) {
+      const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
+      const key = deadLetterKey(this.plan.stream, this.plan.partition, cell.start);
+      this.steps.push({ kind: 'put', store: 'deadLetters', table: '', key, bytes, rows: cell.deadLetters.length, metadata });
+    }
+    for (let a = 0; a < this.aggregators.length; a++) {
+      const plan = this.plan.aggregations[a]!;
+      for (const file of lateFiles(plan.lateSchema, plan.spec.groupColumns.length, this.plan.partition, cell.start, this.aggregators[a]!.lateRows())) {
+        this.steps.push({ kind: 'put', store: 'lake', table: plan.lateSchema.name, key: file.key, bytes: encodeParquet(file.table), rows: file.rows });
+      }
+    }
+  }
+
+  /** The open part as it stands: its row groups plus the tail, which stays open for more rows. */
+  private writeRawPart(cell: OpenCell): void {
+    const key = rawFileKey(this.plan.raw.name, this.plan.partition, cell.start, cell.part, cell.partHourMs);
+    const schema = this.plan.raw;
+    const groups = cell.tailRows > 0 ? [...cell.groups, encodeRowGroup({ schema, columns: cell.tail })] : cell.groups;
+    this.steps.push({ kind: 'put', store: 'lake', table: schema.name, key, bytes: assembleParquet(schema, groups), rows: cell.rows });
+  }
+
+  private writeSpan(aggregation: number, span: number, includeOpen: boolean): void {
+    const plan = this.plan.aggregations[aggregation]!;
+    const rows = this.aggregators[aggregation]!.rowsOf(span, includeOpen);
+    const key = aggregateFileKey(plan.schema.name, this.plan.partition, span);
+    if (rows.length === 0) {
+      // every row it held moved to an earlier span (sessions that merged); a file written by a flush goes
+      this.steps.push({ kind: 'delete', key });
+      return;
+    }
+    const table = aggregateTable(plan.schema, plan.spec.groupColumns.length, plan.spec.windowMs, this.plan.partition, rows);
+    this.steps.push({ kind: 'put', store: 'lake', table: plan.schema.name, key, bytes: encodeParquet(table), rows: rows.length });
+  }
+}
+
+function fromPacked(input: PackedEvents): Columnar {
+  const count = input.offsets.length - 1;
+  let parsed: ApplicationProperties[] | undefined;
+  const properties = (i: number): ApplicationProperties => {
+    if (input.properties === '') return {};
+    parsed ??= JSON.parse(input.properties) as ApplicationProperties[];
+    return parsed[i] ?? {};
+  };
+  return {
+    count,
+    bodies: Buffer.from(input.bodies),
+    offsets: input.offsets,
+    positions: input.positions,
+    enqueuedTimes: input.enqueuedTimes,
+    serviceOffsets: input.serviceOffsets,
+    partitionKeys: input.partitionKeys,
+    propertyColumns: input.propertyColumns,
+    properties,
+    envelope: new Map(input.envelopeErrors.map(([i, error, reason]) => [i, { error, reason }])),
+    ...(input.writerSchemas ? { writerSchemas: input.writerSchemas } : {}),
+  };
+}
+
+/** The ArrayBuffer the decoder reads: the bodies' own when they fill it, else a copy. */
+function bodiesBuffer(bodies: Buffer): ArrayBuffer {
+  if (bodies.byteOffset === 0 && bodies.byteLength === bodies.buffer.byteLength && bodies.buffer instanceof ArrayBuffer) return bodies.buffer;
+  return bodies.buffer.slice(bodies.byteOffset, bodies.byteOffset + bodies.byteLength) as ArrayBuffer;
+}

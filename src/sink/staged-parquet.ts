@@ -1,0 +1,79 @@
+/**
+ * A Parquet file written through a staged upload (ObjectStore.openUpload), one sealed row group at a time, so the
+ * writer keeps only each group's footer metadata, never the file: the first part is the magic and the first
+ * group, each later part one group, and a commit's tail is the open (unsealed) group, if any, and the footer.
+ * The committed object has the same bytes as `assembleParquet` over the same groups (the commit protocol relies
+ * on a replay writing identical bytes).
+ *
+ * The footer comes from `assembleParquet` itself, fed the groups' metadata already moved to where the groups
+ * landed and no group bytes: the file it returns is then the magic followed by exactly that footer.
+ */
+import type { ColumnChunk, RowGroup } from 'hyparquet';
+import type { StagedUpload, StoreCallOptions, UploadCommitOptions } from '../core/object-store.js';
+import { assembleParquet, type EncodedRowGroup } from './parquet.js';
+import type { TableSchema } from './table.js';
+
+const MAGIC = Buffer.from('PAR1');
+const NO_BYTES = new Uint8Array(0);
+
+export class StagedParquetFile {
+  /** the staged groups' metadata, offsets moved to where each group lies in the file */
+  private readonly rowGroups: RowGroup[] = [];
+  /** bytes of group data staged so far (after the magic) */
+  private size = 0;
+
+  constructor(
+    private readonly upload: StagedUpload,
+    private readonly schema: TableSchema,
+  ) {}
+
+  /** row groups staged so far */
+  get groups(): number {
+    return this.rowGroups.length;
+  }
+
+  /** Stages a sealed group as the next part; calling it again with the same group after a failure is harmless. */
+  async addGroup(group: EncodedRowGroup, options?: StoreCallOptions): Promise<void> {
+    const part = this.rowGroups.length;
+    await this.upload.stage(part, part === 0 ? Buffer.concat([MAGIC, group.bytes]) : group.bytes, options);
+    this.rowGroups.push(shiftRowGroup(group.rowGroup, this.size));
+    this.size += group.bytes.byteLength;
+  }
+
+  /** The staged groups, then `open` (a group not staged, say the rows of an open cell so far), become the file. */
+  async commit(open: EncodedRowGroup | undefined, metadata: Record<string, string>, options?: UploadCommitOptions): Promise<void> {
+    await this.upload.commit(this.tail(open), metadata, options);
+  }
+
+  /** What follows the staged parts: the whole file when nothing is staged. */
+  private tail(open: EncodedRowGroup | undefined): Uint8Array {
+    if (this.rowGroups.length === 0) return assembleParquet(this.schema, open ? [open] : []);
+    const rowGroups = open ? [...this.rowGroups, shiftRowGroup(open.rowGroup, this.size)] : this.rowGroups;
+    const footer = assembleParquet(this.schema, rowGroups.map((rowGroup) => ({ bytes: NO_BYTES, rowGroup }))).subarray(MAGIC.length);
+    return open ? Buffer.concat([open.bytes, footer]) : footer;
+  }
+}
+
+/** A group's metadata as encoded alone (data right after the magic), moved `by` bytes further into the file. */
+function shiftRowGroup(rowGroup: RowGroup, by: number): RowGroup {
+  if (by === 0) return rowGroup;
+  const shift = BigInt(by);
+  return { ...rowGroup, columns: rowGroup.columns.map((chunk) => shiftChunk(chunk, shift)) };
+}
+
+function shiftChunk(chunk: ColumnChunk, shift: bigint): ColumnChunk {
+  const meta = chunk.meta_data;
+  return {
+    ...chunk,
+    file_offset: chunk.file_offset + shift,
+    ...(meta
+      ? {
+          meta_data: {
+            ...meta,
+            data_page_offset: meta.data_page_offset + shift,
+            ...(meta.dictionary_page_offset !== undefined ? { dictionary_page_offset: meta.dictionary_page_offset + shift } : {}),
+          },
+        }
+      : {}),
+  };
+}
