@@ -9,8 +9,12 @@
  *      of its own (bench/run-pipeline.ts) for its CPU time of all threads, events/s and peak RSS: with the
  *      compiled decoder and native Snappy at 1 and 2 lanes, and with avsc and JavaScript Snappy (before) at 1 and 2;
  *   3. peers on the same archive, each in its own process: a naive avsc + parquetjs-lite pipeline
- *      (bench/peers/naive.ts) and DuckDB writing the same rows and the same tumbling aggregate (bench/peers/duckdb.ts);
+ *      (bench/peers/naive.ts), DuckDB writing the same rows and the same tumbling aggregate (bench/peers/duckdb.ts),
+ *      and Apache Flink 1.20 doing the same job where Java and Maven are present (bench/peers/flink/), checked
+ *      to write the same rows and aggregate as Tributary;
  * and write the figures, with the command, to bench/RESULTS.md (followed by bench/NOTES.md).
+ * BENCH_ONLY=stages runs part 1 alone; BENCH_ONLY=flink runs one Tributary pipeline and the Flink peer alone
+ * (neither writes RESULTS.md).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -34,6 +38,7 @@ import type { TableData } from '../src/sink/table.js';
 import avro from 'avsc';
 import { measureParquetWriters } from './parquet-writers.js';
 import type { PipelineRun } from './run-pipeline.js';
+import { measureFlinkPeer, type FlinkJobOptions } from './peers/flink/peer.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '../..' : '..');
@@ -42,11 +47,13 @@ const OUT = path.join(ROOT, 'bench', 'out');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 400_000);
 const SCHEMA = path.join(ROOT, 'examples/schemas/orders.avsc');
 const ROW_GROUP_ROWS = 32_768;
+/** the Flink peer's JVM start-up is measured on an archive this small and subtracted */
+const FLINK_STARTUP_EVENTS = 10_000;
 
-function benchConfig(threads: number, lake: string) {
+function benchConfig(threads: number, lake: string, capture = path.join(OUT, 'capture')) {
   return {
     streams: { orders: { schema: SCHEMA, eventId: 'orderId', eventTime: 'createdAt', partitionKey: 'customerId' } },
-    source: { kind: 'capture', store: { kind: 'local', path: path.join(OUT, 'capture') }, namespace: 'bench', hubs: { orders: 'orders' } },
+    source: { kind: 'capture', store: { kind: 'local', path: capture }, namespace: 'bench', hubs: { orders: 'orders' } },
     aggregations: [
       {
         name: 'orders_by_channel_1m',
@@ -94,19 +101,77 @@ function child<T>(script: string, args: string[], env: Record<string, string> = 
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
-async function main(): Promise<void> {
-  await mkdir(OUT, { recursive: true });
-  const manifest = await new LocalObjectStore(path.join(OUT, 'capture')).get('bench/orders/_tributary-gen.json');
-  if (!manifest || (JSON.parse(Buffer.from(manifest).toString()) as { options: { events: number } }).options.events !== EVENTS) {
-    process.stderr.write(`generating ${fmt(EVENTS)} order events in ${OUT}/capture\n`);
-    await generateArchive(parseConfig(benchConfig(1, path.join(OUT, 'lake')), 'bench config'), {
-      events: EVENTS,
+/** Generates the bench archive of `events` order events under `capture`, unless it is there already. */
+async function ensureArchive(capture: string, events: number): Promise<void> {
+  const manifest = await new LocalObjectStore(capture).get('bench/orders/_tributary-gen.json');
+  if (!manifest || (JSON.parse(Buffer.from(manifest).toString()) as { options: { events: number } }).options.events !== events) {
+    process.stderr.write(`generating ${fmt(events)} order events in ${capture}\n`);
+    await generateArchive(parseConfig(benchConfig(1, path.join(OUT, 'lake'), capture), 'bench config'), {
+      events,
       partitions: 8,
       keys: 50_000,
       span: '2h',
       overwrite: true,
       faults: { duplicate: 0.01, outOfOrder: 0.02, late: 0.002, corrupt: 0.001 },
     });
+  }
+}
+
+/** The Flink peer on the bench archive, compared with the lake Tributary wrote from it (`tributaryLake`). */
+async function flinkPeer(tributaryLake: string) {
+  const smallCapture = path.join(OUT, 'capture-10k');
+  await ensureArchive(smallCapture, FLINK_STARTUP_EVENTS);
+  const config = parseConfig(benchConfig(2, tributaryLake), 'bench config');
+  const stream = config.streams.orders!;
+  const window = config.aggregations[0]!.window;
+  if (window.kind !== 'tumbling') throw new Error(`the Flink peer computes a tumbling aggregate; the bench config's is ${window.kind}`);
+  const options: FlinkJobOptions = {
+    eventId: stream.eventId,
+    eventTime: stream.eventTime,
+    allowedOutOfOrdernessMs: config.processing.allowedOutOfOrderness,
+    allowedLatenessMs: config.processing.allowedLateness,
+    dedupRetentionMs: config.processing.dedupRetention,
+    eventTimeRange: { minMs: config.processing.eventTimeRange.min, maxMs: config.processing.eventTimeRange.max },
+    windowMs: window.size,
+    parallelism: 2,
+    heap: '512m',
+  };
+  const flink = await measureFlinkPeer({
+    root: ROOT,
+    captureDir: path.join(OUT, 'capture', 'bench', 'orders'),
+    smallCaptureDir: path.join(smallCapture, 'bench', 'orders'),
+    outDir: OUT,
+    schemaFile: SCHEMA,
+    tributaryLake,
+    options,
+  });
+  process.stderr.write(`flink: ${flink.rows[0]}\n`);
+  return flink;
+}
+
+async function main(): Promise<void> {
+  await mkdir(OUT, { recursive: true });
+  await ensureArchive(path.join(OUT, 'capture'), EVENTS);
+  if (process.env.BENCH_ONLY === 'flink') {
+    // The Flink row alone (e.g. after a change to the peer), against one Tributary run; RESULTS.md is not written.
+    const lake = path.join(OUT, 'lake-2');
+    for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
+    const configFile = path.join(OUT, 'config-2.json');
+    await writeFile(configFile, JSON.stringify(benchConfig(2, lake)));
+    const run = child<PipelineRun>('run-pipeline.js', [configFile]);
+    const flink = await flinkPeer(lake);
+    process.stdout.write(
+      [
+        `Tributary, 2 lanes: ${us(run.cpuUs / run.events)} CPU µs/event, ${run.seconds.toFixed(1)} s, ${run.peakRssMiB.toFixed(0)} MiB`,
+        '| peer | CPU µs/event | wall s | peak RSS MiB |',
+        '|---|---:|---:|---:|',
+        ...flink.rows,
+        '',
+        ...flink.notes,
+        '',
+      ].join('\n'),
+    );
+    return;
   }
 
   // 1. stages alone
@@ -276,6 +341,8 @@ async function main(): Promise<void> {
   process.stderr.write(`naive: ${us(naive.cpuUs / naive.events)} us CPU/event\n`);
   const duck = child<{ events: number; decodeCpuUs: number; duckdbCpuUs: number; duckdbSeconds: number; peakRssMiB: number }>('peers/duckdb.js', [captureDir, path.join(OUT, 'duckdb'), SCHEMA]);
   process.stderr.write(`duckdb: ${us(duck.duckdbCpuUs / duck.events)} us CPU/event\n`);
+  // The lake of the last pipeline run above (2 lanes): Flink's rows and aggregate must equal it.
+  const flink = await flinkPeer(path.join(OUT, 'lake-2'));
 
   const after1 = runs.find((r) => r.lanes === 1 && r.label === variants[0]!.label)!.run;
   const after2 = runs.find((r) => r.lanes === 2 && r.label === variants[0]!.label)!.run;
@@ -325,8 +392,10 @@ async function main(): Promise<void> {
     `| naive (partitions 0-1, ${fmt(naive.events)} events): avsc container + body decode, parquetjs-lite raw rows + 1-min tumbling aggregate (no dedup, lateness or checkpoints) | ${us(naive.cpuUs / naive.events)} | ${naive.seconds.toFixed(1)} | ${naive.peakRssMiB.toFixed(0)} |`,
     `| DuckDB 2 threads: NDJSON -> table -> raw Parquet (snappy) + the same tumbling aggregate | ${us(duck.duckdbCpuUs / duck.events)} | ${duck.duckdbSeconds.toFixed(1)} | ${duck.peakRssMiB.toFixed(0)} |`,
     `| (DuckDB's feed: avsc decode to NDJSON, not counted above) | ${us(duck.decodeCpuUs / duck.events)} | — | — |`,
-    '| Apache Flink 1.20 | not run (bench/peers/flink not built yet) | — | — |',
+    ...flink.rows,
     '',
+    ...flink.notes,
+    ...(flink.notes.length > 0 ? [''] : []),
   ];
   const notes = await readFile(path.join(ROOT, 'bench', 'NOTES.md'), 'utf8').catch(() => '');
   await writeFile(path.join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n${notes}`);

@@ -10,7 +10,7 @@
  * small batches cannot starve one with large batches.
  */
 import { abortError } from '../core/errors.js';
-import type { SourceEvent } from '../core/source.js';
+import type { PartitionBatch, SourceEvent } from '../core/source.js';
 
 /**
  * What an event costs in flight besides its body, as an estimate: its SourceEvent (offset text, partition key,
@@ -24,6 +24,15 @@ export function inFlightBytesOf(events: readonly SourceEvent[]): number {
   let bytes = events.length * EVENT_OVERHEAD_BYTES;
   for (const event of events) bytes += event.body.byteLength;
   return bytes;
+}
+
+/** The bytes a batch holds while in flight: a Capture batch waits as its blocks' stored bytes (the lane inflates
+ * and reads them when the batch is applied), plus the same per-event estimate for its records. */
+export function inFlightBytesOfBatch(batch: PartitionBatch): number {
+  if (!batch.capture) return inFlightBytesOf(batch.events);
+  let records = 0;
+  for (const item of batch.capture.items) records += 'count' in item ? item.count : 1;
+  return batch.capture.data.byteLength + records * EVENT_OVERHEAD_BYTES;
 }
 
 interface Waiter {

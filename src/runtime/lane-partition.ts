@@ -23,7 +23,7 @@ import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
-import { assembleParquet, encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
+import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
 import type { TableSchema } from '../sink/table.js';
 import { captureBlockEvents, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
@@ -75,6 +75,11 @@ export type LaneInput = PackedEvents | CaptureInput;
 
 export type LaneStep =
   | { kind: 'put'; store: 'lake' | 'deadLetters'; table: string; key: string; bytes: Uint8Array; rows: number; metadata?: Record<string, string> }
+  /** a sealed row group of the open raw part `key`: staged in the lake (not visible) and no longer held here */
+  | { kind: 'stage'; key: string; group: EncodedRowGroup }
+  /** the raw part `key` becomes visible: its staged groups, then `open` (the rows not in a sealed group); `final`
+   * when the part is complete (else a flush: it stays open for more groups and a later commit) */
+  | { kind: 'commitRaw'; table: string; key: string; rows: number; open: EncodedRowGroup | undefined; final: boolean }
   | { kind: 'delete'; key: string }
   | { kind: 'snapshot'; snapshot: PartitionSnapshot };
 
@@ -105,8 +110,7 @@ interface OpenCell {
   rows: number;
   bodyBytes: number;
   deadLetters: DeadLetterRecord[];
-  /** the open part's sealed row groups and its unsealed tail, column-major */
-  groups: EncodedRowGroup[];
+  /** the open part's rows not in a sealed row group yet, column-major (sealed groups go to the main thread) */
   tail: unknown[][];
   tailRows: number;
 }
@@ -191,7 +195,7 @@ export class LanePartition {
    */
   flush(): LaneStep[] {
     this.steps = [];
-    if (this.cell) this.writeCell(this.cell);
+    if (this.cell) this.writeCell(this.cell, false);
     for (let a = 0; a < this.aggregators.length; a++) {
       const aggregator = this.aggregators[a]!;
       for (const span of aggregator.spans()) this.writeSpan(a, span, true);
@@ -319,7 +323,7 @@ export class LanePartition {
   }
 
   private openCell(start: number, firstEnqueuedMs: number): OpenCell {
-    return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], groups: [], tail: this.emptyTail(), tailRows: 0 };
+    return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], tail: this.emptyTail(), tailRows: 0 };
   }
 
   private emptyTail(): unknown[][] {
@@ -339,12 +343,12 @@ export class LanePartition {
     tail[bodyColumns + 3]!.push(events.enqueuedTimes[i]);
     tail[bodyColumns + 4]!.push(events.partitionKeys[i]);
     for (let p = 0; p < events.propertyColumns.length; p++) tail[bodyColumns + 5 + p]!.push(events.propertyColumns[p]![i]);
+    cell.rows++;
     if (++cell.tailRows === this.plan.rowGroupRows) {
-      cell.groups.push(encodeRowGroup({ schema: this.plan.raw, columns: tail }));
+      this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup({ schema: this.plan.raw, columns: tail }) });
       cell.tail = this.emptyTail();
       cell.tailRows = 0;
     }
-    cell.rows++;
     cell.bodyBytes += events.offsets[i + 1]! - events.offsets[i]!;
     for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
   }
@@ -352,11 +356,10 @@ export class LanePartition {
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
   private rollPart(): void {
     const cell = this.cell!;
-    this.writeRawPart(cell);
+    this.writeRawPart(cell, true);
     cell.part++;
     cell.rows = 0;
     cell.bodyBytes = 0;
-    cell.groups = [];
     cell.tail = this.emptyTail();
     cell.tailRows = 0;
   }
@@ -385,7 +388,7 @@ export class LanePartition {
   /** Steps 1 and 2 of the commit protocol for the cell that just completed (the main thread does step 3). */
   private commitCell(nextCellStart: number): void {
     const cell = this.cell!;
-    this.writeCell(cell);
+    this.writeCell(cell, true);
     for (const aggregator of this.aggregators) aggregator.clearLate();
     this.advanceWindows();
     for (let a = 0; a < this.aggregators.length; a++) {
@@ -410,8 +413,9 @@ export class LanePartition {
     this.cell = undefined;
   }
 
-  private writeCell(cell: OpenCell): void {
-    if (cell.rows > 0) this.writeRawPart(cell);
+  /** The cell's files as they stand; `final` when the cell is complete (else a flush, and the raw part stays open). */
+  private writeCell(cell: OpenCell, final: boolean): void {
+    if (cell.rows > 0) this.writeRawPart(cell, final);
     if (cell.deadLetters.length > 0) {
       const { bytes, metadata } = encodeDeadLetters(cell.deadLetters);
       const key = deadLetterKey(this.plan.stream, this.plan.partition, cell.start);
@@ -425,12 +429,14 @@ export class LanePartition {
     }
   }
 
-  /** The open part as it stands: its row groups plus the tail, which stays open for more rows. */
-  private writeRawPart(cell: OpenCell): void {
-    const key = rawFileKey(this.plan.raw.name, this.plan.partition, cell.start, cell.part, cell.partHourMs);
-    const schema = this.plan.raw;
-    const groups = cell.tailRows > 0 ? [...cell.groups, encodeRowGroup({ schema, columns: cell.tail })] : cell.groups;
-    this.steps.push({ kind: 'put', store: 'lake', table: schema.name, key, bytes: assembleParquet(schema, groups), rows: cell.rows });
+  /** The open part as it stands: its staged row groups plus the tail, which stays open for more rows. */
+  private writeRawPart(cell: OpenCell, final: boolean): void {
+    const open = cell.tailRows > 0 ? encodeRowGroup({ schema: this.plan.raw, columns: cell.tail }) : undefined;
+    this.steps.push({ kind: 'commitRaw', table: this.plan.raw.name, key: this.rawKey(cell), rows: cell.rows, open, final });
+  }
+
+  private rawKey(cell: OpenCell): string {
+    return rawFileKey(this.plan.raw.name, this.plan.partition, cell.start, cell.part, cell.partHourMs);
   }
 
   private writeSpan(aggregation: number, span: number, includeOpen: boolean): void {

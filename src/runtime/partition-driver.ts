@@ -14,7 +14,7 @@
 import { TributaryError, abortError, isStop, partitionFailure } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PartitionBatch, PartitionFeed } from '../core/source.js';
-import { inFlightBytesOf, type InFlightBudget } from './in-flight-budget.js';
+import { inFlightBytesOfBatch, type InFlightBudget } from './in-flight-budget.js';
 import type { CommitPoint, PartitionProcessor } from './partition-processor.js';
 
 export interface DriverOptions {
@@ -68,7 +68,7 @@ export class PartitionDriver {
     }
     // The window slot is taken before the bytes are waited for, so a second offer of this partition cannot pass.
     this.inFlight++;
-    const bytes = inFlightBytesOf(batch.events);
+    const bytes = inFlightBytesOfBatch(batch);
     try {
       await this.options.budget?.acquire(bytes, this.abort.signal);
     } catch (error) {

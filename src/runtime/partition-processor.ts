@@ -22,6 +22,7 @@ import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js
 import { packBodies, type DecodePool } from '../ingest/decode/pool.js';
 import { countsFromMetadata, type DeadLetterReason } from '../sink/dead-letter.js';
 import type { LaneInput, LanePlan, LaneStep, PackedEvents } from './lane-partition.js';
+import { StagedParquetFile } from '../sink/staged-parquet.js';
 import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
@@ -90,6 +91,8 @@ export class PartitionProcessor {
   private readonly laneId: string;
   private opened = false;
   private readonly snapshots: SnapshotStore;
+  /** open raw parts, staged in the lake one sealed row group at a time (only their footer metadata is held) */
+  private readonly rawParts = new Map<string, StagedParquetFile>();
 
   constructor(
     private readonly plan: StreamPlan,
@@ -166,11 +169,17 @@ export class PartitionProcessor {
     await this.perform(await this.pool.flushPartition(this.lane, this.laneId));
   }
 
-  /** Ownership ended: free what the lane holds for this partition. */
+  /** Ownership ended: free what the lane holds for this partition, and drop raw parts staged and not complete. */
   async close(): Promise<void> {
-    if (!this.opened) return;
-    this.opened = false;
-    await this.pool.closePartition(this.lane, this.laneId);
+    const parts = [...this.rawParts.values()];
+    this.rawParts.clear();
+    const aborts = await Promise.allSettled(parts.map((part) => part.abort()));
+    if (this.opened) {
+      this.opened = false;
+      await this.pool.closePartition(this.lane, this.laneId);
+    }
+    const failed = aborts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async open(snapshot: PartitionSnapshot | undefined): Promise<void> {
@@ -205,6 +214,18 @@ export class PartitionProcessor {
             this.observer.deadLettersWritten?.(this.plan.stream, step.key, countsFromMetadata(step.metadata ?? {}));
           } else await this.putFile(step.table, step.key, step.bytes, step.rows);
           break;
+        case 'stage':
+          if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+          await this.rawPart(step.key).addGroup(step.group, { signal: this.ownership.signal });
+          break;
+        case 'commitRaw': {
+          if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
+          const part = this.rawPart(step.key);
+          const bytes = await part.commit(step.open, {}, { signal: this.ownership.signal, keepOpen: !step.final });
+          if (step.final) this.rawParts.delete(step.key);
+          this.landed(step.table, step.key, bytes, step.rows);
+          break;
+        }
         case 'delete':
           if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
           await this.stores.lake.delete(step.key, { signal: this.ownership.signal });
@@ -224,12 +245,26 @@ export class PartitionProcessor {
     await store.putFenced(key, bytes, metadata, { epoch: this.ownership.epoch }, { signal: this.ownership.signal });
   }
 
+  /** The staged upload of an open raw part, opened (no I/O) under this owner's epoch when first needed. */
+  private rawPart(key: string): StagedParquetFile {
+    let part = this.rawParts.get(key);
+    if (!part) {
+      part = new StagedParquetFile(this.stores.lake.openUpload(key, { epoch: this.ownership.epoch }), this.plan.raw);
+      this.rawParts.set(key, part);
+    }
+    return part;
+  }
+
   private async putFile(table: string, key: string, bytes: Uint8Array, rows: number): Promise<void> {
     await this.write(this.stores.lake, key, bytes);
+    this.landed(table, key, bytes.byteLength, rows);
+  }
+
+  private landed(table: string, key: string, bytes: number, rows: number): void {
     const before = this.writtenRows.get(key) ?? 0;
     this.writtenRows.set(key, rows);
     if (rows !== before) this.observer.rowsLanded(table, rows - before);
-    this.observer.fileWritten(table, key, bytes.byteLength);
+    this.observer.fileWritten(table, key, bytes);
   }
 }
 

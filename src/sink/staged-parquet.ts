@@ -41,8 +41,16 @@ export class StagedParquetFile {
   }
 
   /** The staged groups, then `open` (a group not staged, say the rows of an open cell so far), become the file. */
-  async commit(open: EncodedRowGroup | undefined, metadata: Record<string, string>, options?: UploadCommitOptions): Promise<void> {
-    await this.upload.commit(this.tail(open), metadata, options);
+  /** ...and says how many bytes the file has (for the metrics of bytes written). */
+  async commit(open: EncodedRowGroup | undefined, metadata: Record<string, string>, options?: UploadCommitOptions): Promise<number> {
+    const tail = this.tail(open);
+    await this.upload.commit(tail, metadata, options);
+    return (this.rowGroups.length > 0 ? MAGIC.length + this.size : 0) + tail.byteLength;
+  }
+
+  /** Drops what was staged and not committed (an owner that lets go of the file). */
+  async abort(options?: StoreCallOptions): Promise<void> {
+    await this.upload.abort(options);
   }
 
   /** What follows the staged parts: the whole file when nothing is staged. */

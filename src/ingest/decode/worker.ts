@@ -281,19 +281,21 @@ function lanePartition(id: string): LanePartition {
 }
 
 /**
- * The result with its files' bytes in the transfer list. A file that does not fill its own buffer (small ones come
- * from Buffer's shared pool slab) is copied first: transferring a slab would detach every other Buffer on it.
+ * The result with its files' bytes in the transfer list. Bytes that do not fill their own buffer (small ones come
+ * from Buffer's shared pool slab) are copied first: transferring a slab would detach every other Buffer on it.
  */
 function movingSteps<T>(value: T, steps: LaneStep[]): unknown {
   const buffers: ArrayBuffer[] = [];
+  const own = (bytes: Uint8Array): Uint8Array => {
+    const alone = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !buffers.includes(bytes.buffer);
+    const owned = alone ? bytes : new Uint8Array(bytes);
+    buffers.push(owned.buffer as ArrayBuffer);
+    return owned;
+  };
   for (const step of steps) {
-    if (step.kind !== 'put') continue;
-    let bytes = step.bytes;
-    if (!(bytes.buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || buffers.includes(bytes.buffer)) {
-      bytes = new Uint8Array(bytes);
-      step.bytes = bytes;
-    }
-    buffers.push(bytes.buffer as ArrayBuffer);
+    if (step.kind === 'put') step.bytes = own(step.bytes);
+    else if (step.kind === 'stage') step.group = { ...step.group, bytes: own(step.group.bytes) };
+    else if (step.kind === 'commitRaw' && step.open) step.open = { ...step.open, bytes: own(step.open.bytes) };
   }
   const transferable = { [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: value };
   return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]);
