@@ -21,7 +21,8 @@
  * the writer's epoch so neither replaces the other's, and a write builds on its last chain only after a listing
  * shows that chain's manifest and segments still there as it wrote them (else it writes whole). What remains is
  * the window between that listing and the manifest put, in which only such a previous owner's retention could
- * delete a segment the manifest names; a restore of that manifest then fails naming the missing segment.
+ * delete a segment the manifest names; a restore then passes over that manifest to the newest intact one before it
+ * (older state is still right: the source re-reads from its position and rewrites the same files).
  *
  * A manifest names only segments written at or before its own position, so a reset that deletes the snapshots
  * after a position may delete the segments after it too, and every retained manifest stays readable. A segment is
@@ -98,6 +99,9 @@ function segmentName(key: string): { position: number; name: string } | undefine
   return match ? { position: Number(match[1]), name: `${Number(match[1])}-${match[2]}` } : undefined;
 }
 
+/** errors of manifests whose chain lost a segment: a restore falls back to an older snapshot */
+const missingSegments = new WeakSet<object>();
+
 export class SnapshotStore {
   private readonly chains = new Map<string, Chain>();
 
@@ -129,8 +133,20 @@ export class SnapshotStore {
   async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
     this.chains.delete(chainId(stream, partition));
     const history = await this.history(stream, partition, options);
-    const ref = history.filter((r) => r.position <= position).at(-1);
-    if (ref) return this.read(ref, options);
+    const candidates = history.filter((r) => r.position <= position).reverse();
+    // A previous owner not yet fenced off may have deleted a segment the newest manifest names (see above). State
+    // from an older snapshot is still right, only further back: the source re-reads from there and rewrites the
+    // same files. So a manifest with a missing segment gives way to the newest intact one before it.
+    let broken: unknown;
+    for (const ref of candidates) {
+      try {
+        return await this.read(ref, options);
+      } catch (error) {
+        if (!missingSegments.has(error as object)) throw error;
+        broken ??= error;
+      }
+    }
+    if (broken !== undefined) throw broken;
     if (history.length > 0) return undefined;
     // State from before the history existed: one snapshot per partition under the old name.
     const legacy = await this.read({ key: legacySnapshotKey(stream, partition) }, options);
@@ -243,7 +259,11 @@ export class SnapshotStore {
     const parts = await Promise.all(stored.segments!.map(async (s) => {
       const key = segmentKey(stream, partition, s);
       const bytes = await this.store.get(key, options);
-      if (!bytes) throw new TributaryError('INPUT_UNREADABLE', `${name}: names dedup segment ${this.store.location}/${key}, which is missing`);
+      if (!bytes) {
+        const missing = new TributaryError('INPUT_UNREADABLE', `${name}: names dedup segment ${this.store.location}/${key}, which is missing`);
+        missingSegments.add(missing);
+        throw missing;
+      }
       const entries = decodeSegment(bytes, `${this.store.location}/${key}`);
       if (entries.first !== s.from || entries.times.length !== s.to - s.from) {
         throw corrupt(`dedup segment ${key} holds [${entries.first}, ${entries.first + entries.times.length}), the manifest expects [${s.from}, ${s.to})`);

@@ -239,4 +239,25 @@ describe('incremental snapshots', () => {
     const restored = await new SnapshotStore(inner).latestAtOrBefore('orders', '0');
     expect(restored?.gate.seen).toEqual(structuredClone(gate.snapshot().seen));
   }, 120_000);
+  it('restores the newest intact snapshot when a segment the newest names was deleted under it', async () => {
+    const store = new LocalObjectStore(await mkdtemp(path.join(dir, 'lost-segment-')));
+    const snapshots = new SnapshotStore(store, { count: 10, ageMs: 1e12 });
+    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e9, dedupMaxIds: 1000 });
+    const taken: DedupEntries[] = [];
+    for (let position = 1; position <= 3; position++) {
+      for (let i = 0; i < 5; i++) gate.admit(`id-${position}-${i}`, position * 10 + i);
+      await snapshots.write(snapshotAt(gate, position), { epoch: 1 });
+      taken.push(structuredClone(gate.snapshot().seen));
+    }
+    // what a previous owner's retention could do between a listing and the manifest put: the newest segment goes
+    const newestSegment = (await store.list('snapshots/')).map((o) => o.key).filter((k) => k.endsWith('.dseg')).sort().at(-1)!;
+    expect(newestSegment).toContain('seg0000000000000003-1');
+    await store.delete(newestSegment);
+    const restored = await new SnapshotStore(store).latestAtOrBefore('orders', '0');
+    expect(restored?.position).toBe(2);
+    expect(restored?.gate.seen).toEqual(taken[1]);
+    // with every manifest broken there is nothing right to resume from: the error is the newest one's
+    for (const object of await store.list('snapshots/')) if (object.key.endsWith('.dseg')) await store.delete(object.key);
+    await expect(new SnapshotStore(store).latestAtOrBefore('orders', '0')).rejects.toThrow(/pos0000000000000003\.snap: names dedup segment .*\.dseg, which is missing/);
+  });
 });
