@@ -406,10 +406,14 @@ export class LanePartition {
       position: nextCellStart,
       offsetBefore: this.lastOffset,
       gate: this.gate.snapshot(),
-      aggregators: Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()])),
+      aggregators: structuredClone(Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()]))),
     };
-    // Copied now: the rest of the batch goes on changing the state the snapshot's values refer to.
-    this.steps.push({ kind: 'snapshot', snapshot: structuredClone(snapshot) });
+    // Copied now: the rest of the batch goes on changing the state the snapshot's values refer to. The dedup
+    // entries are views into the set's larger buffers (a structured clone would copy those whole): only the live
+    // entries are copied, into buffers of their own that then move to the main thread without another copy.
+    const seen = snapshot.gate.seen;
+    snapshot.gate = { ...snapshot.gate, seen: { first: seen.first, hashes: seen.hashes.slice(), times: seen.times.slice() } };
+    this.steps.push({ kind: 'snapshot', snapshot });
     this.cell = undefined;
   }
 

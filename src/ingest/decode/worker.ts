@@ -296,6 +296,7 @@ function movingSteps<T>(value: T, steps: LaneStep[]): unknown {
     if (step.kind === 'put') step.bytes = own(step.bytes);
     else if (step.kind === 'stage') step.group = { ...step.group, bytes: own(step.group.bytes) };
     else if (step.kind === 'commitRaw' && step.open) step.open = { ...step.open, bytes: own(step.open.bytes) };
+    else if (step.kind === 'snapshot') buffers.push(step.snapshot.gate.seen.hashes.buffer as ArrayBuffer, step.snapshot.gate.seen.times.buffer as ArrayBuffer);
   }
   const transferable = { [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: value };
   return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]);
