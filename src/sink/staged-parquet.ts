@@ -8,9 +8,10 @@
  * The footer comes from `assembleParquet` itself, fed the groups' metadata already moved to where the groups
  * landed and no group bytes: the file it returns is then the magic followed by exactly that footer.
  */
-import type { ColumnChunk, RowGroup } from 'hyparquet';
+import type { RowGroup } from 'hyparquet';
 import type { StagedUpload, StoreCallOptions, UploadCommitOptions } from '../core/object-store.js';
 import { assembleParquet, type EncodedRowGroup } from './parquet.js';
+import { shiftRowGroup } from './parquet/row-group.js';
 import type { TableSchema } from './table.js';
 
 const MAGIC = Buffer.from('PAR1');
@@ -36,7 +37,7 @@ export class StagedParquetFile {
   async addGroup(group: EncodedRowGroup, options?: StoreCallOptions): Promise<void> {
     const part = this.rowGroups.length;
     await this.upload.stage(part, part === 0 ? Buffer.concat([MAGIC, group.bytes]) : group.bytes, options);
-    this.rowGroups.push(shiftRowGroup(group.rowGroup, this.size));
+    this.rowGroups.push(shiftRowGroup(group.rowGroup, BigInt(this.size)));
     this.size += group.bytes.byteLength;
   }
 
@@ -56,32 +57,8 @@ export class StagedParquetFile {
   /** What follows the staged parts: the whole file when nothing is staged. */
   private tail(open: EncodedRowGroup | undefined): Uint8Array {
     if (this.rowGroups.length === 0) return assembleParquet(this.schema, open ? [open] : []);
-    const rowGroups = open ? [...this.rowGroups, shiftRowGroup(open.rowGroup, this.size)] : this.rowGroups;
+    const rowGroups = open ? [...this.rowGroups, shiftRowGroup(open.rowGroup, BigInt(this.size))] : this.rowGroups;
     const footer = assembleParquet(this.schema, rowGroups.map((rowGroup) => ({ bytes: NO_BYTES, rowGroup }))).subarray(MAGIC.length);
     return open ? Buffer.concat([open.bytes, footer]) : footer;
   }
-}
-
-/** A group's metadata as encoded alone (data right after the magic), moved `by` bytes further into the file. */
-function shiftRowGroup(rowGroup: RowGroup, by: number): RowGroup {
-  if (by === 0) return rowGroup;
-  const shift = BigInt(by);
-  return { ...rowGroup, columns: rowGroup.columns.map((chunk) => shiftChunk(chunk, shift)) };
-}
-
-function shiftChunk(chunk: ColumnChunk, shift: bigint): ColumnChunk {
-  const meta = chunk.meta_data;
-  return {
-    ...chunk,
-    file_offset: chunk.file_offset + shift,
-    ...(meta
-      ? {
-          meta_data: {
-            ...meta,
-            data_page_offset: meta.data_page_offset + shift,
-            ...(meta.dictionary_page_offset !== undefined ? { dictionary_page_offset: meta.dictionary_page_offset + shift } : {}),
-          },
-        }
-      : {}),
-  };
 }

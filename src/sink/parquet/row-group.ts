@@ -68,7 +68,7 @@ export function assembleFile(schema: TableSchema, groups: readonly EncodedRowGro
   for (const { bytes, rowGroup } of groups) {
     const shift = BigInt(writer.offset - 4);
     writer.appendBytes(bytes);
-    rowGroups.push(shift === 0n ? rowGroup : { ...rowGroup, columns: rowGroup.columns.map((chunk) => shiftChunk(chunk, shift)) });
+    rowGroups.push(shiftRowGroup(rowGroup, shift));
     rows += rowGroup.num_rows;
   }
   writeMetadata(writer, { version: 2, created_by: createdBy, schema: schemaElements(schema), num_rows: rows, row_groups: rowGroups, metadata_length: 0 });
@@ -76,6 +76,12 @@ export function assembleFile(schema: TableSchema, groups: readonly EncodedRowGro
   // An exact-size buffer: callers transfer `bytes.buffer` to other threads whole.
   const bytes = new Uint8Array(writer.buffer.byteLength === writer.offset ? writer.buffer : writer.buffer.slice(0, writer.offset));
   return groups.length === 0 ? fixEmptyRowGroupList(bytes, schema.name, createdBy) : bytes;
+}
+
+/** A group's metadata as encoded alone (data right after the magic), moved `shift` bytes further into the file. */
+export function shiftRowGroup(rowGroup: RowGroup, shift: bigint): RowGroup {
+  if (shift === 0n) return rowGroup;
+  return { ...rowGroup, columns: rowGroup.columns.map((chunk) => shiftChunk(chunk, shift)) };
 }
 
 function shiftChunk(chunk: ColumnChunk, shift: bigint): ColumnChunk {
