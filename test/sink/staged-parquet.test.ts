@@ -8,34 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assembleParquet, encodeRowGroup, type EncodedRowGroup } from '../../src/sink/parquet.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { StagedParquetFile } from '../../src/sink/staged-parquet.js';
-import type { TableData, TableSchema } from '../../src/sink/table.js';
+import { orderRows, orderSchema } from '../support/order-table.js';
 import { queryDuckDb } from '../support/duckdb.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 
-const schema: TableSchema = {
-  name: 'orders_raw',
-  columns: [
-    { name: 'id', type: 'string', nullable: false },
-    { name: 'channel', type: 'string', nullable: true },
-    { name: 'amount', type: 'double', nullable: false },
-    { name: 'position', type: 'int64', nullable: false },
-    { name: 'at', type: 'timestamp_ms', nullable: false },
-    { name: 'lines', type: 'json_text', nullable: true },
-  ],
-};
-
-function rows(from: number, count: number): TableData {
-  const columns: unknown[][] = schema.columns.map(() => []);
-  for (let i = from; i < from + count; i++) {
-    columns[0]!.push(`order-${i}`);
-    columns[1]!.push(i % 7 === 0 ? null : ['web', 'app', 'store'][i % 3]);
-    columns[2]!.push(i * 1.25);
-    columns[3]!.push(1_000_000 + i);
-    columns[4]!.push(1_700_000_000_000 + i * 1000);
-    columns[5]!.push(i % 5 === 0 ? null : JSON.stringify([{ sku: `S${i}`, quantity: i % 4 }]));
-  }
-  return { schema, columns };
-}
+const schema = orderSchema;
+const rows = orderRows;
 
 describe('StagedParquetFile', () => {
   let ws: Workspace;

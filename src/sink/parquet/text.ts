@@ -210,7 +210,7 @@ function buildDictionary(
   return 2 * (dictionaryBytes + indexBytes) <= plainBytes ? { entries, indexes } : null;
 }
 
-const PROBE_SIZE = 1024;
+export const PROBE_SIZE = 1024;
 
 /**
  * No repeat among PROBE_SIZE distinct positions drawn at random means a dictionary cannot pay: for one to pay,
@@ -221,9 +221,20 @@ const PROBE_SIZE = 1024;
  */
 function looksUnique(values: readonly (string | null | undefined)[], start: number, end: number, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
+  const sample = new Set<string>();
+  for (const row of probeRows(start, end)) {
+    const value = values[row];
+    if (value === null || value === undefined) continue;
+    if (sample.has(value)) return false;
+    sample.add(value);
+  }
+  return true;
+}
+
+/** PROBE_SIZE distinct rows of [start, end) drawn by a fixed-seed xorshift (end - start must exceed PROBE_SIZE). */
+export function* probeRows(start: number, end: number): Generator<number> {
   const rows = end - start;
   const positions = new Set<number>();
-  const sample = new Set<string>();
   let state = 0x9e3779b9;
   while (positions.size < PROBE_SIZE) {
     state ^= state << 13;
@@ -232,12 +243,8 @@ function looksUnique(values: readonly (string | null | undefined)[], start: numb
     const position = (state >>> 0) % rows;
     if (positions.has(position)) continue;
     positions.add(position);
-    const value = values[start + position];
-    if (value === null || value === undefined) continue;
-    if (sample.has(value)) return false;
-    sample.add(value);
+    yield start + position;
   }
-  return true;
 }
 
 /**

@@ -9,10 +9,10 @@ import type { ChunkStatistics, EncodedValues } from './column.js';
 import { contractError } from './errors.js';
 import { writeHybrid } from './rle.js';
 import { i32Scratch, validityScratch } from './scratch.js';
+import { PROBE_SIZE, probeRows } from './text.js';
 import type { ColumnSpec } from '../table.js';
 
 const LENGTH_PREFIX = 4;
-const PROBE_SIZE = 1024;
 
 export interface Utf8Input {
   table: string;
@@ -187,18 +187,8 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number): n
 function looksUnique(input: Utf8Input, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
   const { bytes, offsets, nulls, start, end } = input;
-  const rows = end - start;
-  const positions = new Set<number>();
   const sample = new Map<number, number[]>();
-  let state = 0x9e3779b9;
-  while (positions.size < PROBE_SIZE) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const position = (state >>> 0) % rows;
-    if (positions.has(position)) continue;
-    positions.add(position);
-    const row = start + position;
+  for (const row of probeRows(start, end)) {
     if (nulls !== undefined && nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
