@@ -105,6 +105,8 @@ const recordPlan: fc.Arbitrary<RecordPlan> = fc.record({
     { weight: 6, arbitrary: fc.integer({ min: 0, max: 86_400_000 }).map((ms) => new Date(T0 + ms).toISOString()) },
     { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }), fc.integer({ min: 1, max: 12 }), fc.boolean()).map(([mo, d, h, pm]) => `${mo}/${d}/2026 ${h}:04:05 ${pm ? 'PM' : 'AM'}`) },
     { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
+    // ISO-shaped edges of the reader's minute cache: hour 24, impossible days, months, minutes and seconds
+    { weight: 1, arbitrary: fc.constantFrom('2026-01-01T24:00:00.000Z', '2026-01-01T24:00:07.000Z', '2026-02-30T10:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '2026-01-01T10:00:07.123z', '+02026-01-01T00:00:00.000Z') },
   ),
   system: fc.array(fc.tuple(key, systemValue), { maxLength: 4 }),
   properties: fc.array(fc.tuple(key, propertyValue), { maxLength: 4 }),

@@ -96,14 +96,36 @@ export function onePassReader(schema: avro.Schema): OnePassReader | undefined {
 
 /** Thrown (and caught in `read`) when a block is not plainly good; it never leaves this module. */
 const REFUSE = new Error('not plainly good');
-const NO_BYTES = Buffer.alloc(0);
+/** Node's Buffer slicers without toString's argument checks (the callers have checked the bounds). */
+interface SliceBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+const NO_BYTES = Buffer.alloc(0) as SliceBuffer;
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ` with an hour below 24 (T24:00 is only valid at :00.000) and seconds below 60: a
+ * strict ISO time, which Date.parse reads as its minute plus its seconds and milliseconds, or NaN for the minute.
+ */
+function isoSecondsAndMs(data: Buffer, p: number): boolean {
+  return (
+    digits(data, p, p + 4) && data[p + 4] === 0x2d && digits(data, p + 5, p + 7) && data[p + 7] === 0x2d && digits(data, p + 8, p + 10) && data[p + 10] === 0x54 &&
+    digits(data, p + 11, p + 13) && (data[p + 11]! - 0x30) * 10 + data[p + 12]! - 0x30 < 24 && data[p + 13] === 0x3a && digits(data, p + 14, p + 16) &&
+    data[p + 16] === 0x3a && digits(data, p + 17, p + 19) && data[p + 17]! < 0x36 && data[p + 19] === 0x2e && digits(data, p + 20, p + 23) && data[p + 23] === 0x5a
+  );
+}
+
+function digits(data: Buffer, from: number, to: number): boolean {
+  for (let p = from; p < to; p++) if (data[p]! < 0x30 || data[p]! > 0x39) return false;
+  return true;
+}
 
 class Reader implements OnePassReader {
-  private data: Buffer = NO_BYTES;
+  private data: SliceBuffer = NO_BYTES;
   private pos = 0;
   private end = 0;
-  private lastTimeText = '';
-  private lastTimeMs = Number.NaN;
+  private lastMinute = '';
+  private lastMinuteMs = Number.NaN;
 
   constructor(
     private readonly system: { branches: V[]; union: boolean },
@@ -115,7 +137,7 @@ class Reader implements OnePassReader {
   read(data: Buffer, count: number): EnvelopeColumns | undefined {
     // each record takes at least 6 bytes (one per field); more records than that is not plainly good
     if (count < 0 || count * 6 > data.length) return undefined;
-    this.data = data;
+    this.data = data as SliceBuffer;
     this.pos = 0;
     this.end = data.length;
     const out: EnvelopeColumns = {
@@ -141,7 +163,7 @@ class Reader implements OnePassReader {
   }
 
   properties(data: Buffer, start: number, end: number): ApplicationProperties {
-    this.data = data;
+    this.data = data as SliceBuffer;
     this.pos = start;
     this.end = end;
     const out: ApplicationProperties = {};
@@ -159,18 +181,8 @@ class Reader implements OnePassReader {
   private record(out: EnvelopeColumns, i: number): void {
     const sequence = this.long();
     if (sequence < 0) throw REFUSE;
-    const offset = this.string();
-    // eslint-disable-next-line no-control-regex
-    if (offset.length === 0 || offset.length > MAX_OFFSET_CHARS || /[\u0000-\u001f]/.test(offset)) throw REFUSE;
-    const timeText = this.string();
-    let time: number;
-    if (timeText === this.lastTimeText) time = this.lastTimeMs;
-    else {
-      time = parseEnqueuedTimeUtc(timeText);
-      if (!(Number.isFinite(time) && Math.abs(time) <= MAX_TIME_MS)) throw REFUSE;
-      this.lastTimeText = timeText;
-      this.lastTimeMs = time;
-    }
+    const offset = this.offset();
+    const time = this.time();
     let key: string | null = null;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
@@ -206,6 +218,47 @@ class Reader implements OnePassReader {
     out.partitionKeys[i] = key;
     out.bodyStarts[i] = bodyStart;
     out.bodyEnds[i] = bodyEnd;
+  }
+
+  /** Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused. */
+  private offset(): string {
+    const length = this.long();
+    if (length < 1 || length > MAX_OFFSET_CHARS || length > this.end - this.pos) throw REFUSE;
+    const data = this.data;
+    const start = this.pos;
+    const stop = start + length;
+    for (let p = start; p < stop; p++) {
+      const b = data[p]!;
+      if (b < 0x20 || b >= 0x80) throw REFUSE;
+    }
+    this.pos = stop;
+    return data.latin1Slice(start, stop);
+  }
+
+  /**
+   * EnqueuedTimeUtc. Capture's ISO form (2026-01-01T00:00:07.123Z, 24 bytes) is read as its minute, parsed once
+   * by parseEnqueuedTimeUtc and cached, plus its seconds and milliseconds: the same number, since an ISO time is
+   * linear in those. Any other text goes through parseEnqueuedTimeUtc whole.
+   */
+  private time(): number {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    const data = this.data;
+    const p = this.pos;
+    this.pos += length;
+    let time: number;
+    if (length === 24 && isoSecondsAndMs(data, p)) {
+      const minute = data.latin1Slice(p, p + 16);
+      if (minute !== this.lastMinute) {
+        this.lastMinute = minute;
+        this.lastMinuteMs = parseEnqueuedTimeUtc(`${minute}:00.000Z`);
+      }
+      const seconds = (data[p + 17]! - 0x30) * 10 + data[p + 18]! - 0x30;
+      const ms = (data[p + 20]! - 0x30) * 100 + (data[p + 21]! - 0x30) * 10 + data[p + 22]! - 0x30;
+      time = this.lastMinuteMs + seconds * 1000 + ms;
+    } else time = parseEnqueuedTimeUtc(data.utf8Slice(p, this.pos));
+    if (!(Number.isFinite(time) && Math.abs(time) <= MAX_TIME_MS)) throw REFUSE;
+    return time;
   }
 
   /** A map block's item count: plain positive counts only (a negative one, with a byte size, is refused). */
@@ -277,7 +330,7 @@ class Reader implements OnePassReader {
     if (length < 0 || length > this.end - this.pos) throw REFUSE;
     const start = this.pos;
     this.pos += length;
-    return this.data.toString('utf8', start, this.pos);
+    return this.data.utf8Slice(start, this.pos);
   }
 
   /** Skips a map key, saying whether it is `text` (ASCII): compared only when the lengths match, never decoded. */
@@ -286,7 +339,7 @@ class Reader implements OnePassReader {
     if (length < 0 || length > this.end - this.pos) throw REFUSE;
     const start = this.pos;
     this.pos += length;
-    return length === text.length && this.data.toString('latin1', start, this.pos) === text;
+    return length === text.length && this.data.latin1Slice(start, this.pos) === text;
   }
 }
 
