@@ -133,6 +133,7 @@ function plain(r: RecordPlan): boolean {
     r.sequence < 2 ** 47 &&
     /^[0-9]{1,64}$/.test(r.offset) &&
     /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(r.time) &&
+    Number.isFinite(Date.parse(r.time)) &&
     !r.negative &&
     r.properties.every(([k]) => k !== '__proto__')
   );
