@@ -5,6 +5,10 @@
  * batch with the file and byte offset (`fail`, after the good records before it) or become one dead-lettered
  * event carrying the unreadable bytes (`deadletter`). The source's resume filtering happens here too, since only
  * here are positions known.
+ *
+ * Plainly good blocks are read in one pass (onepass-reader.ts): for the lane (`captureBlockColumns`) into columns
+ * whose bodies are spans of the inflated blocks, with no object per event; every other block by the avsc-based
+ * reader, which decides the hostile cases.
  */
 import avro from 'avsc';
 import type { ApplicationProperties, CaptureBlocks, SourceEvent } from '../../core/source.js';
