@@ -12,7 +12,13 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../src/core/errors.js';
 import type { ColumnSpec, ColumnType, TableData, TableSchema } from '../src/sink/table.js';
-import { snappyCompressor, type SnappyImplementation } from '../src/sink/snappy.js';
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+import { nativeSnappy, type Compress, type SnappyImplementation } from '../src/sink/snappy.js';
+
+/** The compressors as they were: native, or hyparquet-writer's own JavaScript Snappy. */
+function snappyCompressor(implementation: SnappyImplementation): Compress {
+  return implementation === 'native' ? (nativeSnappy() ?? snappyCompress) : snappyCompress;
+}
 
 
 export type ParquetCompression = 'SNAPPY' | 'UNCOMPRESSED';

@@ -43,9 +43,13 @@ export interface PartitionSnapshot {
   aggregators: Record<string, AggregatorSnapshot | SessionSnapshot>;
 }
 
-/** A dedup segment a manifest names: the entries with seq in [from, to), written with the snapshot at `position`. */
+/**
+ * A dedup segment a manifest names: the entries with seq in [from, to), written with the snapshot at `position`
+ * by the owner of fencing epoch `epoch` (0 unfenced).
+ */
 export interface SegmentRef {
   position: number;
+  epoch: number;
   from: number;
   to: number;
 }

@@ -24,6 +24,8 @@ export interface RunCommandOptions {
   until?: string;
   lake?: string;
   deadLetter?: string;
+  /** Event Hubs range replay: the consumer group it reads through */
+  consumerGroup?: string;
 }
 
 /** Runs the worker with shutdown on SIGTERM/SIGINT; resolves with the summary. */
@@ -64,11 +66,11 @@ export async function runFromConfig(options: RunCommandOptions): Promise<RunSumm
   );
   watch?.start();
   try {
-    if (options.from !== undefined || options.until !== undefined || options.lake !== undefined) {
+    if (options.from !== undefined || options.until !== undefined || options.lake !== undefined || options.consumerGroup !== undefined) {
       if (!options.bounded || options.from === undefined || options.until === undefined || options.lake === undefined) {
         throw new TributaryError('CONFIG_INVALID', 'a range replay needs --bounded, --from, --until and --lake together');
       }
-      return await runRange(config, { from: options.from, until: options.until, lake: options.lake, ...(options.deadLetter ? { deadLetter: options.deadLetter } : {}), signal: controller.signal, log, observers: observability.observers });
+      return await runRange(config, { from: options.from, until: options.until, lake: options.lake, ...(options.deadLetter ? { deadLetter: options.deadLetter } : {}), ...(options.consumerGroup !== undefined ? { consumerGroup: options.consumerGroup } : {}), signal: controller.signal, log, observers: observability.observers });
     }
     const summary = await runWorker(config, {
       bounded: options.bounded,
@@ -106,6 +108,10 @@ export function registerRunCommand(program: Command): void {
     .option('--until <time|position>', 'range replay: up to (not including) this position or time; rounded up to the end of its cell')
     .option('--lake <path|container>', "range replay: the lake to write the range's files into (a container of the configured account for a blob lake)")
     .option('--dead-letter <path|container>', "range replay: where the range's dead letters go (not written when absent)")
+    .option(
+      '--consumer-group <name>',
+      "range replay on Event Hubs (required there): a consumer group of the hub other than source.consumerGroup, read without the checkpoint store (no checkpoint written, the main run's partitions untouched); positions are sequence numbers, times enqueued times",
+    )
     .action(async (opts: RunCommandOptions) => {
       const summary = await runFromConfig(opts);
       process.stdout.write(`${formatSummary(summary)}\n`);

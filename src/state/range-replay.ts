@@ -11,8 +11,10 @@
  *   open windows whose later events lie past the range.
  *
  * With the same config, every file copied is byte-identical to the main lake's file of that name. Sources: a
- * Capture archive, or a Kafka topic read as a one-off consumer group that is deleted afterwards (the main group's
- * offsets stay where they are).
+ * Capture archive; a Kafka topic read as a one-off consumer group that is deleted afterwards (the main group's
+ * offsets stay where they are); an Event Hubs hub read through a consumer group the user names (--consumer-group:
+ * the data plane cannot create one), without the checkpoint store, so no ownership record, owner level or
+ * checkpoint touches any group, and stopping at each partition's range end.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,6 +26,7 @@ import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, RunOptions, Source } from '../core/source.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
+import { hubPlans } from '../ingest/eventhubs/config.js';
 import { createSource } from '../ingest/source-factory.js';
 import type { PipelineObserver } from '../runtime/observer.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
@@ -44,6 +47,8 @@ export interface RangeReplayOptions {
   lake: string;
   /** where the range's dead letters go (not written when absent) */
   deadLetter?: string;
+  /** Event Hubs only: the consumer group the replay reads through (not the main run's) */
+  consumerGroup?: string;
   signal: AbortSignal;
   log: Logger;
   observers?: PipelineObserver[];
@@ -78,12 +83,19 @@ const POSITION_IN_NAME = /-pos(\d{16})(?:-part\d+)?\.(?:parquet|jsonl)$/;
  * deleted afterwards: the main group's committed offsets are not touched, and a partition without a snapshot
  * starts at the earliest offset, as the range's plan does.
  */
-async function rangeSource(
-  config: TributaryConfig,
-  mainState: ObjectStore,
-  log: Logger,
-): Promise<{ positions: SourcePositions; source: TributaryConfig['source']; cleanup: () => Promise<void> }> {
+interface RangeReader {
+  positions: SourcePositions;
+  source: TributaryConfig['source'];
+  cleanup: () => Promise<void>;
+  /** the source to read the range with, when not the configured one built from `source` (createSource) */
+  open?: (log: Logger, until: (stream: string, partition: string) => number | undefined) => Promise<Source>;
+}
+
+async function rangeSource(config: TributaryConfig, mainState: ObjectStore, log: Logger, consumerGroup: string | undefined): Promise<RangeReader> {
   const source = config.source;
+  if (consumerGroup !== undefined && source.kind !== 'eventhubs') {
+    throw new TributaryError('CONFIG_INVALID', `--consumer-group: only an Event Hubs range replay reads through a named consumer group; a ${source.kind} replay needs none`);
+  }
   switch (source.kind) {
     case 'capture': {
       const archive = { store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs };
@@ -104,10 +116,34 @@ async function rangeSource(
       };
       return { positions, source: { ...source, groupId, startFrom: 'earliest' }, cleanup };
     }
-    case 'eventhubs':
-      // An Event Hubs consumer group cannot be made for one replay, and the SDK's readers would take the main
-      // group's partitions over. Replay the hub's Capture archive instead.
-      throw new TributaryError('CONFIG_INVALID', `--from/--until: range replays read a Capture archive or a Kafka topic, not ${source.kind}: replay the hub's Capture archive (source.kind capture)`);
+    case 'eventhubs': {
+      // The data plane cannot create a consumer group, and readers on the main group would take the main run's
+      // partitions (the SDK gives readers with a checkpoint store an owner level): the user names a group of its
+      // own, read without any checkpoint store. Names of groups are case-insensitive in Event Hubs.
+      if (consumerGroup === undefined || consumerGroup === '') {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `--consumer-group: an Event Hubs range replay reads through a consumer group of its own, which Tributary cannot create (the data plane cannot); create one on the hub (portal, az eventhubs eventhub consumer-group create) and pass --consumer-group NAME`,
+        );
+      }
+      if (consumerGroup.toLowerCase() === source.consumerGroup.toLowerCase()) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `--consumer-group: "${consumerGroup}" is the main run's group (source.consumerGroup); a replay reading it would take partitions from the running workers: name another group`,
+        );
+      }
+      // Partitions without a snapshot start at the earliest event, as the range's plan does: no configured start.
+      const hubs = Object.fromEntries(hubPlans(source).map((plan) => [plan.stream, plan.hub]));
+      const replaySource = { ...source, consumerGroup, hubs, startPosition: 'earliest' as const };
+      const { EventHubsPositions } = await import('../ingest/eventhubs/positions.js');
+      const { EventHubsSource } = await import('../ingest/eventhubs/source.js');
+      return {
+        positions: new EventHubsPositions(replaySource, undefined, true),
+        source: replaySource,
+        cleanup: async () => undefined,
+        open: async (sourceLog, until) => new EventHubsSource({ config: replaySource, log: sourceLog.child({ component: 'eventhubs-source' }), detached: true, until }),
+      };
+    }
   }
 }
 
@@ -117,9 +153,10 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
   const plans = await loadStreamPlans(config);
   const mainState = createObjectStore(config.state);
   const snapshots = new SnapshotStore(mainState);
-  const { positions, source, cleanup } = await rangeSource(config, mainState, options.log);
+  const reader = await rangeSource(config, mainState, options.log, options.consumerGroup);
+  const { positions, cleanup } = reader;
   try {
-    return await replay(config, options, { from, until, plans, mainState, snapshots, positions, source });
+    return await replay(config, options, { from, until, plans, mainState, snapshots, reader });
   } finally {
     try {
       await cleanup();
@@ -138,11 +175,11 @@ async function replay(
     plans: Awaited<ReturnType<typeof loadStreamPlans>>;
     mainState: ObjectStore;
     snapshots: SnapshotStore;
-    positions: SourcePositions;
-    source: TributaryConfig['source'];
+    reader: RangeReader;
   },
 ): Promise<RangeReplaySummary> {
-  const { from, until, plans, mainState, snapshots, positions } = context;
+  const { from, until, plans, mainState, snapshots, reader } = context;
+  const { positions } = reader;
   const target: ResetTarget = 'position' in from ? { kind: 'offset', position: from.position } : { kind: 'datetime', timeMs: from.timeMs };
   const rows = await planReset({
     plans,
@@ -180,7 +217,7 @@ async function replay(
     }
     const scratchConfig: TributaryConfig = {
       ...config,
-      source: context.source,
+      source: reader.source,
       lake: { kind: 'local', path: path.join(scratch, 'lake') },
       deadLetter: { kind: 'local', path: path.join(scratch, 'deadletter') },
       state: { kind: 'local', path: path.join(scratch, 'state') },
@@ -190,7 +227,10 @@ async function replay(
       for (const table of [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.spec.name, a.lateSchema.name])]) tableStream.set(table, plan.stream);
     }
     const tracker = new FlushTracker(tableStream);
-    const bounded = new RangeSource(createSource(scratchConfig, { state: scratchState, log: options.log }), ranges, tracker);
+    const inner = reader.open
+      ? await reader.open(options.log, (stream, partition) => ranges.get(`${stream}/${partition}`)?.endCell)
+      : createSource(scratchConfig, { state: scratchState, log: options.log });
+    const bounded = new RangeSource(inner, ranges, tracker);
     const summary = await runWorker(scratchConfig, { bounded: true, signal: options.signal, log: options.log, source: bounded, observers: [tracker, ...(options.observers ?? [])] });
 
     const copied: string[] = [];

@@ -7,8 +7,8 @@
  *
  * Incremental: the dedup set is most of a partition's state and changes only at its ends (new acceptances at the
  * tail, evictions at the head; see dedup-set.ts), so a snapshot does not carry it. Each `pos….snap` is a manifest
- * (the rest of the state, small) naming a chain of dedup segments (`seg<16 digits>.dseg`, named by the position of
- * the snapshot that wrote them), whose entries together are the set. A write stores the entries added since the
+ * (the rest of the state, small) naming a chain of dedup segments (`seg<16 digits>-<epoch>.dseg`, named by the
+ * position of the snapshot that wrote them and the writer's fencing epoch), whose entries together are the set. A write stores the entries added since the
  * previous snapshot this process wrote as one new segment (the first write after a restore stores them all), then
  * the manifest: a crash between the two leaves the previous manifest
  * and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
@@ -16,6 +16,13 @@
  * compacted (the live entries written as one segment) when it grows past `maxSegments` or when more than half of
  * what it stores has been evicted, so a restore reads a bounded number of objects and storage stays within twice
  * the live set (plus `slack` entries) per retained manifest.
+ *
+ * Two owners of a partition (a new one and a previous one not yet fenced off) may both write: segment names carry
+ * the writer's epoch so neither replaces the other's, and a write builds on its last chain only after a listing
+ * shows that chain's manifest and segments still there as it wrote them (else it writes whole). What remains is
+ * the window between that listing and the manifest put, in which only such a previous owner's retention could
+ * delete a segment the manifest names; a restore then passes over that manifest to the newest intact one before it
+ * (older state is still right: the source re-reads from its position and rewrites the same files).
  *
  * A manifest names only segments written at or before its own position, so a reset that deletes the snapshots
  * after a position may delete the segments after it too, and every retained manifest stays readable. A segment is
@@ -77,15 +84,23 @@ interface Chain {
   last: [number, number, number] | undefined;
 }
 
-/** A segment's key: the position of the snapshot that wrote it, zero-padded like the manifests. */
-export function segmentKey(stream: string, partition: string, position: number): string {
-  return `${snapshotPrefix(stream, partition)}seg${String(position).padStart(16, '0')}.dseg`;
+/**
+ * A segment's key: the position of the snapshot that wrote it, zero-padded like the manifests, and the writer's
+ * epoch. Two owners of a partition (a previous one not yet fenced off) may write at the same position, each
+ * deciding its own chain: with the epoch in the name neither replaces a segment the other's manifests name.
+ */
+export function segmentKey(stream: string, partition: string, ref: Pick<SegmentRef, 'position' | 'epoch'>): string {
+  return `${snapshotPrefix(stream, partition)}seg${String(ref.position).padStart(16, '0')}-${ref.epoch}.dseg`;
 }
 
-function segmentPosition(key: string): number | undefined {
-  const match = /\/seg(\d{16})\.dseg$/.exec(key);
-  return match ? Number(match[1]) : undefined;
+/** The position and epoch a segment key names, as the manifests' metadata lists them ("<position>-<epoch>"). */
+function segmentName(key: string): { position: number; name: string } | undefined {
+  const match = /\/seg(\d{16})-(\d+)\.dseg$/.exec(key);
+  return match ? { position: Number(match[1]), name: `${Number(match[1])}-${match[2]}` } : undefined;
 }
+
+/** errors of manifests whose chain lost a segment: a restore falls back to an older snapshot */
+const missingSegments = new WeakSet<object>();
 
 export class SnapshotStore {
   private readonly chains = new Map<string, Chain>();
@@ -118,8 +133,20 @@ export class SnapshotStore {
   async latestAtOrBefore(stream: string, partition: string, position = Number.POSITIVE_INFINITY, options: StoreCallOptions = {}): Promise<PartitionSnapshot | undefined> {
     this.chains.delete(chainId(stream, partition));
     const history = await this.history(stream, partition, options);
-    const ref = history.filter((r) => r.position <= position).at(-1);
-    if (ref) return this.read(ref, options);
+    const candidates = history.filter((r) => r.position <= position).reverse();
+    // A previous owner not yet fenced off may have deleted a segment the newest manifest names (see above). State
+    // from an older snapshot is still right, only further back: the source re-reads from there and rewrites the
+    // same files. So a manifest with a missing segment gives way to the newest intact one before it.
+    let broken: unknown;
+    for (const ref of candidates) {
+      try {
+        return await this.read(ref, options);
+      } catch (error) {
+        if (!missingSegments.has(error as object)) throw error;
+        broken ??= error;
+      }
+    }
+    if (broken !== undefined) throw broken;
     if (history.length > 0) return undefined;
     // State from before the history existed: one snapshot per partition under the old name.
     const legacy = await this.read({ key: legacySnapshotKey(stream, partition) }, options);
@@ -132,12 +159,17 @@ export class SnapshotStore {
    */
   async write(snapshot: PartitionSnapshot, fence?: Fence, options: StoreCallOptions = {}): Promise<void> {
     const id = chainId(snapshot.stream, snapshot.partition);
-    const { segments, added } = plan(this.chains.get(id), snapshot, this.limits);
+    const epoch = fence?.epoch ?? 0;
+    let previous = this.chains.get(id);
+    // Build on the last chain only if it is still there as written: a previous owner not yet fenced off may have
+    // replaced that manifest, or its retention (or ours, past a newer manifest of its) deleted it and its segments.
+    if (previous && !intact(previous, await this.store.list(snapshotPrefix(snapshot.stream, snapshot.partition), options))) previous = undefined;
+    const { segments, added } = plan(previous, snapshot, epoch, this.limits);
     const writtenAt = String(this.now());
     if (added) {
-      await this.put(segmentKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSegment(added), { [WRITTEN_AT]: writtenAt }, fence, options);
+      await this.put(segmentKey(snapshot.stream, snapshot.partition, { position: snapshot.position, epoch }), encodeSegment(added), { [WRITTEN_AT]: writtenAt }, fence, options);
     }
-    const metadata = { [WRITTEN_AT]: writtenAt, [SEGMENTS]: segments.length > 0 ? segments.map((s) => s.position).join(',') : 'none' };
+    const metadata = { [WRITTEN_AT]: writtenAt, [SEGMENTS]: segmentNames(segments) };
     // Only a manifest written in full makes the chain the one to build on: a failed write leaves the last one.
     this.chains.delete(id);
     await this.put(snapshotKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSnapshot(snapshot, segments), metadata, fence, options);
@@ -159,19 +191,19 @@ export class SnapshotStore {
     const expired = new Set(this.expired(history).map((r) => r.key));
     for (const key of expired) await this.store.delete(key, options);
     const kept = objects.filter((o) => snapshotPosition(o.key) !== undefined && !expired.has(o.key));
-    const named = new Set<number>();
+    const named = new Set<string>();
     for (const manifest of kept) {
       const list = manifest.metadata[SEGMENTS];
       // A manifest that does not say (an older format's) might name any segment: delete none.
       if (list === undefined) return;
-      if (list !== 'none') for (const p of list.split(',')) named.add(Number(p));
+      if (list !== 'none') for (const name of list.split(',')) named.add(name);
     }
     // Segments past the newest manifest belong to a write in progress (or one that crashed; the next write at
     // that position replaces it).
     const newest = Math.max(...kept.map((o) => snapshotPosition(o.key)!), Number.NEGATIVE_INFINITY);
     for (const object of objects) {
-      const position = segmentPosition(object.key);
-      if (position !== undefined && position <= newest && !named.has(position)) await this.store.delete(object.key, options);
+      const segment = segmentName(object.key);
+      if (segment && segment.position <= newest && !named.has(segment.name)) await this.store.delete(object.key, options);
     }
   }
 
@@ -186,8 +218,8 @@ export class SnapshotStore {
     const removed = manifests(objects).filter((r) => r.position > position);
     for (const ref of removed) await this.store.delete(ref.key);
     for (const object of objects) {
-      const at = segmentPosition(object.key);
-      if (at !== undefined && at > position) await this.store.delete(object.key);
+      const segment = segmentName(object.key);
+      if (segment && segment.position > position) await this.store.delete(object.key);
     }
     const legacyKey = legacySnapshotKey(stream, partition);
     const legacy = await this.read({ key: legacyKey });
@@ -225,9 +257,13 @@ export class SnapshotStore {
     }
     if (next !== stored.end) throw corrupt(`its dedup segments end at seq ${next}, not ${stored.end}`);
     const parts = await Promise.all(stored.segments!.map(async (s) => {
-      const key = segmentKey(stream, partition, s.position);
+      const key = segmentKey(stream, partition, s);
       const bytes = await this.store.get(key, options);
-      if (!bytes) throw new TributaryError('INPUT_UNREADABLE', `${name}: names dedup segment ${this.store.location}/${key}, which is missing`);
+      if (!bytes) {
+        const missing = new TributaryError('INPUT_UNREADABLE', `${name}: names dedup segment ${this.store.location}/${key}, which is missing`);
+        missingSegments.add(missing);
+        throw missing;
+      }
       const entries = decodeSegment(bytes, `${this.store.location}/${key}`);
       if (entries.first !== s.from || entries.times.length !== s.to - s.from) {
         throw corrupt(`dedup segment ${key} holds [${entries.first}, ${entries.first + entries.times.length}), the manifest expects [${s.from}, ${s.to})`);
@@ -251,12 +287,12 @@ export class SnapshotStore {
  * was added). The new snapshot continues the previous one when it is at a later position and its entries are the
  * previous ones' minus evictions at the head plus new ones at the tail; anything else is written whole.
  */
-function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } {
+function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } {
   const seen = snapshot.gate.seen;
   const first = seen.first;
   const end = first + seen.times.length;
   const whole = (): { segments: SegmentRef[]; added: DedupEntries | undefined } =>
-    end > first ? { segments: [{ position: snapshot.position, from: first, to: end }], added: seen } : { segments: [], added: undefined };
+    end > first ? { segments: [{ position: snapshot.position, epoch, from: first, to: end }], added: seen } : { segments: [], added: undefined };
   if (!previous || !continues(previous, snapshot)) return whole();
   const live = previous.segments.filter((s) => s.to > first);
   const from = Math.max(previous.end, first);
@@ -266,7 +302,7 @@ function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, limits: 
   if (end === from) return { segments: live, added: undefined };
   const skip = from - first;
   return {
-    segments: [...live, { position: snapshot.position, from, to: end }],
+    segments: [...live, { position: snapshot.position, epoch, from, to: end }],
     added: { first: from, hashes: seen.hashes.subarray(skip * 2), times: seen.times.subarray(skip) },
   };
 }
@@ -279,6 +315,19 @@ function continues(previous: Chain, snapshot: PartitionSnapshot): boolean {
   if (previous.end <= first || !previous.last) return true; // every earlier entry was evicted: nothing to compare
   const i = previous.end - 1 - first;
   return seen.hashes[i * 2] === previous.last[0] && seen.hashes[i * 2 + 1] === previous.last[1] && Object.is(seen.times[i], previous.last[2]);
+}
+
+/** The manifest metadata naming these segments. */
+function segmentNames(segments: SegmentRef[]): string {
+  return segments.length > 0 ? segments.map((s) => `${s.position}-${s.epoch}`).join(',') : 'none';
+}
+
+/** The chain's manifest is listed with the segment names it was written with, and every one of them is listed. */
+function intact(chain: Chain, objects: ObjectInfo[]): boolean {
+  const manifest = objects.find((o) => snapshotPosition(o.key) === chain.position);
+  if (!manifest || manifest.metadata[SEGMENTS] !== segmentNames(chain.segments)) return false;
+  const listed = new Set(objects.map((o) => segmentName(o.key)?.name));
+  return chain.segments.every((s) => listed.has(`${s.position}-${s.epoch}`));
 }
 
 function chainOf(snapshot: PartitionSnapshot, segments: SegmentRef[]): Chain {

@@ -103,7 +103,7 @@ describe('a worker under an in-flight byte budget', () => {
   afterAll(() => ws?.cleanup());
 
   /** Runs the worker into `lake`; returns the most bytes ever handed over and not yet applied, and the largest batch. */
-  async function run(lake: string, inFlightBytes: number | undefined): Promise<{ peak: number; largestBatch: number }> {
+  async function run(lake: string, inFlightBytes: number | undefined): Promise<{ peak: number; largestBatch: number; capturedBatches: number }> {
     const base = embeddedConfig(ws);
     const { config } = await ws.writeConfig(
       {
@@ -122,6 +122,7 @@ describe('a worker under an in-flight byte budget', () => {
     let inFlight = 0;
     let peak = 0;
     let largestBatch = 0;
+    let capturedBatches = 0;
     const observer = Object.assign(new RunTotals(), {
       batchStarted: (stream: string, partition: string) => {
         const id = `${stream}/${partition}`;
@@ -138,10 +139,17 @@ describe('a worker under an in-flight byte budget', () => {
       },
     });
     const wrapHandler = (handler: PartitionHandler): PartitionHandler => ({
+      // the worker reads Capture blocks in the lanes: batches carry their stored bytes instead of events
+      ...(handler.takesCaptureBlocks ? { takesCaptureBlocks: true } : {}),
       onAssigned: (stream, partition, feed) => handler.onAssigned(stream, partition, feed),
       onBatch: (batch: PartitionBatch) => {
-        // counted here, from the bodies, not by the budget's own function
-        const bytes = batch.events.reduce((sum, event) => sum + event.body.byteLength + EVENT_OVERHEAD_BYTES, 0);
+        // counted here, from the bodies or stored blocks, not by the budget's own function
+        let bytes = batch.events.reduce((sum, event) => sum + event.body.byteLength + EVENT_OVERHEAD_BYTES, 0);
+        if (batch.capture) {
+          capturedBatches++;
+          bytes += batch.capture.data.byteLength;
+          for (const item of batch.capture.items) if ('count' in item) bytes += item.count * EVENT_OVERHEAD_BYTES;
+        }
         largestBatch = Math.max(largestBatch, bytes);
         const id = `${batch.stream}/${batch.partition}`;
         offered.set(id, [...(offered.get(id) ?? []), bytes]);
@@ -158,7 +166,7 @@ describe('a worker under an in-flight byte budget', () => {
       wrapHandler,
     });
     expect(inFlight).toBe(0);
-    return { peak, largestBatch };
+    return { peak, largestBatch, capturedBatches };
   }
 
   it('keeps what the source read ahead within the budget, and lands the same lake as without it', async () => {
@@ -166,6 +174,7 @@ describe('a worker under an in-flight byte budget', () => {
     const bounded = await run('lake-bounded', BUDGET);
     // without the budget the source runs further ahead than the budget allows, so the bound below is not vacuous
     expect(unbounded.peak).toBeGreaterThan(BUDGET);
+    expect(bounded.capturedBatches).toBeGreaterThan(0);
     expect(bounded.largestBatch).toBeLessThan(BUDGET);
     expect(bounded.peak).toBeLessThanOrEqual(BUDGET);
     const free = await snapshotLake(new LocalObjectStore(ws.file('lake-free')));

@@ -1,7 +1,8 @@
 /**
  * Incremental snapshots (a manifest per cell boundary naming a chain of dedup segments) against a brute-force
  * model: any sequence of admits, snapshots, restarts, crashes at any store operation of a snapshot write
- * (between the segment and the manifest included), resets to any retained boundary and compactions gives the
+ * (between the segment and the manifest included), a previous owner writing after a new one took over, resets to
+ * any retained boundary and compactions gives the
  * verdicts of a plain Map of id -> time and acceptance number, and every retained snapshot reads back as it was
  * taken. Then: the bytes a snapshot writes follow the entries added, not the size of the set.
  */
@@ -26,6 +27,7 @@ type Op =
   | { kind: 'snapshot' }
   | { kind: 'crash'; at: number }
   | { kind: 'restart' }
+  | { kind: 'zombie'; cells: number }
   | { kind: 'reset'; pick: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -33,6 +35,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ kind: 'snapshot' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), at: fc.nat(5) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('zombie' as const), cells: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reset' as const), pick: fc.nat(10) }) },
 );
 
@@ -73,6 +76,7 @@ describe('incremental snapshots', () => {
           let gate = new EventTimeGate(options);
           let model = new ModelGate(options);
           let position = 0;
+          let epoch = 1;
 
           /** A new process: restores the newest snapshot, as the processor does. */
           const restart = async (): Promise<void> => {
@@ -99,11 +103,20 @@ describe('incremental snapshots', () => {
             }
           };
 
+          /** Commits a cell; its snapshot counts as taken once its manifest is written (a crash may come after). */
           const take = async (): Promise<void> => {
             position++;
             const snapshot = snapshotAt(gate, position);
-            taken.set(position, { maxEventTime: snapshot.gate.maxEventTime, seen: structuredClone(snapshot.gate.seen), model: model.clone() });
-            await snapshots.write(snapshot, { epoch: 1 });
+            const record = { maxEventTime: snapshot.gate.maxEventTime, seen: structuredClone(snapshot.gate.seen), model: model.clone() };
+            const start = counter.count;
+            try {
+              await snapshots.write(snapshot, { epoch });
+              taken.set(position, record);
+            } catch (error) {
+              const done = counter.log.slice(start, counter.count - 1);
+              if (done.some((o) => o.startsWith('state put ') && o.endsWith('.snap'))) taken.set(position, record);
+              throw error;
+            }
           };
 
           for (const [i, step] of ops.entries()) {
@@ -128,6 +141,24 @@ describe('incremental snapshots', () => {
               case 'restart':
                 await restart();
                 break;
+              case 'zombie': {
+                // A new owner takes the partition (a higher epoch) while the previous one, not yet fenced off,
+                // still commits its next cells; its writes succeed until they meet a key the new owner wrote.
+                const old = { snapshots, gate, model, epoch };
+                epoch++;
+                await restart();
+                for (let cell = 1; cell <= step.cells; cell++) {
+                  for (const id of [`z${i}-${cell}`, `z${i}-${cell}b`]) expect(old.gate.admit(id, 1000)).toBe(old.model.admit(id, 1000));
+                  const late = snapshotAt(old.gate, position + cell);
+                  const record = { maxEventTime: late.gate.maxEventTime, seen: structuredClone(late.gate.seen), model: old.model.clone() };
+                  await old.snapshots.write(late, { epoch: old.epoch });
+                  taken.set(late.position, record);
+                }
+                // the new owner commits its first cell, replacing the previous owner's snapshot there
+                await take();
+                await expectHistoryReadable();
+                break;
+              }
               case 'reset': {
                 // `tributary reset` to a retained boundary (or to the start, with empty state), then a new process.
                 const history = await snapshots.history('orders', '0');
@@ -145,7 +176,7 @@ describe('incremental snapshots', () => {
           // and the store holds the segments its retained snapshots name, no others
           const objects = await store.list('snapshots/orders/partition=0/');
           const named = new Set(objects.flatMap((o) => (o.key.endsWith('.snap') && o.metadata.segments !== 'none' ? o.metadata.segments!.split(',') : [])));
-          const segments = objects.filter((o) => o.key.endsWith('.dseg')).map((o) => String(Number(/seg(\d+)/.exec(o.key)![1])));
+          const segments = objects.filter((o) => o.key.endsWith('.dseg')).map((o) => /seg(\d+)-(\d+)/.exec(o.key)!).map((m) => `${Number(m[1])}-${m[2]}`);
           expect(new Set(segments)).toEqual(named);
           await restart();
           for (const step of ops) if (step.kind === 'admit') expect(gate.admit(step.id, 2000)).toBe(model.admit(step.id, 2000));
@@ -208,4 +239,25 @@ describe('incremental snapshots', () => {
     const restored = await new SnapshotStore(inner).latestAtOrBefore('orders', '0');
     expect(restored?.gate.seen).toEqual(structuredClone(gate.snapshot().seen));
   }, 120_000);
+  it('restores the newest intact snapshot when a segment the newest names was deleted under it', async () => {
+    const store = new LocalObjectStore(await mkdtemp(path.join(dir, 'lost-segment-')));
+    const snapshots = new SnapshotStore(store, { count: 10, ageMs: 1e12 });
+    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e9, dedupMaxIds: 1000 });
+    const taken: DedupEntries[] = [];
+    for (let position = 1; position <= 3; position++) {
+      for (let i = 0; i < 5; i++) gate.admit(`id-${position}-${i}`, position * 10 + i);
+      await snapshots.write(snapshotAt(gate, position), { epoch: 1 });
+      taken.push(structuredClone(gate.snapshot().seen));
+    }
+    // what a previous owner's retention could do between a listing and the manifest put: the newest segment goes
+    const newestSegment = (await store.list('snapshots/')).map((o) => o.key).filter((k) => k.endsWith('.dseg')).sort().at(-1)!;
+    expect(newestSegment).toContain('seg0000000000000003-1');
+    await store.delete(newestSegment);
+    const restored = await new SnapshotStore(store).latestAtOrBefore('orders', '0');
+    expect(restored?.position).toBe(2);
+    expect(restored?.gate.seen).toEqual(taken[1]);
+    // with every manifest broken there is nothing right to resume from: the error is the newest one's
+    for (const object of await store.list('snapshots/')) if (object.key.endsWith('.dseg')) await store.delete(object.key);
+    await expect(new SnapshotStore(store).latestAtOrBefore('orders', '0')).rejects.toThrow(/pos0000000000000003\.snap: names dedup segment .*\.dseg, which is missing/);
+  });
 });

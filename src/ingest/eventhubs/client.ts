@@ -65,17 +65,25 @@ export function createConsumerClient(
   connection: NamespaceConnection,
   consumerGroup: string,
   hub: string,
-  store: CheckpointStore,
+  /** undefined: a reader outside any checkpoint store (the SDK's in-memory one): every partition, no owner level */
+  store: CheckpointStore | undefined,
   options: EventHubConsumerClientOptions,
   credential?: TokenCredential,
   field = 'source',
 ): EventHubConsumerClient {
   checkEntityPath(connection, hub, field);
-  return construct(field, () =>
-    connection.connectionString
-      ? new EventHubConsumerClient(consumerGroup, connection.connectionString, hub, store, options)
-      : new EventHubConsumerClient(consumerGroup, connection.fullyQualifiedNamespace!, hub, credential ?? new DefaultAzureCredential(), store, options),
-  );
+  // The SDK tells a store from the options by its shape, so an absent store must be left out, not passed.
+  return construct(field, () => {
+    if (connection.connectionString) {
+      return store
+        ? new EventHubConsumerClient(consumerGroup, connection.connectionString, hub, store, options)
+        : new EventHubConsumerClient(consumerGroup, connection.connectionString, hub, options);
+    }
+    const auth = credential ?? new DefaultAzureCredential();
+    return store
+      ? new EventHubConsumerClient(consumerGroup, connection.fullyQualifiedNamespace!, hub, auth, store, options)
+      : new EventHubConsumerClient(consumerGroup, connection.fullyQualifiedNamespace!, hub, auth, options);
+  });
 }
 
 export function createProducerClient(

@@ -25,6 +25,8 @@ export class EventHubsPositions implements SourcePositions {
   constructor(
     private readonly config: EventHubsSourceConfig,
     private readonly credential?: TokenCredential,
+    /** a range replay's group: read without the checkpoint store (no owner level, no checkpoints), never moved */
+    private readonly detached = false,
   ) {
     this.description = `Event Hubs consumer group ${config.consumerGroup}`;
   }
@@ -46,7 +48,7 @@ export class EventHubsPositions implements SourcePositions {
     if (!client) {
       // Not the group's store: a reader with it would start at the group's checkpoint instead of the time asked
       // for, and would take part in the group's ownership.
-      client = createConsumerClient(this.config, this.config.consumerGroup, hub, new DetachedStore(), { retryOptions: sdkRetryOptions(this.config.clientRetry) }, this.credential);
+      client = createConsumerClient(this.config, this.config.consumerGroup, hub, this.detached ? undefined : new DetachedStore(), { retryOptions: sdkRetryOptions(this.config.clientRetry) }, this.credential);
       this.clients.set(hub, client);
     }
     return client;
@@ -81,6 +83,7 @@ export class EventHubsPositions implements SourcePositions {
   }
 
   async current(stream: string, partition: string): Promise<number | undefined> {
+    if (this.detached) return undefined;
     const client = await this.client(stream);
     const checkpoints = await (await this.checkpointStore()).listCheckpoints(client.fullyQualifiedNamespace, this.hub(stream), this.config.consumerGroup);
     const checkpoint = checkpoints.find((c) => c.partitionId === partition);
@@ -124,6 +127,7 @@ export class EventHubsPositions implements SourcePositions {
   }
 
   async commit(stream: string, partition: string, position: number, offsetBefore: string): Promise<void> {
+    if (this.detached) throw new TributaryError('INTERNAL', `${this.description} is read without a checkpoint store: it has no position to move`);
     const client = await this.client(stream);
     const range = this.range(partition, await this.partitionProperties(stream, partition));
     const atStart = position <= range.earliest;

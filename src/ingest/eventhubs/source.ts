@@ -3,6 +3,7 @@
  * subscription (stream-consumer.ts) whose partitions are balanced across the running instances through the
  * checkpoint store's ownership records.
  */
+import type { CheckpointStore } from '@azure/event-hubs';
 import type { TokenCredential } from '@azure/identity';
 import type { TributaryError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -19,6 +20,13 @@ export interface EventHubsSourceOptions {
   credential?: TokenCredential;
   /** backoff for handler, checkpoint and startup retries; core/retry's default when not given */
   retry?: RetryPolicy;
+  /**
+   * Read without the checkpoint store (a range replay through a group of its own): no ownership records, no owner
+   * level, no checkpoint read or written; every partition is read by this process.
+   */
+  detached?: boolean;
+  /** bounded mode: per stream and partition, the position to stop before (a range replay's end) */
+  until?: (stream: string, partition: string) => number | undefined;
 }
 
 export class EventHubsSource implements Source {
@@ -33,8 +41,14 @@ export class EventHubsSource implements Source {
 
   async run(handler: PartitionHandler, { signal, bounded }: RunOptions): Promise<void> {
     const { config, log, credential } = this.options;
-    const { store, location } = await openCheckpointStore(config.checkpointStore, credential);
-    log.info({ checkpoints: location }, 'event hubs checkpoint store');
+    let store: CheckpointStore | undefined;
+    if (this.options.detached) log.info({ consumerGroup: config.consumerGroup }, 'event hubs: reading without a checkpoint store');
+    else {
+      const opened = await openCheckpointStore(config.checkpointStore, credential);
+      store = opened.store;
+      log.info({ checkpoints: opened.location }, 'event hubs checkpoint store');
+    }
+    const { until } = this.options;
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal.reason);
     if (signal.aborted) onAbort();
@@ -49,6 +63,7 @@ export class EventHubsSource implements Source {
             store,
             handler,
             bounded,
+            until: until ? (partition) => until(plan.stream, partition) : undefined,
             signal: stop.signal,
             onFatal: (error) => {
               fatal ??= error;

@@ -10,7 +10,11 @@
  * - processClose -> onRevoked ('lost' when another reader took the partition, 'shutdown' otherwise), after the
  *   batch in flight settled; a lost partition's batch is aborted, a shutdown lets it finish.
  *
- * Bounded mode stops once every partition of the hub reached the last sequence number it had at start.
+ * Bounded mode stops once every partition of the hub reached the last sequence number it had at start (or the
+ * end given for it, when that comes first).
+ *
+ * Without a store (a range replay's reader) the client reads every partition with no owner level, keeping nothing
+ * of ownership or checkpoints outside the process: commits are dropped.
  */
 import type {
   Checkpoint,
@@ -39,8 +43,10 @@ import { nothingToRead, toEventPosition } from './start-position.js';
 export interface StreamConsumerOptions {
   plan: HubPlan;
   config: EventHubsSourceConfig;
-  /** the real store: ownership for the SDK, checkpoints for us */
-  store: CheckpointStore;
+  /** the real store: ownership for the SDK, checkpoints for us; undefined: none (nothing is checkpointed) */
+  store: CheckpointStore | undefined;
+  /** bounded mode: per partition, the position to stop before when it comes before the partition's end */
+  until?: ((partition: string) => number | undefined) | undefined;
   handler: PartitionHandler;
   bounded: boolean;
   /** aborted on shutdown (the run's signal) and on a fatal error anywhere in the source */
@@ -106,7 +112,7 @@ export class StreamConsumer {
         config,
         config.consumerGroup,
         plan.hub,
-        new OwnershipOnlyStore(this.options.store),
+        this.options.store ? new OwnershipOnlyStore(this.options.store) : undefined,
         {
           identifier: config.identifier ?? `${os.hostname()}-${process.pid}`,
           retryOptions: sdkRetryOptions(config.clientRetry),
@@ -125,7 +131,8 @@ export class StreamConsumer {
       if (this.options.bounded) {
         const targets = new Map<string, PartitionProperties>();
         for (const id of hub.partitionIds) {
-          targets.set(id, await this.step(`reading the properties of partition ${id}`, () => consumer.getPartitionProperties(id, { abortSignal: signal })));
+          const properties = await this.step(`reading the properties of partition ${id}`, () => consumer.getPartitionProperties(id, { abortSignal: signal }));
+          targets.set(id, cappedAt(properties, this.options.until?.(id)));
         }
         this.targets = targets;
         for (const [id, target] of targets) if (target.isEmpty) this.caughtUp.add(id);
@@ -344,12 +351,14 @@ export class StreamConsumer {
       offset: below.offset,
     };
     const { store } = this.options;
+    if (!store) return;
     await this.step(`writing the checkpoint of partition ${lease.partitionId}`, () => store.updateCheckpoint(checkpoint), lease.abort.signal);
     lease.checkpointed = sequenceNumber;
   }
 
   private async readCheckpoint(lease: Lease): Promise<Checkpoint | undefined> {
     const { store } = this.options;
+    if (!store) return undefined;
     const { fullyQualifiedNamespace, eventHubName, consumerGroup } = lease.scope;
     const all = await this.step('reading checkpoints', () => store.listCheckpoints(fullyQualifiedNamespace, eventHubName, consumerGroup), lease.abort.signal);
     return all.find((c) => c.partitionId === lease.partitionId);
@@ -394,6 +403,15 @@ export class StreamConsumer {
 }
 
 function noop(): void {}
+
+/**
+ * The end a bounded run reads to: the partition's last event, or the one before `until` when that comes first.
+ * The capped end's offset is unknown (''), so an offset start position is never judged past it.
+ */
+function cappedAt(properties: PartitionProperties, until: number | undefined): PartitionProperties {
+  if (until === undefined || properties.isEmpty || until > properties.lastEnqueuedSequenceNumber) return properties;
+  return { ...properties, isEmpty: until <= properties.beginningSequenceNumber, lastEnqueuedSequenceNumber: until - 1, lastEnqueuedOffset: '' };
+}
 
 function isFencedOff(error: unknown): boolean {
   return error instanceof TributaryError && error.code === 'OWNERSHIP_LOST';

@@ -117,12 +117,6 @@ export class ByteSink {
     this.varint64(hi2, lo2);
   }
 
-  /** Zigzag varint of a signed 64-bit bigint. */
-  zigzagBig(value: bigint): void {
-    const zz = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
-    this.varint64(Number(zz >> 32n), Number(zz & 0xffffffffn));
-  }
-
   append(bytes: Uint8Array): void {
     this.reserve(bytes.length);
     this.bytes.set(bytes, this.offset);
