@@ -25,7 +25,7 @@ import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lak
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
 import type { TableSchema } from '../sink/table.js';
-import { captureBlockEvents, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+import { captureBlockColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
 export interface LanePlan {
@@ -119,7 +119,9 @@ interface OpenCell {
 interface Columnar {
   count: number;
   bodies: Buffer;
-  offsets: Uint32Array;
+  /** event i's body is bodies[starts[i], ends[i]) (Capture: a span of its inflated block, decoded in place) */
+  starts: Uint32Array;
+  ends: Uint32Array;
   positions: Float64Array;
   enqueuedTimes: Float64Array;
   serviceOffsets: string[];
@@ -178,9 +180,9 @@ export class LanePartition {
     let failure: LaneOutcome['failure'];
     let events: Columnar;
     if (input.kind === 'capture') {
-      const read = captureBlockEvents(input.blocks, this.capture, warnings);
+      const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition);
       failure = read.failure;
-      events = this.fromSourceEvents(this.redeliveriesDropped(read.events));
+      events = read.columns;
     } else {
       events = fromPacked(input);
     }
@@ -203,52 +205,13 @@ export class LanePartition {
     return this.takeSteps();
   }
 
-  /** Redelivered events are dropped; one whose position goes backwards inside the batch is kept, so it is
-   * dead-lettered instead of lost silently. */
-  private redeliveriesDropped(events: SourceEvent[]): SourceEvent[] {
-    return events.filter((e, i) => e.position >= this.nextPosition || (i > 0 && e.position <= events[i - 1]!.position));
-  }
-
-  private fromSourceEvents(events: SourceEvent[]): Columnar {
-    const n = events.length;
-    const offsets = new Uint32Array(n + 1);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      offsets[i] = total;
-      total += events[i]!.body.byteLength;
-    }
-    offsets[n] = total;
-    const bodies = Buffer.allocUnsafeSlow(total);
-    const positions = new Float64Array(n);
-    const enqueuedTimes = new Float64Array(n);
-    const serviceOffsets: string[] = new Array(n);
-    const partitionKeys: Array<string | null> = new Array(n);
-    const names = this.plan.propertyColumns;
-    const propertyColumns = names.map(() => new Array<string | null>(n));
-    const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
-    for (let i = 0; i < n; i++) {
-      const event = events[i]!;
-      bodies.set(event.body, offsets[i]!);
-      positions[i] = event.position;
-      enqueuedTimes[i] = event.enqueuedTimeMs;
-      serviceOffsets[i] = event.offset;
-      partitionKeys[i] = event.partitionKey;
-      for (let p = 0; p < names.length; p++) {
-        const value = event.properties[names[p]!];
-        propertyColumns[p]![i] = value === undefined || value === null ? null : String(value);
-      }
-      if (event.envelopeError !== undefined) envelope.set(i, { error: event.envelopeError, reason: event.envelopeReason ?? 'schema' });
-    }
-    return { count: n, bodies, offsets, positions, enqueuedTimes, serviceOffsets, partitionKeys, propertyColumns, properties: (i) => events[i]!.properties, envelope };
-  }
-
   private apply(events: Columnar): Omit<LaneOutcome, 'warnings'> {
     this.steps = [];
     this.deadLettered = {};
     let commit: LaneOutcome['commit'];
     let duplicates = 0;
     let applied = 0;
-    const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.offsets, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
+    const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
     if (decoded) {
       let ok = 0;
       const errors = new Map(decoded.errors);
@@ -349,7 +312,7 @@ export class LanePartition {
       cell.tail = this.emptyTail();
       cell.tailRows = 0;
     }
-    cell.bodyBytes += events.offsets[i + 1]! - events.offsets[i]!;
+    cell.bodyBytes += events.ends[i]! - events.starts[i]!;
     for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
   }
 
@@ -366,7 +329,7 @@ export class LanePartition {
 
   private deadLetter(events: Columnar, i: number, reason: DeadLetterReason, error: string): void {
     const event: SourceEvent = {
-      body: events.bodies.subarray(events.offsets[i]!, events.offsets[i + 1]!),
+      body: events.bodies.subarray(events.starts[i]!, events.ends[i]!),
       position: events.positions[i]!,
       offset: events.serviceOffsets[i]!,
       enqueuedTimeMs: events.enqueuedTimes[i]!,
@@ -468,7 +431,8 @@ function fromPacked(input: PackedEvents): Columnar {
   return {
     count,
     bodies: Buffer.from(input.bodies),
-    offsets: input.offsets,
+    starts: input.offsets.subarray(0, count),
+    ends: input.offsets.subarray(1),
     positions: input.positions,
     enqueuedTimes: input.enqueuedTimes,
     serviceOffsets: input.serviceOffsets,

@@ -38,8 +38,10 @@ export interface DecodeTask {
   spec: StreamDecodeSpec;
   /** bodies packed back to back */
   bodies: ArrayBuffer;
-  /** n + 1 offsets into `bodies` */
+  /** n + 1 offsets into `bodies`; or, with `ends`, the n bodies' starts */
   offsets: Uint32Array;
+  /** the n bodies' ends, when bodies are spans with bytes between them (Capture blocks read in the lane) */
+  ends?: Uint32Array;
   /** Confluent schema id -> writer schema JSON, for the ids this batch uses */
   writerSchemas?: Record<number, string>;
 }

@@ -171,11 +171,11 @@ function describeTime(ms: number): string {
 }
 
 export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Array): DecodeResult {
-  const { spec, offsets } = task;
+  const { spec, offsets, ends } = task;
   const range = spec.eventTimeRange ?? DEFAULT_EVENT_TIME_RANGE;
   const stream = compile(spec);
   const all = Buffer.from(task.bodies);
-  const count = offsets.length - 1;
+  const count = ends ? ends.length : offsets.length - 1;
   const status = new Uint8Array(count);
   const errors: Array<[number, string]> = [];
   const ids: string[] = [];
@@ -185,7 +185,7 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const row: unknown[] = new Array(stream.columns.length).fill(null);
   for (let i = 0; i < count; i++) {
     const start = offsets[i]!;
-    const end = offsets[i + 1]!;
+    const end = ends ? ends[i]! : offsets[i + 1]!;
     if (end - start > spec.maxEventBytes) {
       status[i] = DecodeStatus.Oversize;
       errors.push([i, `event body of ${end - start} bytes exceeds maxEventBytes ${spec.maxEventBytes}`]);

@@ -1,0 +1,345 @@
+/**
+ * One pass over a Capture block's inflated bytes: each EventData record (SequenceNumber, Offset, EnqueuedTimeUtc,
+ * SystemProperties, Properties, Body) is read with a cursor straight into columns: positions and enqueued times
+ * into typed arrays, the body as a (start, end) span into the block (decoded in place later, never copied here)
+ * and the Properties map as a span too, decoded only when someone asks (property columns, dead letters).
+ *
+ * It is a fast path, not a second set of rules: it takes only blocks in which every record is plainly good (every
+ * length and count within the block, varints short, map blocks with plain counts, an envelope that the avsc-based
+ * reader would accept without an envelope error, the records filling the block exactly). On anything else it
+ * answers `undefined` and the caller reads the block with the avsc-based reader (event-reader.ts), which decides
+ * every hostile case (failures, their record and byte, envelope errors, unpositioned events) exactly as before.
+ * So it never needs to match an error message, only to refuse what it is not sure of.
+ */
+import type avro from 'avsc';
+import type { ApplicationProperties } from '../../core/source.js';
+import { parseEnqueuedTimeUtc } from './format.js';
+
+/** One block's records, column-major; spans are byte offsets into the block's data. */
+export interface EnvelopeColumns {
+  count: number;
+  positions: Float64Array;
+  enqueuedTimes: Float64Array;
+  offsets: string[];
+  partitionKeys: Array<string | null>;
+  bodyStarts: Uint32Array;
+  bodyEnds: Uint32Array;
+  propertyStarts: Uint32Array;
+  propertyEnds: Uint32Array;
+}
+
+export interface OnePassReader {
+  /** the block's columns, or undefined when the block is not plainly good (read it with the avsc-based reader) */
+  read(data: Buffer, count: number): EnvelopeColumns | undefined;
+  /** the application properties of a span `read` gave, as the avsc-based reader makes them */
+  properties(data: Buffer, start: number, end: number): ApplicationProperties;
+}
+
+const enum V {
+  Null,
+  Boolean,
+  Int,
+  Long,
+  Float,
+  Double,
+  String,
+  Bytes,
+}
+
+const PRIMITIVES: Record<string, V> = { null: V.Null, boolean: V.Boolean, int: V.Int, long: V.Long, float: V.Float, double: V.Double, string: V.String, bytes: V.Bytes };
+const FIELDS = ['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'SystemProperties', 'Properties', 'Body'] as const;
+const MAX_TIME_MS = 8.64e15;
+const MAX_OFFSET_CHARS = 64;
+const PARTITION_KEY = 'x-opt-partition-key';
+/** a position varint of at most 7 bytes holds at most 2^48: always a safe integer, never a precision question */
+const MAX_SHORT_VARINT = 7;
+
+function primitive(type: unknown): V | undefined {
+  const name = typeof type === 'string' ? type : type !== null && typeof type === 'object' && Object.keys(type).length === 1 ? (type as { type?: unknown }).type : undefined;
+  return typeof name === 'string' ? PRIMITIVES[name] : undefined;
+}
+
+/** A map's value branches (a union of primitives, or one primitive as a one-branch list with no index). */
+function mapValues(type: unknown): { branches: V[]; union: boolean } | undefined {
+  if (type === null || typeof type !== 'object' || Array.isArray(type) || (type as { type?: unknown }).type !== 'map') return undefined;
+  const values = (type as { values?: unknown }).values;
+  if (Array.isArray(values)) {
+    const branches = values.map(primitive);
+    return branches.every((b) => b !== undefined) && branches.length > 0 ? { branches: branches as V[], union: true } : undefined;
+  }
+  const one = primitive(values);
+  return one === undefined || one === V.Null ? undefined : { branches: [one], union: false };
+}
+
+/** The reader for a writer schema of Capture's shape, or undefined for any other schema (avsc reads those). */
+export function onePassReader(schema: avro.Schema): OnePassReader | undefined {
+  const record = schema as { type?: unknown; fields?: Array<{ name: string; type: unknown }> };
+  if (record.type !== 'record' || !Array.isArray(record.fields) || record.fields.length !== FIELDS.length) return undefined;
+  if (!record.fields.every((f, i) => f.name === FIELDS[i])) return undefined;
+  const [seq, offset, time, system, props, body] = record.fields.map((f) => f.type);
+  if (primitive(seq) !== V.Long || primitive(offset) !== V.String || primitive(time) !== V.String) return undefined;
+  const systemValues = mapValues(system);
+  const propertyValues = mapValues(props);
+  if (!systemValues || !propertyValues) return undefined;
+  // Body: bytes, or a union of null and bytes in either order
+  let bodyNull = -1;
+  let bodyBytes = -1;
+  if (primitive(body) === V.Bytes) bodyBytes = -2;
+  else if (Array.isArray(body) && body.length === 2) {
+    const kinds = body.map(primitive);
+    bodyNull = kinds.indexOf(V.Null);
+    bodyBytes = kinds.indexOf(V.Bytes);
+    if (bodyNull < 0 || bodyBytes < 0) return undefined;
+  } else return undefined;
+  return new Reader(systemValues, propertyValues, bodyNull, bodyBytes);
+}
+
+/** Thrown (and caught in `read`) when a block is not plainly good; it never leaves this module. */
+const REFUSE = new Error('not plainly good');
+/** Node's Buffer slicers without toString's argument checks (the callers have checked the bounds). */
+interface SliceBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+const NO_BYTES = Buffer.alloc(0) as SliceBuffer;
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ` with an hour below 24 (T24:00 is only valid at :00.000) and seconds below 60: a
+ * strict ISO time, which Date.parse reads as its minute plus its seconds and milliseconds, or NaN for the minute.
+ */
+function isoSecondsAndMs(data: Buffer, p: number): boolean {
+  return (
+    digits(data, p, p + 4) && data[p + 4] === 0x2d && digits(data, p + 5, p + 7) && data[p + 7] === 0x2d && digits(data, p + 8, p + 10) && data[p + 10] === 0x54 &&
+    digits(data, p + 11, p + 13) && (data[p + 11]! - 0x30) * 10 + data[p + 12]! - 0x30 < 24 && data[p + 13] === 0x3a && digits(data, p + 14, p + 16) &&
+    data[p + 16] === 0x3a && digits(data, p + 17, p + 19) && data[p + 17]! < 0x36 && data[p + 19] === 0x2e && digits(data, p + 20, p + 23) && data[p + 23] === 0x5a
+  );
+}
+
+function digits(data: Buffer, from: number, to: number): boolean {
+  for (let p = from; p < to; p++) if (data[p]! < 0x30 || data[p]! > 0x39) return false;
+  return true;
+}
+
+class Reader implements OnePassReader {
+  private data: SliceBuffer = NO_BYTES;
+  private pos = 0;
+  private end = 0;
+  private lastMinute = '';
+  private lastMinuteMs = Number.NaN;
+
+  constructor(
+    private readonly system: { branches: V[]; union: boolean },
+    private readonly props: { branches: V[]; union: boolean },
+    private readonly bodyNull: number,
+    private readonly bodyBytes: number,
+  ) {}
+
+  read(data: Buffer, count: number): EnvelopeColumns | undefined {
+    // each record takes at least 6 bytes (one per field); more records than that is not plainly good
+    if (count < 0 || count * 6 > data.length) return undefined;
+    this.data = data as SliceBuffer;
+    this.pos = 0;
+    this.end = data.length;
+    const out: EnvelopeColumns = {
+      count,
+      positions: new Float64Array(count),
+      enqueuedTimes: new Float64Array(count),
+      offsets: new Array<string>(count),
+      partitionKeys: new Array<string | null>(count),
+      bodyStarts: new Uint32Array(count),
+      bodyEnds: new Uint32Array(count),
+      propertyStarts: new Uint32Array(count),
+      propertyEnds: new Uint32Array(count),
+    };
+    try {
+      for (let i = 0; i < count; i++) this.record(out, i);
+    } catch (error) {
+      if (error === REFUSE) return undefined;
+      throw error;
+    } finally {
+      this.data = NO_BYTES;
+    }
+    return this.pos === this.end ? out : undefined;
+  }
+
+  properties(data: Buffer, start: number, end: number): ApplicationProperties {
+    this.data = data as SliceBuffer;
+    this.pos = start;
+    this.end = end;
+    const out: ApplicationProperties = {};
+    for (let n = this.count(); n > 0; n = this.count()) {
+      for (let k = 0; k < n; k++) {
+        const name = this.string();
+        // as avsc builds the map and toProperties copies it: plain assignment, later keys win
+        out[name] = this.value(this.props, true) as ApplicationProperties[string];
+      }
+    }
+    this.data = NO_BYTES;
+    return out;
+  }
+
+  private record(out: EnvelopeColumns, i: number): void {
+    const sequence = this.long();
+    if (sequence < 0) throw REFUSE;
+    const offset = this.offset();
+    const time = this.time();
+    let key: string | null = null;
+    for (let n = this.count(); n > 0; n = this.count()) {
+      for (let k = 0; k < n; k++) {
+        const isKey = this.keyIs(PARTITION_KEY);
+        const value = this.value(this.system, false);
+        // later keys win, as in the map avsc builds
+        if (isKey) key = typeof value === 'string' ? value : null;
+      }
+    }
+    out.propertyStarts[i] = this.pos;
+    for (let n = this.count(); n > 0; n = this.count()) {
+      for (let k = 0; k < n; k++) {
+        // avsc would set the map's prototype: rare enough to leave to it
+        if (this.keyIs('__proto__')) throw REFUSE;
+        this.value(this.props, false);
+      }
+    }
+    out.propertyEnds[i] = this.pos;
+    let bodyStart = this.pos;
+    let bodyEnd = this.pos;
+    const branch = this.bodyBytes === -2 ? -2 : this.long();
+    if (branch === this.bodyBytes) {
+      const length = this.long();
+      if (length < 0 || length > this.end - this.pos) throw REFUSE;
+      bodyStart = this.pos;
+      bodyEnd = this.pos + length;
+      this.pos = bodyEnd;
+    } else if (branch === this.bodyNull) bodyStart = bodyEnd = this.pos;
+    else throw REFUSE;
+    out.positions[i] = sequence;
+    out.offsets[i] = offset;
+    out.enqueuedTimes[i] = time;
+    out.partitionKeys[i] = key;
+    out.bodyStarts[i] = bodyStart;
+    out.bodyEnds[i] = bodyEnd;
+  }
+
+  /** Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused. */
+  private offset(): string {
+    const length = this.long();
+    if (length < 1 || length > MAX_OFFSET_CHARS || length > this.end - this.pos) throw REFUSE;
+    const data = this.data;
+    const start = this.pos;
+    const stop = start + length;
+    for (let p = start; p < stop; p++) {
+      const b = data[p]!;
+      if (b < 0x20 || b >= 0x80) throw REFUSE;
+    }
+    this.pos = stop;
+    return data.latin1Slice(start, stop);
+  }
+
+  /**
+   * EnqueuedTimeUtc. Capture's ISO form (2026-01-01T00:00:07.123Z, 24 bytes) is read as its minute, parsed once
+   * by parseEnqueuedTimeUtc and cached, plus its seconds and milliseconds: the same number, since an ISO time is
+   * linear in those. Any other text goes through parseEnqueuedTimeUtc whole.
+   */
+  private time(): number {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    const data = this.data;
+    const p = this.pos;
+    this.pos += length;
+    let time: number;
+    if (length === 24 && isoSecondsAndMs(data, p)) {
+      const minute = data.latin1Slice(p, p + 16);
+      if (minute !== this.lastMinute) {
+        this.lastMinute = minute;
+        this.lastMinuteMs = parseEnqueuedTimeUtc(`${minute}:00.000Z`);
+      }
+      const seconds = (data[p + 17]! - 0x30) * 10 + data[p + 18]! - 0x30;
+      const ms = (data[p + 20]! - 0x30) * 100 + (data[p + 21]! - 0x30) * 10 + data[p + 22]! - 0x30;
+      time = this.lastMinuteMs + seconds * 1000 + ms;
+    } else time = parseEnqueuedTimeUtc(data.utf8Slice(p, this.pos));
+    if (!(Number.isFinite(time) && Math.abs(time) <= MAX_TIME_MS)) throw REFUSE;
+    return time;
+  }
+
+  /** A map block's item count: plain positive counts only (a negative one, with a byte size, is refused). */
+  private count(): number {
+    const n = this.long();
+    // every item is at least two bytes (a key length and a value or union index)
+    if (n < 0 || n * 2 > this.end - this.pos) throw REFUSE;
+    return n;
+  }
+
+  /**
+   * One map value. `property` asks for the value as a property (bytes as UTF-8 text); otherwise only strings and
+   * bytes are made (as text, for the partition key) and other values are skipped.
+   */
+  private value(map: { branches: V[]; union: boolean }, property: boolean): unknown {
+    let kind: V;
+    if (map.union) {
+      const index = this.long();
+      if (index < 0 || index >= map.branches.length) throw REFUSE;
+      kind = map.branches[index]!;
+    } else kind = map.branches[0]!;
+    switch (kind) {
+      case V.Null:
+        return null;
+      case V.Boolean: {
+        if (this.pos >= this.end) throw REFUSE;
+        const b = this.data[this.pos++]!;
+        if (b > 1) throw REFUSE;
+        return b === 1;
+      }
+      case V.Int:
+      case V.Long:
+        return this.long();
+      case V.Float:
+        if (this.pos + 4 > this.end) throw REFUSE;
+        this.pos += 4;
+        return property ? this.data.readFloatLE(this.pos - 4) : undefined;
+      case V.Double:
+        if (this.pos + 8 > this.end) throw REFUSE;
+        this.pos += 8;
+        return property ? this.data.readDoubleLE(this.pos - 8) : undefined;
+      case V.String:
+      case V.Bytes:
+        return this.string();
+    }
+  }
+
+  /** A zigzag varint of at most 7 bytes (so a safe integer); a longer one is refused. */
+  private long(): number {
+    const data = this.data;
+    let pos = this.pos;
+    let b = pos < this.end ? data[pos++]! : -1;
+    if (b < 0) throw REFUSE;
+    let n = b & 0x7f;
+    let scale = 128;
+    let bytes = 1;
+    while (b & 0x80) {
+      if (pos >= this.end || ++bytes > MAX_SHORT_VARINT) throw REFUSE;
+      b = data[pos++]!;
+      n += (b & 0x7f) * scale;
+      scale *= 128;
+    }
+    this.pos = pos;
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+
+  private string(): string {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    const start = this.pos;
+    this.pos += length;
+    return this.data.utf8Slice(start, this.pos);
+  }
+
+  /** Skips a map key, saying whether it is `text` (ASCII): compared only when the lengths match, never decoded. */
+  private keyIs(text: string): boolean {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    const start = this.pos;
+    this.pos += length;
+    return length === text.length && this.data.latin1Slice(start, this.pos) === text;
+  }
+}
+
