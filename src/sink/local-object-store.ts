@@ -155,8 +155,12 @@ export class LocalObjectStore implements ObjectStore {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, entry.name), key);
         } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.endsWith(METADATA_SUFFIX)) {
           const full = path.join(dir, entry.name);
-          const info = await stat(full);
-          results.push({ key, size: info.size, metadata: await readMetadata(full) });
+          // Another writer (a prune, a second instance on a shared folder) may delete it after readdir: it is gone.
+          const info = await stat(full).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return undefined;
+            throw new TributaryError(fsFaultCode(error, 'INPUT_UNREADABLE'), `cannot list ${full}: ${errorMessage(error)}`, { cause: error });
+          });
+          if (info) results.push({ key, size: info.size, metadata: await readMetadata(full) });
         }
       }
     };

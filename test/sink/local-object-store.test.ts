@@ -29,6 +29,17 @@ describe('LocalObjectStore', () => {
     expect(await readdir(ws.file('lake', TEMP_DIR))).toEqual([]);
   });
 
+  it('lists what is there while another writer deletes objects under it (a prune, a second instance)', async () => {
+    const store = new LocalObjectStore(ws.file('state'));
+    const keys = Array.from({ length: 200 }, (_, i) => `snapshots/orders/partition=0/seg${String(i).padStart(16, '0')}-1.dseg`);
+    for (const key of keys) await store.put(key, new Uint8Array([1]), { written: '1' });
+    const other = new LocalObjectStore(ws.file('state'));
+    // the deletes run between the listing's reads of the folder and of each file
+    const [listed] = await Promise.all([store.list('snapshots/'), Promise.all(keys.map((key) => other.delete(key)))]);
+    expect(listed.map((o) => o.key).every((key) => keys.includes(key))).toBe(true);
+    expect(await store.list('snapshots/')).toEqual([]);
+  });
+
   it('removes what a dead process left in the staging folder when it first writes, and keeps a live one\'s', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     await mkdir(ws.file('lake', TEMP_DIR), { recursive: true });
