@@ -25,7 +25,7 @@ import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lak
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
 import type { TableSchema } from '../sink/table.js';
-import { captureBlockColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
 export interface LanePlan {
@@ -115,22 +115,8 @@ interface OpenCell {
   tailRows: number;
 }
 
-/** One batch's events, column-major, whatever the source. */
-interface Columnar {
-  count: number;
-  bodies: Buffer;
-  /** event i's body is bodies[starts[i], ends[i]) (Capture: a span of its inflated block, decoded in place) */
-  starts: Uint32Array;
-  ends: Uint32Array;
-  positions: Float64Array;
-  enqueuedTimes: Float64Array;
-  serviceOffsets: string[];
-  partitionKeys: Array<string | null>;
-  propertyColumns: Array<Array<string | null>>;
-  properties: (i: number) => ApplicationProperties;
-  envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
-  writerSchemas?: Record<number, string>;
-}
+/** One batch's events, column-major, whatever the source (Capture builds the same shape in lane-blocks.ts). */
+type Columnar = CaptureColumns & { writerSchemas?: Record<number, string> };
 
 const REASON_BY_STATUS: Record<number, DeadLetterReason> = {
   [DecodeStatus.Decode]: 'decode',
