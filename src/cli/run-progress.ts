@@ -122,6 +122,7 @@ export class RunProgress implements PipelineObserver {
         return resume;
       },
       onBatch: (batch: PartitionBatch): Promise<void> => during(batch.stream, batch.partition, 'processing a full window of batches', () => inner.onBatch(batch)),
+      ...(inner.onReadFailed ? { onReadFailed: inner.onReadFailed.bind(inner) } : {}),
       onRevoked: async (stream, partition, reason) => {
         await during(stream, partition, 'releasing', () => inner.onRevoked(stream, partition, reason));
         this.owned.delete(id(stream, partition));

@@ -104,6 +104,13 @@ export interface PartitionHandler {
   /** The partition has caught up with the source: resolves once everything handed over is processed and the
    * open files are written (without moving the checkpoint). Rejects like onBatch. */
   onCaughtUp?(stream: string, partition: string): Promise<void>;
+  /**
+   * The source could not read the partition: a transient store or broker fault outlasted its retries. It counts
+   * as a failure of the partition, like a failed batch (restart backoff, maxConsecutiveFailures). Returns the
+   * error to end the reading session with: restartable, so the source assigns the partition again, which waits
+   * the restart backoff and restores the last snapshot, or stops the run once the partition failed too often.
+   */
+  onReadFailed?(stream: string, partition: string, error: unknown): Error;
   /** Ownership lost or shutting down. 'lost': in-flight work is abandoned and nothing more is written.
    * 'shutdown': in-flight work finishes and open files are written. Resolves when the partition is released. */
   onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void>;

@@ -1,5 +1,6 @@
-import type { TributaryConfig } from '../config/schema.js';
+import type { StoreConfig, TributaryConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
+import { retryPolicyFromConfig } from '../core/retry.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import type { ObjectStore } from '../core/object-store.js';
 import { createObjectStore } from '../sink/store-factory.js';
@@ -12,6 +13,12 @@ export interface SourceDependencies {
   /** the state store, where sources without a checkpoint protocol of their own keep checkpoints */
   state: ObjectStore;
   log: Logger;
+  /**
+   * Opens the store the archive is read from. The worker passes its own, so archive reads get the configured
+   * retry budget, the shutdown signal and the error metric like every other store call; by default the store as
+   * configured, with the configured retry policy.
+   */
+  openStore?: (config: StoreConfig) => ObjectStore;
 }
 
 /**
@@ -23,7 +30,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
   switch (source.kind) {
     case 'capture':
       return new CaptureSource({
-        store: createObjectStore(source.store),
+        store: deps.openStore?.(source.store) ?? createObjectStore(source.store, { retry: retryPolicyFromConfig(config.retry), logger: deps.log }),
         namespace: source.namespace,
         hubs: source.hubs,
         checkpoints: new ObjectCheckpointStore(deps.state),

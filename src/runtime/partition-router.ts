@@ -125,6 +125,13 @@ export class PartitionRouter implements PartitionHandler {
     return this.mustOwn(stream, partition).caughtUp();
   }
 
+  onReadFailed(stream: string, partition: string, error: unknown): Error {
+    const failure = partitionFailure(`reading partition ${key(stream, partition)}`, error);
+    this.observer.error?.(stageOf(error, 'source'), failure);
+    this.recordFailure(key(stream, partition), failure);
+    return failure;
+  }
+
   async onRevoked(stream: string, partition: string, reason: 'lost' | 'shutdown'): Promise<void> {
     const id = key(stream, partition);
     const driver = this.owned.get(id);

@@ -34,12 +34,12 @@ export interface WorkerOptions {
    */
   hardStop?: AbortSignal;
   /** wraps each store the run uses (tests inject faults here) */
-  wrapStore?: (role: 'lake' | 'deadLetters' | 'state', store: ObjectStore) => ObjectStore;
+  wrapStore?: (role: 'archive' | 'lake' | 'deadLetters' | 'state', store: ObjectStore) => ObjectStore;
   /** wraps the handler the source calls (progress reporting watches assignments and busy partitions) */
   wrapHandler?: (handler: PartitionHandler) => PartitionHandler;
 }
 
-const STORE_STAGES: Record<'lake' | 'deadLetters' | 'state', ErrorStage> = { lake: 'sink', deadLetters: 'dead_letter', state: 'snapshot' };
+const STORE_STAGES: Record<'archive' | 'lake' | 'deadLetters' | 'state', ErrorStage> = { archive: 'source', lake: 'sink', deadLetters: 'dead_letter', state: 'snapshot' };
 
 export interface RunSummary {
   totals: RunTotals;
@@ -55,7 +55,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   const totals = new RunTotals();
   const observer = fanOut([totals, ...(options.observers ?? [])]);
   const storeOptions = { ...(options.hardStop ? { signal: options.hardStop } : {}), logger: log, retry: retryPolicyFromConfig(config.retry) };
-  const open = (role: 'lake' | 'deadLetters' | 'state', storeConfig: StoreConfig): ObjectStore => {
+  const open = (role: keyof typeof STORE_STAGES, storeConfig: StoreConfig): ObjectStore => {
     // every failed attempt of a blob request counts in tributary_errors_total, at the store's stage
     const raw = createObjectStore(storeConfig, { ...storeOptions, onFailure: (error) => observer.error?.(STORE_STAGES[role], error) });
     const store = options.wrapStore?.(role, raw) ?? raw;
@@ -69,7 +69,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     state,
     snapshots: new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention)),
   };
-  const source = options.source ?? createSource(config, { state: stores.state, log });
+  const source = options.source ?? createSource(config, { state: stores.state, log, openStore: (archive) => open('archive', archive) });
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;
   const router = new PartitionRouter(

@@ -237,6 +237,9 @@ export class CaptureSource implements Source {
       }
     } catch (error) {
       if (signal.aborted && error instanceof TributaryError && error.code === 'ABORTED') return;
+      // A read of the archive failed past the store's retry budget (the handler's own failures are restartable,
+      // not retriable): the partition restarts like after a failed batch, instead of the whole run stopping.
+      if (isRetriable(error) && handler.onReadFailed) throw handler.onReadFailed(stream, partition, error);
       throw error;
     } finally {
       // 'lost' when another instance took the lease: nothing more may be written for this partition.
