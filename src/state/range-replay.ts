@@ -311,6 +311,7 @@ class RangeSource implements Source {
         return handler.onBatch({ ...batch, events: batch.events.filter((e) => e.position < end) });
       },
       onRevoked: (stream, partition, reason) => handler.onRevoked(stream, partition, reason),
+      ...(handler.onReadFailed ? { onReadFailed: handler.onReadFailed.bind(handler) } : {}),
       // Marked when the source reports catching up: a commit still in flight then is counted with the flush,
       // which only ever leaves a whole file out, never lets a partial one in.
       onCaughtUp: async (stream: string, partition: string): Promise<void> => {
