@@ -99,7 +99,7 @@ describe('Capture source: start at the file holding the resume position', () => 
   });
 
   it('with several unreadable files, indexing fails on the first in file order, whichever is found first', async () => {
-    const inner = new LocalObjectStore(ws.file('capture'));
+    const inner: ObjectStore = new LocalObjectStore(ws.file('capture'));
     const keys = (await inner.list('test/orders/'))
       .map((o) => o.key)
       .filter((k) => k.split('/')[2] === '0' && k.endsWith('.avro'))
