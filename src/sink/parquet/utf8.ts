@@ -2,8 +2,11 @@
  * String and JSON-text columns held as UTF-8 spans (TypedColumn 'utf8'): the same encodings, dictionary rule and
  * statistics as ./text.ts, with bytes copied instead of strings converted. Distinct values are found with an
  * open-addressing table of FNV-1a hashes over the spans (no string or object per value). The dictionary rule
- * counts bytes here (text.ts counts UTF-16 units): for ASCII columns both forms make the same file.
+ * counts UTF-16 units, as text.ts does (a span's units: its bytes that start a character, plus one more for each
+ * 4-byte character), so a column makes the same file in either form; only a column that leaves ASCII pays for
+ * the count.
  */
+import { isAscii } from 'node:buffer';
 import type { ByteSink } from './byte-sink.js';
 import type { ChunkStatistics, EncodedValues } from './column.js';
 import { contractError } from './errors.js';
@@ -27,6 +30,22 @@ export interface Utf8Input {
 /** Hash-table slots (entry index + 1, 0 empty) and the dictionary's entries as (row) of first occurrence. */
 let slots = new Int32Array(1024);
 let entryRows = new Int32Array(1024);
+
+/** UTF-16 units of the string a valid UTF-8 span decodes to. */
+function utf16Units(bytes: Uint8Array, from: number, to: number): number {
+  let units = 0;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i]!;
+    if ((b & 0xc0) !== 0x80) units++;
+    if (b >= 0xf0) units++;
+  }
+  return units;
+}
+
+/** A span's size as text.ts counts it (UTF-16 units); `ascii` when every byte of the column is ASCII. */
+function spanSize(bytes: Uint8Array, from: number, to: number, ascii: boolean): number {
+  return ascii ? to - from : utf16Units(bytes, from, to);
+}
 
 function hashSpan(bytes: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
@@ -54,6 +73,7 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   const bytes = Buffer.isBuffer(input.bytes) ? input.bytes : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
+  const ascii = isAscii(bytes);
   let count = 0;
   let plainBytes = 0;
   for (let row = start; row < end; row++) {
@@ -66,12 +86,12 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
     const to = offsets[row + 1]!;
     if (!(from <= to && to <= bytes.length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${bytes.length} bytes`);
     if (validity) validity[row - start] = 1;
-    plainBytes += to - from + LENGTH_PREFIX;
+    plainBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
     count++;
   }
   const nullCount = BigInt(rows - count);
   if (count > 0 && !looksUnique(input, count)) {
-    const entries = buildDictionary(input, count, plainBytes);
+    const entries = buildDictionary(input, count, plainBytes, ascii);
     if (entries > 0) {
       let min = entryRows[0]!;
       let max = min;
@@ -142,7 +162,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
  * Builds the dictionary (entryRows[0..n)) and each non-null value's index (i32Scratch); returns n, or 0 as soon
  * as the distinct values alone exceed half the PLAIN bytes or the whole fails the rule (text.ts's).
  */
-function buildDictionary(input: Utf8Input, count: number, plainBytes: number): number {
+function buildDictionary(input: Utf8Input, count: number, plainBytes: number, ascii: boolean): number {
   const { bytes, offsets, nulls, start, end } = input;
   let capacity = 1024;
   while (capacity < count * 2) capacity *= 2;
@@ -174,7 +194,7 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number): n
       index = entries++;
       entryRows[index] = row;
       slots[slot] = index + 1;
-      dictionaryBytes += to - from + LENGTH_PREFIX;
+      dictionaryBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
       if (2 * dictionaryBytes > plainBytes) return 0;
     }
     indexes[n++] = index;

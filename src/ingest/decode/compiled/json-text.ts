@@ -8,6 +8,8 @@
  * (measured: ~90 B more per order row), and string values from the body are copied as bytes, never decoded.
  */
 
+import type { ColumnBuilder } from '../../../sink/column-builder.js';
+
 interface SliceBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;
   latin1Slice(start: number, end: number): string;
@@ -33,6 +35,16 @@ export function reset(): void {
 /** The text written since the last reset. */
 export function text(): string {
   return ascii ? scratch.latin1Slice(0, length) : scratch.utf8Slice(0, length);
+}
+
+/**
+ * Appends the text written since the last reset to a utf8 column as bytes (no string): as they stand when they
+ * are valid UTF-8, else as text() decodes them (a string value's invalid bytes, copied as they were, become
+ * U+FFFD there).
+ */
+export function copyTo(column: ColumnBuilder): void {
+  if (ascii) column.appendValidUtf8(scratch, 0, length);
+  else column.appendUtf8(scratch, 0, length);
 }
 
 /** Starts a nested piece of text (a map value, a record field written out of order); returns the text so far. */
