@@ -141,6 +141,15 @@ export class LanePartition {
   private readonly aggregateColumns: number[];
   /** the partition id's UTF-8, for the _partition column */
   private readonly partitionBytes: Buffer;
+  /**
+   * Rows accepted into the open cell but not yet copied into its tail: (event index, decoded row) of the batch
+   * being applied. They are copied in runs (most of a batch is accepted in order) whenever the tail is read or
+   * sealed and at the end of the batch, while the batch's columns are still there.
+   */
+  private pendingEvents = new Int32Array(1024);
+  private pendingRows = new Int32Array(1024);
+  private pendingCount = 0;
+  private current: { events: Columnar; columns: readonly BatchColumn[]; positions: BatchColumn; enqueuedTimes: BatchColumn } | undefined;
   /** per batch */
   private steps: LaneStep[] = [];
   private deadLettered: Partial<Record<DeadLetterReason, number>> = {};
@@ -208,6 +217,7 @@ export class LanePartition {
     const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
     if (decoded) {
       const aggregateColumns = this.aggregatorColumns(decoded.columns);
+      this.current = { events, columns: decoded.columns, positions: { kind: 'float64', values: events.positions }, enqueuedTimes: { kind: 'float64', values: events.enqueuedTimes } };
       let ok = 0;
       const errors = new Map(decoded.errors);
       const timeFromSource = this.plan.decode.eventTimePath.length === 0;
@@ -247,7 +257,7 @@ export class LanePartition {
           if (verdict === 'accept') {
             // a raw part holds one enqueued hour: the first row of another hour starts a new part
             if (this.cell.rows > 0 && hourOf(enqueued) !== this.cell.partHourMs) this.rollPart();
-            this.accept(events, i, decoded.columns, aggregateColumns, row, eventTime);
+            this.accept(events, i, aggregateColumns, row, eventTime);
             if (this.cell.bodyBytes >= this.plan.maxFileBytes) this.rollPart();
           } else if (verdict === 'late') {
             this.deadLetter(events, i, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
@@ -257,6 +267,8 @@ export class LanePartition {
         this.nextPosition = position + 1;
         this.lastOffset = events.serviceOffsets[i]!;
       }
+      if (this.cell) this.copyPending(this.cell);
+      this.current = undefined;
       this.advanceWindows();
     }
     return {
@@ -303,26 +315,53 @@ export class LanePartition {
   }
 
   /** Lands the event in the open raw file (sealing full row groups) and in the aggregates. */
-  private accept(events: Columnar, i: number, columns: readonly BatchColumn[], aggregateColumns: readonly ArrayLike<unknown>[], row: number, eventTime: number): void {
+  private accept(events: Columnar, i: number, aggregateColumns: readonly ArrayLike<unknown>[], row: number, eventTime: number): void {
     const cell = this.cell!;
     if (cell.rows === 0) cell.partHourMs = hourOf(events.enqueuedTimes[i]!);
-    const tail = cell.tail;
-    const bodyColumns = columns.length;
-    for (let c = 0; c < bodyColumns; c++) tail[c]!.gather(columns[c]!, row);
-    tail[bodyColumns]!.appendValidUtf8(this.partitionBytes, 0, this.partitionBytes.length);
-    tail[bodyColumns + 1]!.appendNumber(events.positions[i]!);
-    tail[bodyColumns + 2]!.appendString(events.serviceOffsets[i]!);
-    tail[bodyColumns + 3]!.appendNumber(events.enqueuedTimes[i]!);
-    tail[bodyColumns + 4]!.appendValue(events.partitionKeys[i]);
-    for (let p = 0; p < events.propertyColumns.length; p++) tail[bodyColumns + 5 + p]!.appendValue(events.propertyColumns[p]![i]);
+    if (this.pendingCount === this.pendingEvents.length) {
+      const events = new Int32Array(this.pendingCount * 2);
+      events.set(this.pendingEvents);
+      this.pendingEvents = events;
+      const rows = new Int32Array(this.pendingCount * 2);
+      rows.set(this.pendingRows);
+      this.pendingRows = rows;
+    }
+    this.pendingEvents[this.pendingCount] = i;
+    this.pendingRows[this.pendingCount++] = row;
     cell.rows++;
     if (++cell.tailRows === this.plan.rowGroupRows) {
-      this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup(tailTable(this.plan.raw, tail)) });
+      this.copyPending(cell);
+      this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup(tailTable(this.plan.raw, cell.tail)) });
       cell.tail = this.emptyTail();
       cell.tailRows = 0;
     }
     cell.bodyBytes += events.ends[i]! - events.starts[i]!;
     for (const aggregator of this.aggregators) aggregator.add(eventTime, aggregateColumns, row);
+  }
+
+  /** Copies the pending rows into the cell's tail: body columns by runs of decoded rows, then the metadata. */
+  private copyPending(cell: OpenCell): void {
+    const count = this.pendingCount;
+    if (count === 0) return;
+    this.pendingCount = 0;
+    const { events, columns, positions, enqueuedTimes } = this.current!;
+    const tail = cell.tail;
+    const rows = this.pendingRows;
+    const indexes = this.pendingEvents;
+    const body = columns.length;
+    for (let c = 0; c < body; c++) tail[c]!.gatherRows(columns[c]!, rows, count);
+    tail[body]!.appendRepeated(this.partitionBytes, count);
+    tail[body + 1]!.gatherRows(positions, indexes, count);
+    const offsets = tail[body + 2]!;
+    for (let k = 0; k < count; k++) offsets.appendString(events.serviceOffsets[indexes[k]!]!);
+    tail[body + 3]!.gatherRows(enqueuedTimes, indexes, count);
+    const keys = tail[body + 4]!;
+    for (let k = 0; k < count; k++) keys.appendValue(events.partitionKeys[indexes[k]!]);
+    for (let p = 0; p < events.propertyColumns.length; p++) {
+      const values = events.propertyColumns[p]!;
+      const column = tail[body + 5 + p]!;
+      for (let k = 0; k < count; k++) column.appendValue(values[indexes[k]!]);
+    }
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
@@ -407,6 +446,7 @@ export class LanePartition {
 
   /** The open part as it stands: its staged row groups plus the tail, which stays open for more rows. */
   private writeRawPart(cell: OpenCell, final: boolean): void {
+    this.copyPending(cell);
     const open = cell.tailRows > 0 ? encodeRowGroup(tailTable(this.plan.raw, cell.tail)) : undefined;
     this.steps.push({ kind: 'commitRaw', table: this.plan.raw.name, key: this.rawKey(cell), rows: cell.rows, open, final });
   }

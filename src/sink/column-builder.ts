@@ -45,6 +45,9 @@ export function builderKind(type: ColumnType): BuilderKind {
 
 const EMPTY = Buffer.alloc(0) as SliceBuffer;
 
+/** Spans shorter than this are copied by a loop (ids, keys, most order lines), longer ones natively. */
+const COPY_LOOP_BYTES = 160;
+
 export class ColumnBuilder {
   readonly kind: BuilderKind;
   /** rows held */
@@ -133,8 +136,8 @@ export class ColumnBuilder {
     this.reserve(length);
     const target = this.bytes;
     let at = this.byteLength;
-    // Short spans: a loop beats the call into a native copy.
-    if (length < 32) for (let i = from; i < to; i++) target[at++] = source[i]!;
+    // Short spans: a loop beats the call into a native copy (and the view it needs).
+    if (length < COPY_LOOP_BYTES) for (let i = from; i < to; i++) target[at++] = source[i]!;
     else {
       target.set(source.subarray(from, to), at);
       at += length;
@@ -152,7 +155,7 @@ export class ColumnBuilder {
     const target = this.bytes;
     let at = this.byteLength;
     let high = 0;
-    if (length < 32) {
+    if (length < COPY_LOOP_BYTES) {
       for (let i = from; i < to; i++) high |= target[at++] = source[i]!;
     } else {
       source.copy(target, at, from, to);
@@ -237,6 +240,78 @@ export class ColumnBuilder {
       default:
         this.appendValue(from.values[row]);
     }
+  }
+
+  /**
+   * Rows `rows[0 .. count)` of a batch column of the same kind, in that order: consecutive rows are copied as one
+   * range (a typed-array copy, one byte copy for their strings and their offsets moved), which is most of a batch
+   * (only duplicates, late and failed events leave gaps).
+   */
+  gatherRows(from: BatchColumn, rows: Int32Array, count: number): void {
+    let k = 0;
+    while (k < count) {
+      const first = rows[k]!;
+      let end = first + 1;
+      k++;
+      while (k < count && rows[k] === end) {
+        end++;
+        k++;
+      }
+      this.appendRange(from, first, end);
+    }
+  }
+
+  /** Rows [first, end) of a batch column of the same kind. */
+  appendRange(from: BatchColumn, first: number, end: number): void {
+    const n = end - first;
+    if (n <= 0) return;
+    if (from.kind === 'values') {
+      for (let row = first; row < end; row++) this.gather(from, row);
+      return;
+    }
+    this.ensureRows(n);
+    const at = this.rows;
+    if (from.validity !== undefined || this.validity !== undefined) {
+      if (!this.validity) {
+        this.validity = new Uint8Array(this.capacity());
+        this.validity.fill(1, 0, at);
+      }
+      if (from.validity !== undefined) this.validity.set(from.validity.subarray(first, end), at);
+      else this.validity.fill(1, at, at + n);
+    }
+    if (from.kind === 'utf8') {
+      const base = from.offsets[first]!;
+      const length = from.offsets[end]! - base;
+      this.reserve(length);
+      const shift = this.byteLength - base;
+      this.bytes.set(from.bytes.subarray(base, base + length), this.byteLength);
+      const offsets = this.offsets;
+      const source = from.offsets;
+      for (let row = first + 1; row <= end; row++) offsets[at + row - first] = source[row]! + shift;
+      this.byteLength += length;
+    } else if (from.kind === 'float64') {
+      this.f64.set(from.values.subarray(first, end), at);
+    } else {
+      this.i32.set(from.values.subarray(first, end), at);
+    }
+    this.rows += n;
+  }
+
+  /** The same UTF-8 bytes `count` times (a constant column such as the partition id). */
+  appendRepeated(value: Uint8Array, count: number): void {
+    for (let i = 0; i < count; i++) this.appendValidUtf8(value, 0, value.length);
+  }
+
+  /** Room for `n` more rows in a typed column. */
+  private ensureRows(n: number): void {
+    const need = this.rows + n;
+    let capacity = this.capacity();
+    if (need <= capacity) return;
+    while (capacity < need) capacity *= 2;
+    if (this.kind === 'float64') this.f64 = grown(this.f64, capacity);
+    else if (this.kind === 'int32') this.i32 = grown(this.i32, capacity);
+    else if (this.kind === 'utf8') this.offsets = grown(this.offsets, capacity + 1);
+    if (this.validity) this.validity = grown(this.validity, capacity);
   }
 
   /** Drops the rows from `rows` on (a body that failed half-way through its columns). */

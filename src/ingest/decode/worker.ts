@@ -202,11 +202,17 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     let record: Record<string, unknown> | undefined;
     try {
       if (decoder) {
-        // The guard first, so a hostile body gets the same error text on either path (dead letters, tests);
-        // the compiled decoder applies the same rules again as it reads.
-        const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
-        if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
-        decoder.decode(all, decoder.start, end, columns);
+        // The compiled decoder applies the guard's bounds rules as it reads (every length and count checked
+        // before anything is allocated for it), so the guard runs only for a body it refuses: a hostile body
+        // then gets the guard's error text, as on the avsc path (dead letters, tests).
+        try {
+          decoder.decode(all, decoder.start, end, columns);
+        } catch (error) {
+          if (!(error instanceof BodyError)) throw error;
+          const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
+          if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
+          throw error;
+        }
       } else {
         record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
       }

@@ -153,7 +153,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
   const target = out.bytes;
   let at = out.offset;
   // Short spans: a loop beats the call into a native copy (which, unlike set(subarray), allocates no view).
-  if (length < 32) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
+  if (length < 160) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
   else at += bytes.copy(target, at, from, to);
   out.offset = at;
 }
@@ -204,21 +204,28 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number, as
 }
 
 /** text.ts's sample, over spans: no repeat among PROBE_SIZE random positions means no dictionary can pay. */
+const probeSlots = new Int32Array(PROBE_SIZE * 4);
+
 function looksUnique(input: Utf8Input, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
   const { bytes, offsets, nulls, start, end } = input;
-  const sample = new Map<number, number[]>();
+  // An open-addressing table of sampled rows (row + 1; 0 empty), as buildDictionary's: no object per sample.
+  probeSlots.fill(0);
+  const mask = probeSlots.length - 1;
   for (const row of probeRows(start, end)) {
     if (nulls !== undefined && nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
-    const hash = hashSpan(bytes, from, to);
-    const seen = sample.get(hash);
-    if (seen) {
-      for (const other of seen) if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
-      seen.push(row);
-    } else {
-      sample.set(hash, [row]);
+    let slot = hashSpan(bytes, from, to) & mask;
+    for (;;) {
+      const held = probeSlots[slot]!;
+      if (held === 0) {
+        probeSlots[slot] = row + 1;
+        break;
+      }
+      const other = held - 1;
+      if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
+      slot = (slot + 1) & mask;
     }
   }
   return true;
