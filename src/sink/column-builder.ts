@@ -46,7 +46,7 @@ export function builderKind(type: ColumnType): BuilderKind {
 const EMPTY = Buffer.alloc(0) as SliceBuffer;
 
 /** Spans shorter than this are copied by a loop (ids, keys, most order lines), longer ones natively. */
-const COPY_LOOP_BYTES = 160;
+const COPY_LOOP_BYTES = 64;
 
 export class ColumnBuilder {
   readonly kind: BuilderKind;

@@ -153,7 +153,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
   const target = out.bytes;
   let at = out.offset;
   // Short spans: a loop beats the call into a native copy (which, unlike set(subarray), allocates no view).
-  if (length < 160) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
+  if (length < 64) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
   else at += bytes.copy(target, at, from, to);
   out.offset = at;
 }
