@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { TributaryError } from '../core/errors.js';
 import { generateArchive, readArchiveManifest } from '../gen/archive.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { integer } from './options.js';
 import { Progress, defaultProgressMode, generationProgress } from './progress.js';
 import { runFromConfig } from './run.js';
@@ -29,7 +29,7 @@ export function registerDemoCommand(program: Command): void {
       const config = await loadConfig(opts.config);
       const source = config.source;
       if (source.kind !== 'capture') throw new TributaryError('CONFIG_INVALID', `source.kind: the demo reads a Capture archive, so it must be capture (it is ${source.kind})`);
-      const store = createObjectStore(source.store);
+      const store = configuredStore(config, source.store);
       const streams = Object.keys(source.hubs);
       const manifests = await Promise.all(Object.values(source.hubs).map((hub) => readArchiveManifest(store, source.namespace, hub)));
       if (manifests.some((m) => m === undefined)) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { DEAD_LETTER_REASONS, countsFromMetadata, decodeDeadLetters, type DeadLetterReason } from '../sink/dead-letter.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { checkStreams, integer, reasonList } from './options.js';
 
 export function registerInspectCommands(program: Command): void {
@@ -17,7 +17,7 @@ export function registerInspectCommands(program: Command): void {
     .action(async (opts: { config: string; stream?: string; reason?: DeadLetterReason[]; show?: number }) => {
       const config = await loadConfig(opts.config);
       if (opts.stream !== undefined) checkStreams(config, [opts.stream]);
-      const store = createObjectStore(config.deadLetter);
+      const store = configuredStore(config, config.deadLetter);
       const objects = await store.list(opts.stream ? `${opts.stream}/` : '');
       const counts = new Map<string, number>();
       for (const object of objects) {
@@ -44,7 +44,7 @@ export function registerInspectCommands(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML config file')
     .action(async (opts: { config: string }) => {
       const config = await loadConfig(opts.config);
-      const checkpoints = new ObjectCheckpointStore(createObjectStore(config.state));
+      const checkpoints = new ObjectCheckpointStore(configuredStore(config, config.state));
       for (const stream of Object.keys(config.streams)) {
         const list = await checkpoints.list(stream);
         process.stdout.write(`${stream}: ${list.length === 0 ? 'no checkpoints' : ''}\n`);

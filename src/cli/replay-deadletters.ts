@@ -16,7 +16,7 @@ import { connectEventHubsTargetForSource } from '../gen/targets/eventhubs.js';
 import { KafkaTarget } from '../gen/targets/kafka.js';
 import { DEAD_LETTER_REASONS, decodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { checkStreams, parseReasons, reasonList } from './options.js';
 
 export interface ReplayOptions {
@@ -33,7 +33,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<{ repla
   const reasons = typeof options.reason === 'string' ? parseReasons(options.reason) : options.reason;
   if (options.stream !== undefined) checkStreams(config, [options.stream]);
   const streams = options.stream ? [options.stream] : Object.keys(config.streams);
-  const store = createObjectStore(config.deadLetter);
+  const store = configuredStore(config, config.deadLetter);
   const byStreamPartition = new Map<string, DeadLetterRecord[]>();
   for (const stream of streams) {
     for (const object of await store.list(`${stream}/`)) {

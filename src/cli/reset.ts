@@ -16,7 +16,7 @@ import { CapturePositions } from '../ingest/capture/positions.js';
 import { EventHubsPositions } from '../ingest/eventhubs/positions.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { executeReset, planReset, type ResetRow, type ResetTarget } from '../state/reset-plan.js';
 import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import type { SourcePositions } from '../state/source-positions.js';
@@ -78,7 +78,7 @@ export async function resetGroup(config: TributaryConfig, opts: ResetOptions, no
   const streams = opts.stream ? [opts.stream] : Object.keys(config.streams);
   const partitions = opts.partitions?.split(',').map((p) => p.trim());
   if (partitions?.some((p) => !/^\d+$/.test(p))) throw new TributaryError('CONFIG_INVALID', `--partitions: expected partition numbers separated by commas, got "${opts.partitions}"`);
-  const state = createObjectStore(config.state);
+  const state = configuredStore(config, config.state);
   const snapshots = new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention));
   const positions = await sourcePositions(config, state);
   try {
@@ -90,8 +90,8 @@ export async function resetGroup(config: TributaryConfig, opts: ResetOptions, no
       freshState: Boolean(opts.freshState),
       positions,
       snapshots,
-      lake: createObjectStore(config.lake),
-      deadLetters: createObjectStore(config.deadLetter),
+      lake: configuredStore(config, config.lake),
+      deadLetters: configuredStore(config, config.deadLetter),
       processing: config.processing,
     });
     if (opts.execute) await executeReset(rows, positions, snapshots);
@@ -108,7 +108,7 @@ async function sourcePositions(config: TributaryConfig, state: ObjectStore): Pro
   const source = config.source;
   switch (source.kind) {
     case 'capture':
-      return new CapturePositions({ store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs }, new ObjectCheckpointStore(state), state);
+      return new CapturePositions({ store: configuredStore(config, source.store), namespace: source.namespace, hubs: source.hubs }, new ObjectCheckpointStore(state), state);
     case 'eventhubs':
       return new EventHubsPositions(source);
     case 'kafka': {
@@ -170,15 +170,15 @@ async function forgetAll(config: TributaryConfig, opts: ResetOptions): Promise<v
   const plans = await loadStreamPlans(config);
   const streams = opts.stream ? [opts.stream] : Object.keys(config.streams);
   const targets: Array<{ store: ObjectStore; prefixes: string[] }> = [
-    { store: createObjectStore(config.state), prefixes: streams.flatMap((s) => [`snapshots/${s}/`, `checkpoints/${s}/`]) },
+    { store: configuredStore(config, config.state), prefixes: streams.flatMap((s) => [`snapshots/${s}/`, `checkpoints/${s}/`]) },
   ];
   if (opts.lake) {
     const tables = streams.flatMap((s) => {
       const plan = plans.get(s);
       return plan ? [plan.raw.name, ...plan.aggregations.map((a) => a.spec.name)] : [];
     });
-    targets.push({ store: createObjectStore(config.lake), prefixes: tables.map((t) => `${t}/`) });
-    targets.push({ store: createObjectStore(config.deadLetter), prefixes: streams.map((s) => `${s}/`) });
+    targets.push({ store: configuredStore(config, config.lake), prefixes: tables.map((t) => `${t}/`) });
+    targets.push({ store: configuredStore(config, config.deadLetter), prefixes: streams.map((s) => `${s}/`) });
   }
   for (const { store, prefixes } of targets) {
     const objects = (await Promise.all(prefixes.map((prefix) => store.list(prefix)))).flat();

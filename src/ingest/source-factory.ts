@@ -1,9 +1,8 @@
 import type { StoreConfig, TributaryConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { retryPolicyFromConfig } from '../core/retry.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
 import type { ObjectStore } from '../core/object-store.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { localOwnerName } from './capture/ownership.js';
 import { CaptureSource } from './capture/source.js';
 import { hubPlans } from './eventhubs/config.js';
@@ -30,7 +29,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
   switch (source.kind) {
     case 'capture':
       return new CaptureSource({
-        store: deps.openStore?.(source.store) ?? createObjectStore(source.store, { retry: retryPolicyFromConfig(config.retry), logger: deps.log }),
+        store: deps.openStore?.(source.store) ?? configuredStore(config, source.store, { logger: deps.log }),
         namespace: source.namespace,
         hubs: source.hubs,
         checkpoints: new ObjectCheckpointStore(deps.state),

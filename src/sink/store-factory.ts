@@ -1,6 +1,6 @@
-import type { StoreConfig } from '../config/schema.js';
+import type { RetryConfig, StoreConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import type { RetryPolicy } from '../core/retry.js';
+import { retryPolicyFromConfig, type RetryPolicy } from '../core/retry.js';
 import { BlobObjectStore } from './blob/blob-object-store.js';
 import { EventHubsCheckpointStore, type EventHubsCheckpointTargetInput } from './blob/eventhubs-checkpoint-store.js';
 import type { CheckpointStore } from '../core/checkpoint-store.js';
@@ -26,6 +26,11 @@ export function createObjectStore(config: StoreConfig, options: StoreOptions = {
     case 'blob':
       return BlobObjectStore.fromConfig(config, options);
   }
+}
+
+/** The object store a config section names, retrying as the config's `retry` section says (every command's stores). */
+export function configuredStore(config: { retry: RetryConfig }, store: StoreConfig, options: StoreOptions = {}): ObjectStore {
+  return createObjectStore(store, { retry: retryPolicyFromConfig(config.retry), ...options });
 }
 
 /**

@@ -34,7 +34,7 @@ import { runWorker, type RunSummary } from '../runtime/worker.js';
 import { snapshotKey } from '../sink/lake-layout.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
-import { createObjectStore } from '../sink/store-factory.js';
+import { configuredStore } from '../sink/store-factory.js';
 import { planReset, type ResetTarget } from './reset-plan.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { SourcePositions } from './source-positions.js';
@@ -98,7 +98,7 @@ async function rangeSource(config: TributaryConfig, mainState: ObjectStore, log:
   }
   switch (source.kind) {
     case 'capture': {
-      const archive = { store: createObjectStore(source.store), namespace: source.namespace, hubs: source.hubs };
+      const archive = { store: configuredStore(config, source.store), namespace: source.namespace, hubs: source.hubs };
       return { positions: new CapturePositions(archive, new ObjectCheckpointStore(mainState), undefined), source, cleanup: async () => undefined };
     }
     case 'kafka': {
@@ -151,7 +151,7 @@ export async function runRange(config: TributaryConfig, options: RangeReplayOpti
   const from = parseBound('--from', options.from);
   const until = parseBound('--until', options.until);
   const plans = await loadStreamPlans(config);
-  const mainState = createObjectStore(config.state);
+  const mainState = configuredStore(config, config.state);
   const snapshots = new SnapshotStore(mainState);
   const reader = await rangeSource(config, mainState, options.log, options.consumerGroup);
   const { positions, cleanup } = reader;
@@ -189,8 +189,8 @@ async function replay(
     freshState: false,
     positions,
     snapshots,
-    lake: createObjectStore(config.lake),
-    deadLetters: createObjectStore(config.deadLetter),
+    lake: configuredStore(config, config.lake),
+    deadLetters: configuredStore(config, config.deadLetter),
     processing: config.processing,
   });
   const cell = config.processing.rowsPerFile;
@@ -247,7 +247,7 @@ async function replay(
         copied.push(object.key);
       }
     };
-    const targetLake = createObjectStore(storeLike(config.lake, options.lake));
+    const targetLake = configuredStore(config, storeLike(config.lake, options.lake));
     // tables whose files are named by position cell: raw files and each aggregation's late events
     const rawTables = new Set([...plans.values()].flatMap((p) => [p.raw.name, ...p.aggregations.map((a) => a.lateSchema.name)]));
     await copy(new LocalObjectStore(path.join(scratch, 'lake')), targetLake, (key) => {
@@ -256,7 +256,7 @@ async function replay(
       return tableStream.has(table) && !tracker.lastWrittenByFlush.has(key);
     });
     if (options.deadLetter) {
-      await copy(new LocalObjectStore(path.join(scratch, 'deadletter')), createObjectStore(storeLike(config.deadLetter, options.deadLetter)), (key) => inRange(key.split('/')[0]!, key));
+      await copy(new LocalObjectStore(path.join(scratch, 'deadletter')), configuredStore(config, storeLike(config.deadLetter, options.deadLetter)), (key) => inRange(key.split('/')[0]!, key));
     }
     return { ...summary, lake: targetLake.location, copied };
   } finally {
@@ -311,6 +311,7 @@ class RangeSource implements Source {
         return handler.onBatch({ ...batch, events: batch.events.filter((e) => e.position < end) });
       },
       onRevoked: (stream, partition, reason) => handler.onRevoked(stream, partition, reason),
+      ...(handler.onReadFailed ? { onReadFailed: handler.onReadFailed.bind(handler) } : {}),
       // Marked when the source reports catching up: a commit still in flight then is counted with the flush,
       // which only ever leaves a whole file out, never lets a partial one in.
       onCaughtUp: async (stream: string, partition: string): Promise<void> => {
