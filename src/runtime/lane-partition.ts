@@ -355,13 +355,8 @@ export class LanePartition {
     const offsets = tail[body + 2]!;
     for (let k = 0; k < count; k++) offsets.appendString(events.serviceOffsets[indexes[k]!]!);
     tail[body + 3]!.gatherRows(enqueuedTimes, indexes, count);
-    const keys = tail[body + 4]!;
-    for (let k = 0; k < count; k++) keys.appendValue(events.partitionKeys[indexes[k]!]);
-    for (let p = 0; p < events.propertyColumns.length; p++) {
-      const values = events.propertyColumns[p]!;
-      const column = tail[body + 5 + p]!;
-      for (let k = 0; k < count; k++) column.appendValue(values[indexes[k]!]);
-    }
+    appendStrings(tail[body + 4]!, events.partitionKeys, indexes, count);
+    for (let p = 0; p < events.propertyColumns.length; p++) appendStrings(tail[body + 5 + p]!, events.propertyColumns[p]!, indexes, count);
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
@@ -470,6 +465,15 @@ export class LanePartition {
 }
 
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
+
+/** `values[indexes[k]]` for k < count, strings or null, into a utf8 column. */
+function appendStrings(column: ColumnBuilder, values: ReadonlyArray<string | null>, indexes: Int32Array, count: number): void {
+  for (let k = 0; k < count; k++) {
+    const value = values[indexes[k]!];
+    if (value === null || value === undefined) column.appendNull();
+    else column.appendString(value);
+  }
+}
 
 /** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
 function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
