@@ -98,6 +98,30 @@ describe('Capture source: start at the file holding the resume position', () => 
     }
   });
 
+  it('with several unreadable files, indexing fails on the first in file order, whichever is found first', async () => {
+    const inner: ObjectStore = new LocalObjectStore(ws.file('capture'));
+    const keys = (await inner.list('test/orders/'))
+      .map((o) => o.key)
+      .filter((k) => k.split('/')[2] === '0' && k.endsWith('.avro'))
+      .sort();
+    expect(keys.length).toBeGreaterThan(4);
+    const [earlier, later] = [keys[1]!, keys[3]!];
+    const store: ObjectStore = {
+      ...counting(inner, []),
+      get: async (key, options) => {
+        const bytes = await inner.get(key, options);
+        if (!bytes || (key !== earlier && key !== later)) return bytes;
+        // the earlier bad file answers last: indexed one after the other it would still be the one reported
+        if (key === earlier) await new Promise((resolve) => setTimeout(resolve, 300));
+        const bad = Uint8Array.from(bytes);
+        bad[0] = 0;
+        return bad;
+      },
+    };
+    const indexing = indexArchive({ store, namespace: 'test', hubs: { orders: 'orders' } }, undefined);
+    await expect(indexing).rejects.toThrow(`${earlier}: not an Avro object container file`);
+  });
+
   it('filesFrom keeps the file whose first position is at or before the position, and all after it', () => {
     const f = (key: string, first: number, last: number) => ({ key, size: 1, windowStart: 0, count: last - first + 1, first: { position: first, enqueuedTimeMs: 0, offset: '' }, last: { position: last, enqueuedTimeMs: 0, offset: '' } });
     const files = [f('a', 0, 99), f('b', 100, 199), { key: 'empty', size: 1, windowStart: 0, count: 0 }, f('c', 200, 299)];

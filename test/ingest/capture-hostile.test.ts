@@ -45,6 +45,22 @@ describe('hostile Capture files', () => {
     expect(() => openCaptureFile(headerOnlyCaptureFile().subarray(0, 30), { name: 'cut.avro', log })).toThrow(/cut\.avro: corrupt Avro header at byte \d+/);
   });
 
+  it('each file gets its own header schema, and a schema that does not parse is refused after good ones were read', () => {
+    const evolved = { ...CAPTURE_SCHEMA, fields: CAPTURE_SCHEMA.fields.map((f) => (f.name === 'SequenceNumber' ? { name: 'SequenceNumber', type: ['long', 'string'] } : f)) };
+    const plain = captureFile({ blocks: [{ records: records(0, 2) }] });
+    const other = captureFile({ schema: evolved, blocks: [{ records: records(2, 2) }] });
+    // the same bytes with one type name spelled wrong (same length, so the header's lengths still hold)
+    const at = plain.indexOf('"long"');
+    const unknownType = Buffer.concat([plain.subarray(0, at), Buffer.from('"lonk"'), plain.subarray(at + 6)]);
+    for (const [file, expected] of [[plain, CAPTURE_SCHEMA], [other, evolved], [plain, CAPTURE_SCHEMA]] as const) {
+      const container = readContainer(file, 'f.avro');
+      expect(container.schema).toEqual(expected);
+      expect(JSON.parse(container.schemaJson)).toEqual(expected);
+    }
+    expect(() => readContainer(unknownType, 'bad.avro')).toThrow('bad.avro: the Avro header has no valid schema');
+    expect(readContainer(other, 'f.avro').schema).toEqual(evolved);
+  });
+
   it('refuses a header whose metadata map announces 2^31 entries without looping over them', () => {
     const file = headerOnlyCaptureFile();
     // magic (4 bytes), then the map's block count: 2 as one byte; make it 2^31

@@ -62,17 +62,13 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
       files.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : 1));
       const cached = cache ? await readCache(cache, cacheKey(archive.namespace, hub, partition), archive.log) : new Map<string, IndexedFile>();
       let changed = false;
-      const indexed: IndexedFile[] = [];
-      for (const file of files) {
+      const indexed = await inOrder(files, INDEX_CONCURRENCY, async (file) => {
         signal?.throwIfAborted();
         const known = cached.get(file.key);
-        if (known && known.size === file.size) {
-          indexed.push(known);
-          continue;
-        }
-        indexed.push(await indexFile(archive, file));
+        if (known && known.size === file.size) return known;
         changed = true;
-      }
+        return indexFile(archive, file);
+      });
       if (cache && (changed || cached.size !== indexed.length)) {
         cacheWrites.push([cacheKey(archive.namespace, hub, partition), indexed]);
       }
@@ -89,6 +85,36 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
     }
   }
   return index;
+}
+
+/**
+ * Files of a partition indexed at once: reading and inflating one (libuv's pool) overlaps walking another (this
+ * thread), so indexing an archive no longer keeps one core idle before any partition starts.
+ */
+const INDEX_CONCURRENCY = 4;
+
+/**
+ * `work` over `items` with at most `limit` running, results in the items' order. The first failure in that order
+ * is what rejects, as when one item was done after the other: no item is started after a failure, and every item
+ * before a failing one was started before it.
+ */
+async function inOrder<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  const failures: Array<{ at: number; error: unknown }> = [];
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < items.length && failures.length === 0) {
+      const at = next++;
+      try {
+        results[at] = await work(items[at]!);
+      } catch (error) {
+        failures.push({ at, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+  if (failures.length > 0) throw failures.reduce((a, b) => (b.at < a.at ? b : a)).error;
+  return results;
 }
 
 async function readCache(cache: ObjectStore, key: string, log: Logger | undefined): Promise<Map<string, IndexedFile>> {

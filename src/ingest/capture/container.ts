@@ -61,6 +61,8 @@ const INFLATE_CHUNK_BYTES = 1 << 20;
 
 export interface Container {
   schema: avro.Schema;
+  /** `schema` as JSON text (one text per distinct header schema): what goes to a lane with the file's blocks */
+  schemaJson: string;
   codec: string;
   /** readable blocks, in file order */
   blocks: ContainerBlock[];
@@ -93,13 +95,9 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
   const { meta, sync } = header.value;
   const codec = meta['avro.codec']?.toString() ?? 'null';
   if (codec !== 'null' && codec !== 'deflate') fail(name, `unsupported Avro codec "${codec}" (expected null or deflate)`);
-  let schema: avro.Schema;
-  try {
-    schema = JSON.parse(meta['avro.schema']?.toString() ?? '') as avro.Schema;
-    avro.Type.forSchema(schema);
-  } catch {
-    fail(name, 'the Avro header has no valid schema');
-  }
+  const checked = checkedSchema(meta['avro.schema']?.toString() ?? '');
+  if (!checked) fail(name, 'the Avro header has no valid schema');
+  const { schema, json: schemaJson } = checked;
   const blocks: ContainerBlock[] = [];
   const corrupt: CorruptRegion[] = [];
   let pos = header.offset;
@@ -134,7 +132,31 @@ export function readContainer(bytes: Uint8Array, name: string): Container {
     corrupt.push({ start, end, reason, stored: buf.subarray(start, end) });
     pos = end;
   }
-  return { schema, codec, blocks, corrupt, headerBytes: header.offset };
+  return { schema, schemaJson, codec, blocks, corrupt, headerBytes: header.offset };
+}
+
+/**
+ * Header schemas already checked, by their text: every file of a hub carries the same schema, and
+ * building an avsc type for it (code generated per record type) once per file cost the thread that reads the
+ * archive more than walking the file's blocks. Bounded: an archive with ever-new schemas only re-checks them.
+ */
+const checkedSchemas = new Map<string, { schema: avro.Schema; json: string }>();
+const CHECKED_SCHEMAS_MAX = 64;
+
+function checkedSchema(text: string): { schema: avro.Schema; json: string } | undefined {
+  const known = checkedSchemas.get(text);
+  if (known) return known;
+  let schema: avro.Schema;
+  try {
+    schema = JSON.parse(text) as avro.Schema;
+    avro.Type.forSchema(schema);
+  } catch {
+    return undefined;
+  }
+  if (checkedSchemas.size >= CHECKED_SCHEMAS_MAX) checkedSchemas.clear();
+  const entry = { schema, json: JSON.stringify(schema) };
+  checkedSchemas.set(text, entry);
+  return entry;
 }
 
 /** A block's record bytes; deflate runs on libuv's thread pool, off the thread that orders events. */

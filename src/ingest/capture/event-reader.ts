@@ -65,7 +65,22 @@ export function captureEventReader(schema: avro.Schema): CaptureEventReader {
  * edge record that avsc cannot decode or whose position cannot be read) gives the events of the full read
  * (`captureEventReader`), so the outcome is the same as reading the whole block wherever it matters.
  */
-export function captureBlockEdges(schema: avro.Schema): (data: Buffer, count: number, name: string) => { first: SourceEvent; last: SourceEvent } {
+type BlockEdges = (data: Buffer, count: number, name: string) => { first: SourceEvent; last: SourceEvent };
+
+/** one per schema, like `readers`: the index asks for every file, and an avsc type per file is generated code */
+const edgeReaders = new Map<string, BlockEdges>();
+
+export function captureBlockEdges(schema: avro.Schema): BlockEdges {
+  const key = JSON.stringify(schema);
+  let edges = edgeReaders.get(key);
+  if (!edges) {
+    edges = blockEdges(schema);
+    edgeReaders.set(key, edges);
+  }
+  return edges;
+}
+
+function blockEdges(schema: avro.Schema): BlockEdges {
   const type = avro.Type.forSchema(schema);
   const guard = BoundsGuard.for(type);
   const full = captureEventReader(schema);

@@ -255,7 +255,7 @@ export class CaptureSource implements Source {
    */
   private *blockBatches(container: Container, name: string, windowStartMs: number): Generator<Omit<CaptureBlocks, 'newPass'>> {
     const policy = this.options.onCorruptBlock ?? 'fail';
-    const schema = JSON.stringify(container.schema);
+    const schema = container.schemaJson;
     const items: Array<ContainerBlock | CorruptRegion> = [...container.blocks, ...container.corrupt].sort((a, b) => a.start - b.start);
     let group: Array<ContainerBlock | CorruptRegion> = [];
     let records = 0;
