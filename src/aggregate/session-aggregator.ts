@@ -43,7 +43,7 @@ export class SessionAggregator implements Aggregator {
     this.gapMs = spec.sessionGapMs;
   }
 
-  add(eventTime: number, columns: readonly unknown[][], row: number): void {
+  add(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
     const key = groupKey(group);
     const sessions = this.sessions.get(key) ?? [];
@@ -80,7 +80,7 @@ export class SessionAggregator implements Aggregator {
   }
 
   /** A late event is counted against the session it would have opened, [eventTime, eventTime + gap). */
-  late(eventTime: number, columns: readonly unknown[][], row: number): void {
+  late(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
     countLate(this.lateCounts, eventTime, eventTime + this.gapMs, group);
   }

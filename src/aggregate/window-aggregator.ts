@@ -63,9 +63,9 @@ export interface AggregatorSnapshot {
 /** What the partition processor needs of an aggregation's state, whatever its window kind. */
 export interface Aggregator {
   readonly spec: AggregationSpec;
-  add(eventTime: number, columns: readonly unknown[][], row: number): void;
+  add(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void;
   /** Counts a late event against the window(s) it would have gone to. */
-  late(eventTime: number, columns: readonly unknown[][], row: number): void;
+  late(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void;
   /** Late counts since the last `clearLate`, sorted by window and group. */
   lateRows(): LateRow[];
   clearLate(): void;
@@ -90,7 +90,7 @@ export class WindowAggregator implements Aggregator {
     this.windows = new HoppingWindows(spec.windowMs, spec.hopMs);
   }
 
-  add(eventTime: number, columns: readonly unknown[][], row: number): void {
+  add(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
     const key = groupKey(group);
     const measures = this.spec.measures;
@@ -114,7 +114,7 @@ export class WindowAggregator implements Aggregator {
     }
   }
 
-  late(eventTime: number, columns: readonly unknown[][], row: number): void {
+  late(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
     const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
     const windows = this.windows.windowStarts(eventTime, this.starts);
     for (let w = 0; w < windows; w++) countLate(this.lateCounts, this.starts[w]!, this.windows.windowEnd(this.starts[w]!), group);

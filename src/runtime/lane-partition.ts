@@ -24,7 +24,8 @@ import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLe
 import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
-import type { TableSchema } from '../sink/table.js';
+import type { TableData, TableSchema } from '../sink/table.js';
+import { ColumnBuilder, columnValues, type BatchColumn } from '../sink/column-builder.js';
 import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
@@ -110,8 +111,9 @@ interface OpenCell {
   rows: number;
   bodyBytes: number;
   deadLetters: DeadLetterRecord[];
-  /** the open part's rows not in a sealed row group yet, column-major (sealed groups go to the main thread) */
-  tail: unknown[][];
+  /** the open part's rows not in a sealed row group yet, one builder per raw column (sealed groups go to the main
+   * thread): numbers in typed arrays, strings as UTF-8 bytes gathered from the batch's columns */
+  tail: ColumnBuilder[];
   tailRows: number;
 }
 
@@ -135,6 +137,19 @@ export class LanePartition {
   private readonly dirtySpans: Array<Set<number>>;
   /** what reading Capture blocks carries from one batch to the next */
   private readonly capture: CaptureReadState;
+  /** body columns the aggregators read (group keys and measures), as JS values per batch */
+  private readonly aggregateColumns: number[];
+  /** the partition id's UTF-8, for the _partition column */
+  private readonly partitionBytes: Buffer;
+  /**
+   * Rows accepted into the open cell but not yet copied into its tail: (event index, decoded row) of the batch
+   * being applied. They are copied in runs (most of a batch is accepted in order) whenever the tail is read or
+   * sealed and at the end of the batch, while the batch's columns are still there.
+   */
+  private pendingEvents = new Int32Array(1024);
+  private pendingRows = new Int32Array(1024);
+  private pendingCount = 0;
+  private current: { events: Columnar; columns: readonly BatchColumn[]; positions: BatchColumn; enqueuedTimes: BatchColumn } | undefined;
   /** per batch */
   private steps: LaneStep[] = [];
   private deadLettered: Partial<Record<DeadLetterReason, number>> = {};
@@ -145,6 +160,8 @@ export class LanePartition {
     snapshot: PartitionSnapshot | undefined,
   ) {
     this.dirtySpans = plan.aggregations.map(() => new Set());
+    this.aggregateColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column).filter((c) => c >= 0)]))];
+    this.partitionBytes = Buffer.from(plan.partition, 'utf8');
     if (snapshot) {
       this.gate = EventTimeGate.restore(plan.gate, snapshot.gate);
       this.aggregators = plan.aggregations.map((a) => {
@@ -199,6 +216,8 @@ export class LanePartition {
     let applied = 0;
     const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
     if (decoded) {
+      const aggregateColumns = this.aggregatorColumns(decoded.columns);
+      this.current = { events, columns: decoded.columns, positions: { kind: 'float64', values: events.positions }, enqueuedTimes: { kind: 'float64', values: events.enqueuedTimes } };
       let ok = 0;
       const errors = new Map(decoded.errors);
       const timeFromSource = this.plan.decode.eventTimePath.length === 0;
@@ -238,16 +257,18 @@ export class LanePartition {
           if (verdict === 'accept') {
             // a raw part holds one enqueued hour: the first row of another hour starts a new part
             if (this.cell.rows > 0 && hourOf(enqueued) !== this.cell.partHourMs) this.rollPart();
-            this.accept(events, i, decoded.columns, row, eventTime);
+            this.accept(events, i, aggregateColumns, row, eventTime);
             if (this.cell.bodyBytes >= this.plan.maxFileBytes) this.rollPart();
           } else if (verdict === 'late') {
             this.deadLetter(events, i, 'late', `event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(this.gate.watermark).toISOString()} by more than the allowed lateness`);
-            for (const aggregator of this.aggregators) aggregator.late(eventTime, decoded.columns, row);
+            for (const aggregator of this.aggregators) aggregator.late(eventTime, aggregateColumns, row);
           } else duplicates++;
         }
         this.nextPosition = position + 1;
         this.lastOffset = events.serviceOffsets[i]!;
       }
+      if (this.cell) this.copyPending(this.cell);
+      this.current = undefined;
       this.advanceWindows();
     }
     return {
@@ -275,31 +296,67 @@ export class LanePartition {
     return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], tail: this.emptyTail(), tailRows: 0 };
   }
 
-  private emptyTail(): unknown[][] {
-    return this.plan.raw.columns.map(() => []);
+  private emptyTail(): ColumnBuilder[] {
+    const capacity = Math.min(this.plan.rowGroupRows, 4096);
+    return this.plan.raw.columns.map((c) => new ColumnBuilder(c.type, capacity));
+  }
+
+  /**
+   * The batch's columns the aggregators read, as they index them (`columns[c][row]`): numbers stay in their typed
+   * array where the batch has no null there, strings (group keys) are decoded once per row.
+   */
+  private aggregatorColumns(columns: readonly BatchColumn[]): ArrayLike<unknown>[] {
+    const out: ArrayLike<unknown>[] = columns.map(() => EMPTY_COLUMN);
+    for (const c of this.aggregateColumns) {
+      const column = columns[c]!;
+      out[c] = column.kind !== 'utf8' && column.validity === undefined ? column.values : columnValues(column);
+    }
+    return out;
   }
 
   /** Lands the event in the open raw file (sealing full row groups) and in the aggregates. */
-  private accept(events: Columnar, i: number, columns: readonly unknown[][], row: number, eventTime: number): void {
+  private accept(events: Columnar, i: number, aggregateColumns: readonly ArrayLike<unknown>[], row: number, eventTime: number): void {
     const cell = this.cell!;
     if (cell.rows === 0) cell.partHourMs = hourOf(events.enqueuedTimes[i]!);
-    const tail = cell.tail;
-    const bodyColumns = columns.length;
-    for (let c = 0; c < bodyColumns; c++) tail[c]!.push(columns[c]![row]);
-    tail[bodyColumns]!.push(this.plan.partition);
-    tail[bodyColumns + 1]!.push(events.positions[i]);
-    tail[bodyColumns + 2]!.push(events.serviceOffsets[i]);
-    tail[bodyColumns + 3]!.push(events.enqueuedTimes[i]);
-    tail[bodyColumns + 4]!.push(events.partitionKeys[i]);
-    for (let p = 0; p < events.propertyColumns.length; p++) tail[bodyColumns + 5 + p]!.push(events.propertyColumns[p]![i]);
+    if (this.pendingCount === this.pendingEvents.length) {
+      const events = new Int32Array(this.pendingCount * 2);
+      events.set(this.pendingEvents);
+      this.pendingEvents = events;
+      const rows = new Int32Array(this.pendingCount * 2);
+      rows.set(this.pendingRows);
+      this.pendingRows = rows;
+    }
+    this.pendingEvents[this.pendingCount] = i;
+    this.pendingRows[this.pendingCount++] = row;
     cell.rows++;
     if (++cell.tailRows === this.plan.rowGroupRows) {
-      this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup({ schema: this.plan.raw, columns: tail }) });
+      this.copyPending(cell);
+      this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup(tailTable(this.plan.raw, cell.tail)) });
       cell.tail = this.emptyTail();
       cell.tailRows = 0;
     }
     cell.bodyBytes += events.ends[i]! - events.starts[i]!;
-    for (const aggregator of this.aggregators) aggregator.add(eventTime, columns, row);
+    for (const aggregator of this.aggregators) aggregator.add(eventTime, aggregateColumns, row);
+  }
+
+  /** Copies the pending rows into the cell's tail: body columns by runs of decoded rows, then the metadata. */
+  private copyPending(cell: OpenCell): void {
+    const count = this.pendingCount;
+    if (count === 0) return;
+    this.pendingCount = 0;
+    const { events, columns, positions, enqueuedTimes } = this.current!;
+    const tail = cell.tail;
+    const rows = this.pendingRows;
+    const indexes = this.pendingEvents;
+    const body = columns.length;
+    for (let c = 0; c < body; c++) tail[c]!.gatherRows(columns[c]!, rows, count);
+    tail[body]!.appendRepeated(this.partitionBytes, count);
+    tail[body + 1]!.gatherRows(positions, indexes, count);
+    const offsets = tail[body + 2]!;
+    for (let k = 0; k < count; k++) offsets.appendString(events.serviceOffsets[indexes[k]!]!);
+    tail[body + 3]!.gatherRows(enqueuedTimes, indexes, count);
+    appendStrings(tail[body + 4]!, events.partitionKeys, indexes, count);
+    for (let p = 0; p < events.propertyColumns.length; p++) appendStrings(tail[body + 5 + p]!, events.propertyColumns[p]!, indexes, count);
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
@@ -384,7 +441,8 @@ export class LanePartition {
 
   /** The open part as it stands: its staged row groups plus the tail, which stays open for more rows. */
   private writeRawPart(cell: OpenCell, final: boolean): void {
-    const open = cell.tailRows > 0 ? encodeRowGroup({ schema: this.plan.raw, columns: cell.tail }) : undefined;
+    this.copyPending(cell);
+    const open = cell.tailRows > 0 ? encodeRowGroup(tailTable(this.plan.raw, cell.tail)) : undefined;
     this.steps.push({ kind: 'commitRaw', table: this.plan.raw.name, key: this.rawKey(cell), rows: cell.rows, open, final });
   }
 
@@ -404,6 +462,34 @@ export class LanePartition {
     const table = aggregateTable(plan.schema, plan.spec.groupColumns.length, plan.spec.windowMs, this.plan.partition, rows);
     this.steps.push({ kind: 'put', store: 'lake', table: plan.schema.name, key, bytes: encodeParquet(table), rows: rows.length });
   }
+}
+
+const EMPTY_COLUMN: ArrayLike<unknown> = [];
+
+/** `values[indexes[k]]` for k < count, strings or null, into a utf8 column. */
+function appendStrings(column: ColumnBuilder, values: ReadonlyArray<string | null>, indexes: Int32Array, count: number): void {
+  for (let k = 0; k < count; k++) {
+    const value = values[indexes[k]!];
+    if (value === null || value === undefined) column.appendNull();
+    else column.appendString(value);
+  }
+}
+
+/** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
+function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
+  const columns: unknown[][] = [];
+  const typed: TableData['typed'] = [];
+  for (const builder of tail) {
+    const column = builder.column();
+    if (column.kind === 'values') {
+      columns.push(column.values);
+      typed.push(undefined);
+    } else {
+      columns.push([]);
+      typed.push(column);
+    }
+  }
+  return { schema, columns, typed };
 }
 
 function fromPacked(input: PackedEvents): Columnar {

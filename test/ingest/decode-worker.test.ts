@@ -1,5 +1,6 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
+import { columnValues } from '../../src/sink/column-builder.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { DecodeStatus, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
@@ -42,7 +43,7 @@ describe('decode worker', () => {
     expect(result.errors).toEqual([[2, 'unknown schema id 3']]);
     expect(result.ids).toEqual(['a', 'b']);
     expect([...result.eventTimes]).toEqual([1000, 2000]);
-    expect(result.columns).toEqual([['a', 'b'], [1000, 2000], [1.5, 2.5], [null, 'X']]);
+    expect(result.columns.map(columnValues)).toEqual([['a', 'b'], [1000, 2000], [1.5, 2.5], [null, 'X']]);
   });
 
   it('classifies truncated bytes as decode, a missing id as schema and a large body as oversize', () => {

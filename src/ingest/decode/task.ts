@@ -1,8 +1,10 @@
 /**
  * What crosses the thread boundary. Bodies travel as one packed ArrayBuffer plus an offsets table, both in the
  * transfer list (a structured clone of a 1 MiB batch costs ~8x a transfer); decoded rows come back column-major,
- * numbers in typed arrays, so the main thread never receives one object per event.
+ * numbers in typed arrays and strings as UTF-8 spans, so the main thread never receives one object per event.
  */
+import type { BatchColumn } from '../../sink/column-builder.js';
+
 export const enum DecodeStatus {
   Ok = 0,
   Decode = 1,
@@ -54,6 +56,6 @@ export interface DecodeResult {
   /** per Ok event, in input order */
   ids: string[];
   eventTimes: Float64Array;
-  /** one array per projected column, Ok events only */
-  columns: unknown[][];
+  /** one column per projected column, Ok events only: typed (numbers, UTF-8 spans) where the kind has a typed form */
+  columns: BatchColumn[];
 }

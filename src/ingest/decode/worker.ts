@@ -8,6 +8,7 @@ import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
+import { ColumnBuilder } from '../../sink/column-builder.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
 import { LanePartition, type LaneInput, type LanePlan, type LaneStep } from '../../runtime/lane-partition.js';
 import type { PartitionSnapshot } from '../../aggregate/snapshot.js';
@@ -180,9 +181,13 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const errors: Array<[number, string]> = [];
   const ids: string[] = [];
   const times: number[] = [];
-  const columns: unknown[][] = stream.getters.map(() => []);
+  // One builder per column for the batch: the compiled decoder appends to them as it reads, the avsc path appends
+  // its projected values; either way the batch leaves as typed columns.
+  const columns = stream.columns.map((c) => new ColumnBuilder(c.type, count));
   const getters = stream.getters;
-  const row: unknown[] = new Array(stream.columns.length).fill(null);
+  const drop = (rows: number) => {
+    for (let c = 0; c < columns.length; c++) columns[c]!.truncate(rows);
+  };
   for (let i = 0; i < count; i++) {
     const start = offsets[i]!;
     const end = ends ? ends[i]! : offsets[i + 1]!;
@@ -197,40 +202,52 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     let record: Record<string, unknown> | undefined;
     try {
       if (decoder) {
-        // The guard first, so a hostile body gets the same error text on either path (dead letters, tests);
-        // the compiled decoder applies the same rules again as it reads.
-        const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
-        if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
-        decoder.decode(all, decoder.start, end, row);
+        // The compiled decoder applies the guard's bounds rules as it reads (every length and count checked
+        // before anything is allocated for it), so the guard runs only for a body it refuses: a hostile body
+        // then gets the guard's error text, as on the avsc path (dead letters, tests).
+        try {
+          decoder.decode(all, decoder.start, end, columns);
+        } catch (error) {
+          if (!(error instanceof BodyError)) throw error;
+          const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
+          if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
+          throw error;
+        }
       } else {
         record = decodeBody(stream, spec, all.subarray(start, end), task.writerSchemas);
       }
     } catch (error) {
       if (decoder && !(error instanceof BodyError)) throw error; // a bug in the compiled decoder, not a bad body
+      if (decoder) drop(ids.length);
       status[i] = DecodeStatus.Decode;
       errors.push([i, error instanceof Error ? error.message : String(error)]);
       continue;
     }
     if (record === undefined) {
-      id = row[stream.idColumn];
+      // The row the decoder just appended; it is dropped again below if the id or time is not acceptable.
+      const row = ids.length;
+      id = columns[stream.idColumn]!.valueAt(row);
       // NaN marks "use the enqueued time", which only the main thread knows.
-      time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(row[stream.timeColumn], stream.timeIsMicros);
+      time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(columns[stream.timeColumn]!.valueAt(row), stream.timeIsMicros);
     } else {
       id = stream.getId(record);
       time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(stream.getTime(record), stream.timeIsMicros);
     }
     if (id === undefined || id === null || id === '') {
+      if (record === undefined) drop(ids.length);
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event id field "${spec.eventIdPath.join('.')}" is missing`]);
       continue;
     }
     if (spec.eventTimePath.length > 0 && !Number.isFinite(time)) {
+      if (record === undefined) drop(ids.length);
       status[i] = DecodeStatus.Schema;
       errors.push([i, `event time field "${spec.eventTimePath.join('.')}" is missing or not a time`]);
       continue;
     }
     const checked = spec.eventTimePath.length > 0 ? time : (enqueuedTimes?.[i] ?? range.minMs);
     if (!(checked >= range.minMs && checked <= range.maxMs)) {
+      if (record === undefined) drop(ids.length);
       status[i] = DecodeStatus.Schema;
       const field = spec.eventTimePath.length > 0 ? `event time field "${spec.eventTimePath.join('.')}"` : 'enqueued time (the event time)';
       errors.push([i, `${field} is ${describeTime(checked)}, outside processing.eventTimeRange ${describeTime(range.minMs)} .. ${describeTime(range.maxMs)}`]);
@@ -238,10 +255,9 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     }
     ids.push(String(id));
     times.push(time);
-    if (record === undefined) for (let c = 0; c < columns.length; c++) columns[c]!.push(row[c]);
-    else for (let c = 0; c < getters.length; c++) columns[c]!.push(getters[c]!(record));
+    if (record !== undefined) for (let c = 0; c < getters.length; c++) columns[c]!.appendValue(getters[c]!(record));
   }
-  return { status, errors, ids, eventTimes: Float64Array.from(times), columns };
+  return { status, errors, ids, eventTimes: Float64Array.from(times), columns: columns.map((c) => c.column()) };
 }
 
 /*

@@ -2,8 +2,11 @@
  * String and JSON-text columns held as UTF-8 spans (TypedColumn 'utf8'): the same encodings, dictionary rule and
  * statistics as ./text.ts, with bytes copied instead of strings converted. Distinct values are found with an
  * open-addressing table of FNV-1a hashes over the spans (no string or object per value). The dictionary rule
- * counts bytes here (text.ts counts UTF-16 units): for ASCII columns both forms make the same file.
+ * counts UTF-16 units, as text.ts does (a span's units: its bytes that start a character, plus one more for each
+ * 4-byte character), so a column makes the same file in either form; only a column that leaves ASCII pays for
+ * the count.
  */
+import { isAscii } from 'node:buffer';
 import type { ByteSink } from './byte-sink.js';
 import type { ChunkStatistics, EncodedValues } from './column.js';
 import { contractError } from './errors.js';
@@ -27,6 +30,22 @@ export interface Utf8Input {
 /** Hash-table slots (entry index + 1, 0 empty) and the dictionary's entries as (row) of first occurrence. */
 let slots = new Int32Array(1024);
 let entryRows = new Int32Array(1024);
+
+/** UTF-16 units of the string a valid UTF-8 span decodes to. */
+function utf16Units(bytes: Uint8Array, from: number, to: number): number {
+  let units = 0;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i]!;
+    if ((b & 0xc0) !== 0x80) units++;
+    if (b >= 0xf0) units++;
+  }
+  return units;
+}
+
+/** A span's size as text.ts counts it (UTF-16 units); `ascii` when every byte of the column is ASCII. */
+function spanSize(bytes: Uint8Array, from: number, to: number, ascii: boolean): number {
+  return ascii ? to - from : utf16Units(bytes, from, to);
+}
 
 function hashSpan(bytes: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
@@ -54,6 +73,7 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   const bytes = Buffer.isBuffer(input.bytes) ? input.bytes : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
+  const ascii = isAscii(bytes);
   let count = 0;
   let plainBytes = 0;
   for (let row = start; row < end; row++) {
@@ -66,12 +86,12 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
     const to = offsets[row + 1]!;
     if (!(from <= to && to <= bytes.length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${bytes.length} bytes`);
     if (validity) validity[row - start] = 1;
-    plainBytes += to - from + LENGTH_PREFIX;
+    plainBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
     count++;
   }
   const nullCount = BigInt(rows - count);
   if (count > 0 && !looksUnique(input, count)) {
-    const entries = buildDictionary(input, count, plainBytes);
+    const entries = buildDictionary(input, count, plainBytes, ascii);
     if (entries > 0) {
       let min = entryRows[0]!;
       let max = min;
@@ -133,7 +153,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
   const target = out.bytes;
   let at = out.offset;
   // Short spans: a loop beats the call into a native copy (which, unlike set(subarray), allocates no view).
-  if (length < 32) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
+  if (length < 64) for (let i = from; i < to; i++) target[at++] = bytes[i]!;
   else at += bytes.copy(target, at, from, to);
   out.offset = at;
 }
@@ -142,7 +162,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
  * Builds the dictionary (entryRows[0..n)) and each non-null value's index (i32Scratch); returns n, or 0 as soon
  * as the distinct values alone exceed half the PLAIN bytes or the whole fails the rule (text.ts's).
  */
-function buildDictionary(input: Utf8Input, count: number, plainBytes: number): number {
+function buildDictionary(input: Utf8Input, count: number, plainBytes: number, ascii: boolean): number {
   const { bytes, offsets, nulls, start, end } = input;
   let capacity = 1024;
   while (capacity < count * 2) capacity *= 2;
@@ -174,7 +194,7 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number): n
       index = entries++;
       entryRows[index] = row;
       slots[slot] = index + 1;
-      dictionaryBytes += to - from + LENGTH_PREFIX;
+      dictionaryBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
       if (2 * dictionaryBytes > plainBytes) return 0;
     }
     indexes[n++] = index;
@@ -184,21 +204,28 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number): n
 }
 
 /** text.ts's sample, over spans: no repeat among PROBE_SIZE random positions means no dictionary can pay. */
+const probeSlots = new Int32Array(PROBE_SIZE * 4);
+
 function looksUnique(input: Utf8Input, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
   const { bytes, offsets, nulls, start, end } = input;
-  const sample = new Map<number, number[]>();
+  // An open-addressing table of sampled rows (row + 1; 0 empty), as buildDictionary's: no object per sample.
+  probeSlots.fill(0);
+  const mask = probeSlots.length - 1;
   for (const row of probeRows(start, end)) {
     if (nulls !== undefined && nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
-    const hash = hashSpan(bytes, from, to);
-    const seen = sample.get(hash);
-    if (seen) {
-      for (const other of seen) if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
-      seen.push(row);
-    } else {
-      sample.set(hash, [row]);
+    let slot = hashSpan(bytes, from, to) & mask;
+    for (;;) {
+      const held = probeSlots[slot]!;
+      if (held === 0) {
+        probeSlots[slot] = row + 1;
+        break;
+      }
+      const other = held - 1;
+      if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
+      slot = (slot + 1) & mask;
     }
   }
   return true;

@@ -1,7 +1,9 @@
 /**
  * An Avro body decoder compiled from the reader schema (and, for Confluent-framed bodies, the writer schema it
- * resolves from) into a tree of closures that write each projected column's value straight into a row slot:
- * no object per record, and nested values (arrays, maps) become their JSON text while they are read.
+ * resolves from) into a tree of closures that append each projected column's value straight to that column's
+ * builder (../../../sink/column-builder.ts): numbers into a Float64Array or Int32Array, strings as UTF-8 bytes
+ * copied from the body, nested values (arrays, maps) as their JSON text built as UTF-8 while they are read. No
+ * object per record and no JS string per value.
  *
  * The rows are the ones the avsc path produces (avsc's value, then projection.ts's getters), which the decode
  * tests check body by body, failures included. Resolution follows avsc's rules: numeric promotions (int -> long,
@@ -14,21 +16,25 @@
  * symbols without a default, incompatible types) - avsc then reports the error per event as it always has.
  */
 import avro from 'avsc';
+import { builderKind, type ColumnBuilder } from '../../../sink/column-builder.js';
 import { jsonWithBytes, type ProjectedColumn } from '../projection.js';
 import * as cur from './cursor.js';
 import * as json from './json-text.js';
 
 type Op = () => void;
 
-/** Decodes one body into `row` (one slot per projected column), or throws a BodyError. */
-export type BodyDecoder = (buffer: Buffer, start: number, end: number, row: unknown[]) => void;
+/**
+ * Decodes one body, appending one row to each of `columns` (one builder per projected column), or throws a
+ * BodyError; after a throw some builders may hold the row and others not (the caller truncates them).
+ */
+export type BodyDecoder = (buffer: Buffer, start: number, end: number, columns: ColumnBuilder[]) => void;
 
 export type CompileOutcome = { decoder: BodyDecoder } | { fallback: string };
 
 class Unsupported extends Error {}
 
-/** The row being filled; set per body by the decoder, written by the compiled ops. */
-let out: unknown[] = [];
+/** The columns being filled; set per body by the decoder, appended to by the compiled ops. */
+let out: ColumnBuilder[] = [];
 
 export function compileBodyDecoder(readerSchema: unknown, writerSchema: unknown | undefined, columns: readonly ProjectedColumn[]): CompileOutcome {
   try {
@@ -37,8 +43,8 @@ export function compileBodyDecoder(readerSchema: unknown, writerSchema: unknown 
     const compiler = new Compiler(columns);
     const root = compiler.record(reader as avro.types.RecordType, writer, []);
     if (compiler.next !== columns.length) throw new Unsupported(`schema walk found ${compiler.next} columns, projection ${columns.length}`);
-    const decoder: BodyDecoder = (buffer, start, end, row) => {
-      out = row;
+    const decoder: BodyDecoder = (buffer, start, end, columns) => {
+      out = columns;
       cur.begin(buffer, start, end);
       root();
       cur.finish();
@@ -161,7 +167,7 @@ class Compiler {
     const values: unknown[] = [];
     for (let k = first; k < next; k++) values.push(columnValue(this.columns[k]!, root));
     return () => {
-      for (let i = 0; i < values.length; i++) out[first + i] = values[i];
+      for (let i = 0; i < values.length; i++) out[first + i]!.appendValue(values[i]);
     };
   }
 }
@@ -216,7 +222,7 @@ function sequence(ops: Op[]): Op {
 
 function nullColumns(first: number, next: number): Op {
   return () => {
-    for (let k = first; k < next; k++) out[k] = null;
+    for (let k = first; k < next; k++) out[k]!.appendNull();
   };
 }
 
@@ -297,42 +303,51 @@ function enumSymbols(reader: avro.Type, writer: avro.Type): string[] {
 function columnOp(reader: avro.Type, writer: avro.Type, k: number, column: ProjectedColumn): Op {
   const inner = nullableBranch(reader);
   if (inner) {
-    if (writer.typeName === 'null') return () => void (out[k] = null);
+    if (writer.typeName === 'null') return () => out[k]!.appendNull();
     const writerInner = nullableBranch(writer);
     if (!writerInner) return columnOp(inner, writer, k, column);
-    return unionOp(writer, columnOp(inner, writerInner, k, column), () => void (out[k] = null));
+    return unionOp(writer, columnOp(inner, writerInner, k, column), () => out[k]!.appendNull());
   }
   if (writer.typeName.startsWith('union')) throw cannot(reader, writer);
   if (column.type === 'json_text') {
     if (reader.typeName === 'null') {
       if (writer.typeName !== 'null') throw cannot(reader, writer);
-      return () => void (out[k] = null);
+      return () => out[k]!.appendNull();
     }
     const text = jsonOp(reader, writer);
     return () => {
       json.reset();
       text();
-      out[k] = json.text();
+      json.copyTo(out[k]!);
     };
   }
   const read = primitiveReader(reader, writer);
   if (!read) throw cannot(reader, writer);
   // One closure site per common read, so each call inside is monomorphic and V8 inlines it (a shared
-  // `out[k] = read()` site sees every reader and calls them all indirectly).
-  if (read === cur.readString) return () => void (out[k] = cur.readString());
-  if (read === cur.readLong) return () => void (out[k] = cur.readLong());
-  if (read === cur.readInt) return () => void (out[k] = cur.readInt());
-  if (read === cur.readDouble) return () => void (out[k] = cur.readDouble());
-  if (reader.typeName === 'enum') {
-    const symbols = enumSymbols(reader, writer);
+  // `append(read())` site sees every reader and calls them all indirectly). Numbers go straight to a typed column
+  // only where its kind takes them as they are (int32 columns take ints, float64 columns every number).
+  if (read === cur.readString) {
+    if (column.type !== 'string') return () => out[k]!.appendValue(cur.readString());
+    return () => {
+      const start = cur.readStringSpan();
+      out[k]!.appendUtf8(cur.bytes, start, cur.position());
+    };
+  }
+  const float64 = builderKind(column.type) === 'float64';
+  if (float64 && read === cur.readLong) return () => out[k]!.appendNumber(cur.readLong());
+  if ((float64 || column.type === 'int32') && read === cur.readInt) return () => out[k]!.appendNumber(cur.readInt());
+  if (float64 && read === cur.readDouble) return () => out[k]!.appendNumber(cur.readDouble());
+  if (reader.typeName === 'enum' && column.type === 'string') {
+    // Avro symbols are ASCII names, so their bytes are valid UTF-8 as they stand.
+    const symbols = enumSymbols(reader, writer).map((s) => Buffer.from(s, 'utf8'));
     return () => {
       const index = cur.readLong();
       const symbol = symbols[index];
       if (symbol === undefined) throw new cur.BodyError(`invalid ${(writer as Named).name ?? ''} enum index: ${index}`);
-      out[k] = symbol;
+      out[k]!.appendValidUtf8(symbol, 0, symbol.length);
     };
   }
-  return () => void (out[k] = read());
+  return () => out[k]!.appendValue(read());
 }
 
 const BASE64_QUOTE = (value: Buffer): string => `"${value.toString('base64')}"`;
