@@ -11,7 +11,7 @@ import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { TributaryError } from '../src/core/errors.js';
-import type { ColumnSpec, ColumnType, TableData, TableSchema } from '../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData, TableSchema } from '../src/core/table.js';
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
 import { nativeSnappy, type Compress, type SnappyImplementation } from '../src/sink/snappy.js';
 

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { encodeParquet } from '../src/sink/parquet.js';
-import type { ColumnSpec, ColumnType, TableData } from '../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData } from '../src/core/table.js';
 
 export interface ParquetWriterFigures {
   writer: 'tributary' | 'parquetjs-lite';

@@ -24,8 +24,8 @@ import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLe
 import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
-import type { TableData, TableSchema } from '../sink/table.js';
-import { ColumnBuilder, columnValues, type BatchColumn } from '../sink/column-builder.js';
+import type { TableData, TableSchema } from '../core/table.js';
+import { ColumnBuilder, columnValues, type BatchColumn } from '../core/column-builder.js';
 import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */

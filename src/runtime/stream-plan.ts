@@ -11,7 +11,7 @@ import { projectColumns, type ProjectedColumn } from '../ingest/decode/projectio
 import type { StreamDecodeSpec } from '../ingest/decode/task.js';
 import { createWriterSchemaSource, type WriterSchemaSource } from '../ingest/decode/writer-schemas.js';
 import type { AggregationSpec } from '../aggregate/window-aggregator.js';
-import type { ColumnSpec, ColumnType, TableSchema } from '../sink/table.js';
+import type { ColumnSpec, ColumnType, TableSchema } from '../core/table.js';
 import type { MeasureFn } from '../aggregate/accumulators.js';
 
 export const METADATA_COLUMNS: ColumnSpec[] = [

@@ -4,7 +4,7 @@
  */
 import type { AggregateRow, LateRow } from '../aggregate/window-aggregator.js';
 import { hourOf, lateFileKey } from './lake-layout.js';
-import type { TableData, TableSchema } from './table.js';
+import type { TableData, TableSchema } from '../core/table.js';
 
 /** An aggregate file's table: window_start, window_end, the group columns, the measures, _partition. */
 export function aggregateTable(schema: TableSchema, groupCount: number, windowMs: number, partition: string, rows: readonly AggregateRow[]): TableData {

@@ -16,7 +16,7 @@
  * The output is a pure function of the input: the footer carries a fixed created_by and no clock, so a replay
  * rewrites a file with the same bytes (the commit protocol relies on that).
  */
-import type { TableData, TableSchema } from './table.js';
+import type { TableData, TableSchema } from '../core/table.js';
 import type { Compress } from './parquet/chunk.js';
 import { contractError } from './parquet/errors.js';
 import { assembleFile, checkShape, encodeGroup, type EncodedRowGroup } from './parquet/row-group.js';

@@ -12,7 +12,7 @@ import type { RowGroup } from 'hyparquet';
 import type { StagedUpload, StoreCallOptions, UploadCommitOptions } from '../core/object-store.js';
 import { assembleParquet, type EncodedRowGroup } from './parquet.js';
 import { shiftRowGroup } from './parquet/row-group.js';
-import type { TableSchema } from './table.js';
+import type { TableSchema } from '../core/table.js';
 
 const MAGIC = Buffer.from('PAR1');
 const NO_BYTES = new Uint8Array(0);

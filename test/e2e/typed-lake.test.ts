@@ -14,7 +14,7 @@ import { generateArchive } from '../../src/gen/archive.js';
 import { loadStreamPlans } from '../../src/runtime/stream-plan.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { assembleParquet, encodeRowGroup } from '../../src/sink/parquet.js';
-import type { TableSchema } from '../../src/sink/table.js';
+import type { TableSchema } from '../../src/core/table.js';
 import type { TributaryConfig } from '../../src/config/schema.js';
 import { readParquet, readParquetMetadata } from '../support/read-parquet.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';

@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { compileBodyDecoder } from '../../src/ingest/decode/compiled/decoder.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { projectColumns } from '../../src/ingest/decode/projection.js';
-import { builderKind, valueAt, type BatchColumn } from '../../src/sink/column-builder.js';
+import { builderKind, valueAt, type BatchColumn } from '../../src/core/column-builder.js';
 import { DecodeStatus, type DecodeResult, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { confluentFrame } from '../../src/gen/body.js';

@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
-import { columnValues } from '../../src/sink/column-builder.js';
+import { columnValues } from '../../src/core/column-builder.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { DecodeStatus, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';

@@ -19,7 +19,7 @@ import { BoundsGuard } from '../../src/ingest/decode/avro-bounds.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { DecodeStatus } from '../../src/ingest/decode/task.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
-import { batchLength } from '../../src/sink/column-builder.js';
+import { batchLength } from '../../src/core/column-builder.js';
 import { readContainer } from '../../src/ingest/capture/container.js';
 import { CORRUPT_BYTES_PROPERTY, captureFileEvents, openCaptureFile } from '../../src/ingest/capture/file-events.js';
 import { avroValue } from '../support/avro-arbitrary.js';

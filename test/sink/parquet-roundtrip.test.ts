@@ -1,7 +1,7 @@
 /**
  * Random tables of every column kind through the encoder, read back by two readers that share no code with it or
  * with each other: DuckDB (C++) and hyparquet (JavaScript). Each must give the values a brute-force model of the
- * table's value conventions (src/sink/table.ts) says, DuckDB must type the columns as today (JSON, TIMESTAMP WITH
+ * table's value conventions (src/core/table.ts) says, DuckDB must type the columns as today (JSON, TIMESTAMP WITH
  * TIME ZONE, ...), and the footer statistics must be those hyparquet-writer writes for the same rows (the encoder
  * this one replaced, kept in bench/hyparquet-reference.ts), as both hyparquet and DuckDB's parquet_metadata read
  * them: DuckDB prunes row groups by them.
@@ -15,7 +15,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeParquet as encodeWithHyparquetWriter } from '../../bench/hyparquet-reference.js';
 import { assembleParquet, encodeParquet, encodeRowGroup } from '../../src/sink/parquet.js';
-import type { ColumnSpec, ColumnType, TableData, TypedColumn } from '../../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData, TypedColumn } from '../../src/core/table.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tributary-parquet-roundtrip-'));
 let duckdb: Promise<DuckDBInstance> | undefined;

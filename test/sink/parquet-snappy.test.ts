@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assembleParquet, encodeParquet, encodeRowGroup } from '../../src/sink/parquet.js';
 import { nativeSnappy } from '../../src/sink/snappy.js';
-import type { TableData } from '../../src/sink/table.js';
+import type { TableData } from '../../src/core/table.js';
 import { readParquet } from '../support/read-parquet.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tributary-snappy-'));

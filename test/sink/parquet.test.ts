@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
 import { PARQUET_CREATED_BY, assembleParquet, encodeParquet, encodeRowGroup } from '../../src/sink/parquet.js';
 import { queryDuckDb } from '../support/duckdb.js';
-import type { ColumnSpec, ColumnType, TableData } from '../../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData } from '../../src/core/table.js';
 import { readParquet, readParquetMetadata } from '../support/read-parquet.js';
 
 const T0 = Date.UTC(2024, 4, 17, 9, 30, 0, 250);

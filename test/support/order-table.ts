@@ -1,5 +1,5 @@
 /** A small raw order table of every common column kind (nulls, JSON text), the same for every Parquet file test. */
-import type { TableData, TableSchema } from '../../src/sink/table.js';
+import type { TableData, TableSchema } from '../../src/core/table.js';
 
 export const orderSchema: TableSchema = {
   name: 'orders_raw',

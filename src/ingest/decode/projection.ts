@@ -4,7 +4,7 @@
  * enums become strings, and what has no flat Parquet equivalent (arrays, maps, other unions) is kept whole as a JSON
  * column. Derived from the schema alone, so no field name is hard-coded anywhere.
  */
-import type { ColumnSpec, ColumnType } from '../../sink/table.js';
+import type { ColumnSpec, ColumnType } from '../../core/table.js';
 
 type AvroSchema = string | AvroSchema[] | { type: AvroSchema; [key: string]: unknown };
 

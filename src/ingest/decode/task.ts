@@ -3,7 +3,7 @@
  * transfer list (a structured clone of a 1 MiB batch costs ~8x a transfer); decoded rows come back column-major,
  * numbers in typed arrays and strings as UTF-8 spans, so the main thread never receives one object per event.
  */
-import type { BatchColumn } from '../../sink/column-builder.js';
+import type { BatchColumn } from '../../core/column-builder.js';
 
 export const enum DecodeStatus {
   Ok = 0,

@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
-import { ColumnBuilder } from '../../sink/column-builder.js';
+import { ColumnBuilder } from '../../core/column-builder.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
 import { LanePartition, type LaneInput, type LanePlan, type LaneStep } from '../../runtime/lane-partition.js';
 import type { PartitionSnapshot } from '../../aggregate/snapshot.js';

@@ -18,7 +18,7 @@ import { columnElement } from './schema.js';
 import { encodeBytes, encodeJson, encodeStrings } from './text.js';
 import { encodeUtf8 } from './utf8.js';
 import { contractError } from './errors.js';
-import type { ColumnType, TypedColumn } from '../table.js';
+import type { ColumnType, TypedColumn } from '../../core/table.js';
 
 export type Compress = (bytes: Uint8Array) => Uint8Array;
 

@@ -1,5 +1,5 @@
 /** What a column's value encoder hands the page writer. */
-import type { ColumnSpec } from '../table.js';
+import type { ColumnSpec } from '../../core/table.js';
 import type { EncodingName } from './page-header.js';
 
 /** A statistic as hyparquet-writer's footer code takes it (it turns these into the physical bytes). */

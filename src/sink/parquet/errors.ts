@@ -1,6 +1,6 @@
 /** Rows reach the sink already validated against the table schema, so a value that breaks it is a bug upstream. */
 import { TributaryError } from '../../core/errors.js';
-import type { ColumnSpec } from '../table.js';
+import type { ColumnSpec } from '../../core/table.js';
 
 export function contractError(table: string, detail: string, cause?: unknown): TributaryError {
   return new TributaryError('INTERNAL', `parquet: table "${table}" ${detail}`, { cause });

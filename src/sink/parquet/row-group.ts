@@ -6,7 +6,7 @@
 import type { ColumnChunk, RowGroup } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import { typedLength, type TableData, type TableSchema } from '../table.js';
+import { typedLength, type TableData, type TableSchema } from '../../core/table.js';
 import { ByteSink } from './byte-sink.js';
 import { RETAINED_BYTES, releaseScratch, writeColumnChunk, type Compress } from './chunk.js';
 import { contractError } from './errors.js';

@@ -6,7 +6,7 @@
  * nullable columns are OPTIONAL.
  */
 import type { SchemaElement } from 'hyparquet';
-import type { ColumnSpec, ColumnType, TableSchema } from '../table.js';
+import type { ColumnSpec, ColumnType, TableSchema } from '../../core/table.js';
 
 export function columnElement(spec: ColumnSpec): SchemaElement {
   const base = { name: spec.name, repetition_type: spec.nullable ? 'OPTIONAL' : 'REQUIRED' } as const;

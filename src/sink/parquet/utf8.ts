@@ -13,7 +13,7 @@ import { contractError } from './errors.js';
 import { writeHybrid } from './rle.js';
 import { i32Scratch, validityScratch } from './scratch.js';
 import { PROBE_SIZE, probeRows } from './text.js';
-import type { ColumnSpec } from '../table.js';
+import type { ColumnSpec } from '../../core/table.js';
 
 const LENGTH_PREFIX = 4;
 

@@ -1,7 +1,7 @@
 /**
  * An Avro body decoder compiled from the reader schema (and, for Confluent-framed bodies, the writer schema it
  * resolves from) into a tree of closures that append each projected column's value straight to that column's
- * builder (../../../sink/column-builder.ts): numbers into a Float64Array or Int32Array, strings as UTF-8 bytes
+ * builder (../../../core/column-builder.ts): numbers into a Float64Array or Int32Array, strings as UTF-8 bytes
  * copied from the body, nested values (arrays, maps) as their JSON text built as UTF-8 while they are read. No
  * object per record and no JS string per value.
  *
@@ -16,7 +16,7 @@
  * symbols without a default, incompatible types) - avsc then reports the error per event as it always has.
  */
 import avro from 'avsc';
-import { builderKind, type ColumnBuilder } from '../../../sink/column-builder.js';
+import { builderKind, type ColumnBuilder } from '../../../core/column-builder.js';
 import { jsonWithBytes, type ProjectedColumn } from '../projection.js';
 import * as cur from './cursor.js';
 import * as json from './json-text.js';

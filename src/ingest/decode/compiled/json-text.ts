@@ -8,7 +8,7 @@
  * (measured: ~90 B more per order row), and string values from the body are copied as bytes, never decoded.
  */
 
-import type { ColumnBuilder } from '../../../sink/column-builder.js';
+import type { ColumnBuilder } from '../../../core/column-builder.js';
 
 interface SliceBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;

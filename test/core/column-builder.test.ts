@@ -1,5 +1,5 @@
 /**
- * Column builders (src/sink/column-builder.ts), the buffers the decoder and the lane's open cell write: a table
+ * Column builders (src/core/column-builder.ts), the buffers the decoder and the lane's open cell write: a table
  * built in them, by appending JS values or by gathering rows of another batch, encodes to the same Parquet bytes
  * as the same rows given as JS values, non-ASCII text included (the UTF-8 encoder's dictionary rule must count
  * what the string encoder counts); truncation drops exactly the rows after the mark.
@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { ColumnBuilder, columnValues, type BatchColumn } from '../../src/sink/column-builder.js';
+import { ColumnBuilder, columnValues, type BatchColumn } from '../../src/core/column-builder.js';
 import { encodeParquet } from '../../src/sink/parquet.js';
-import type { ColumnSpec, ColumnType, TableData } from '../../src/sink/table.js';
+import type { ColumnSpec, ColumnType, TableData } from '../../src/core/table.js';
 
 const KINDS: ColumnType[] = ['boolean', 'int32', 'int64', 'double', 'float', 'string', 'json_text', 'timestamp_ms', 'bytes'];
 
