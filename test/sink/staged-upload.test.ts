@@ -86,6 +86,16 @@ describe.each(kinds)('staged upload on the %s', (_kind, open, commitDropsOthersP
     await expect(upload.stage(2, bytes(5))).rejects.toThrow(RangeError);
   });
 
+  it('commits with nothing staged on a store that has never been written: the file is the tail alone', async () => {
+    const store = open();
+    const upload = store.openUpload(KEY, { epoch: 1 });
+    await upload.commit(bytes(), {}, { keepOpen: true });
+    expect(await read(store, KEY)).toEqual(bytes());
+    await upload.stage(0, bytes(7));
+    await upload.commit(bytes(8), {});
+    expect(await read(store, KEY)).toEqual(bytes(7, 8));
+  });
+
   it('refuses a part that skips one', async () => {
     const upload = open().openUpload(KEY, { epoch: 1 });
     await expect(upload.stage(1, bytes(1))).rejects.toThrow(/part 1 cannot follow 0/);

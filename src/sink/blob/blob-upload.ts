@@ -57,6 +57,9 @@ export class BlobUpload implements StagedUpload {
     }
     const fenced = encodeMetadata({ ...metadata, [EPOCH_METADATA]: String(this.fence.epoch) });
     await this.ops.run(`commit ${this.name} (epoch ${this.fence.epoch})`, (abortSignal) => callAborts(options.signal, abortSignal, async (signal) => {
+      // An upload may commit before it staged anything (an empty file, or only a tail): the container must exist
+      // for the commit as for a stage.
+      await this.ops.ensureContainer(signal);
       const blob = this.ops.container.getBlockBlobClient(this.name);
       for (;;) {
         if (options.signal?.aborted) throw abortError(options.signal);
@@ -83,6 +86,7 @@ export class BlobUpload implements StagedUpload {
         } catch (error) {
           const status = (error as { statusCode?: number }).statusCode;
           if (status === 412 || status === 409) continue;
+          if (isNotFound(error)) this.ops.forgetContainer();
           if ((error as { code?: unknown }).code === 'InvalidBlockList') {
             // The service drops every uncommitted block of a blob when anyone commits it: an older owner still
             // flushing this file took ours. They cannot be listed back; the partition restarts and stages again.
