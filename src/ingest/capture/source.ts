@@ -90,9 +90,12 @@ export class CaptureSource implements Source {
         );
       }
     }
-    const results = await Promise.allSettled(loops);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected && !(signal.aborted && rejected.reason instanceof TributaryError && rejected.reason.code === 'ABORTED')) throw rejected.reason;
+    await Promise.allSettled(loops);
+    // Every partition that fails aborts `failed`, the first one with its error: that is the cause, and the others
+    // ended because of it (an aborted session may end with its own restartable error), so the run reports the first
+    // failure, not the first partition in order.
+    const cause: unknown = failed.signal.aborted ? failed.signal.reason : undefined;
+    if (cause !== undefined && !(signal.aborted && cause instanceof TributaryError && cause.code === 'ABORTED')) throw cause;
   }
 
   private async discover(): Promise<Map<string, PartitionFiles>> {
