@@ -86,7 +86,14 @@ export class ColumnBuilder {
     if (this.kind === 'float64') this.f64 = grown(this.f64, size);
     else if (this.kind === 'int32') this.i32 = grown(this.i32, size);
     else if (this.kind === 'utf8') this.offsets = grown(this.offsets, size + 1);
-    if (this.validity) this.validity = grown(this.validity, size);
+    this.validityToCapacity();
+  }
+
+  /** The validity bytes cover every row the data arrays have room for (a utf8 column's offsets may grow by one
+   * more than asked, so its capacity is not always the size asked for). */
+  private validityToCapacity(): void {
+    const capacity = this.capacity();
+    if (this.validity && this.validity.length < capacity) this.validity = grown(this.validity, capacity);
   }
 
   /** Room for `count` more bytes in a utf8 column. */
@@ -306,12 +313,13 @@ export class ColumnBuilder {
   private ensureRows(n: number): void {
     const need = this.rows + n;
     let capacity = this.capacity();
-    if (need <= capacity) return;
-    while (capacity < need) capacity *= 2;
-    if (this.kind === 'float64') this.f64 = grown(this.f64, capacity);
-    else if (this.kind === 'int32') this.i32 = grown(this.i32, capacity);
-    else if (this.kind === 'utf8') this.offsets = grown(this.offsets, capacity + 1);
-    if (this.validity) this.validity = grown(this.validity, capacity);
+    if (need > capacity) {
+      while (capacity < need) capacity *= 2;
+      if (this.kind === 'float64') this.f64 = grown(this.f64, capacity);
+      else if (this.kind === 'int32') this.i32 = grown(this.i32, capacity);
+      else if (this.kind === 'utf8') this.offsets = grown(this.offsets, capacity + 1);
+    }
+    this.validityToCapacity();
   }
 
   /** Drops the rows from `rows` on (a body that failed half-way through its columns). */
