@@ -19,6 +19,17 @@ export interface PipelineRun {
   snappy: 'native' | 'js';
 }
 
+/**
+ * This process's peak RSS: VmHWM of /proc/self/status where there is one. Not getrusage's maxRSS, which Linux
+ * carries over exec from the process that forked this one (a bench parent holding 600 MiB made every run report
+ * at least that).
+ */
+async function peakRssMiB(): Promise<number> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  return kib !== undefined ? Number(kib) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
 const config = parseConfig(JSON.parse(await readFile(process.argv[2]!, 'utf8')), 'bench config');
 const cpuBefore = process.cpuUsage();
 const summary = await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('warn') });
@@ -27,7 +38,7 @@ const run: PipelineRun = {
   events: summary.totals.eventsRead,
   seconds: summary.elapsedMs / 1000,
   cpuUs: cpu.user + cpu.system,
-  peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  peakRssMiB: await peakRssMiB(),
   snappy: DEFAULT_SNAPPY === 'native' && nativeSnappy() !== null ? 'native' : 'js',
 };
 process.stdout.write(`${JSON.stringify(run)}\n`);
