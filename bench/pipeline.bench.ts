@@ -105,6 +105,21 @@ function child<T>(script: string, args: string[], env: Record<string, string> = 
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
+/**
+ * One whole-pipeline run with `lanes` lanes on the archive under `capture`, in a process of its own, into a fresh
+ * lake `bench/out/lake-<name>` (the Flink peer compares its output with lake-2).
+ */
+async function runPipeline(name: string, lanes: number, capture: string, env: Record<string, string> = {}, options: { keepLake?: boolean } = {}): Promise<PipelineRun> {
+  const lake = path.join(OUT, `lake-${name}`);
+  const clear = () => Promise.all([lake, `${lake}-deadletter`, `${lake}-state`].map((dir) => rm(dir, { recursive: true, force: true })));
+  await clear();
+  const configFile = path.join(OUT, `config-${name}.json`);
+  await writeFile(configFile, JSON.stringify(benchConfig(lanes, lake, capture)));
+  const run = child<PipelineRun>('run-pipeline.js', [configFile], env);
+  if (options.keepLake === false) await clear();
+  return run;
+}
+
 /** Generates the bench archive of `events` order events under `capture`, unless it is there already. */
 async function ensureArchive(capture: string, events: number): Promise<void> {
   const manifest = await new LocalObjectStore(capture).get('bench/orders/_tributary-gen.json');
@@ -159,12 +174,8 @@ async function main(): Promise<void> {
   await ensureArchive(path.join(OUT, 'capture'), EVENTS);
   if (process.env.BENCH_ONLY === 'flink') {
     // The Flink row alone (e.g. after a change to the peer), against one Tributary run; RESULTS.md is not written.
-    const lake = path.join(OUT, 'lake-2');
-    for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
-    const configFile = path.join(OUT, 'config-2.json');
-    await writeFile(configFile, JSON.stringify(benchConfig(2, lake)));
-    const run = child<PipelineRun>('run-pipeline.js', [configFile]);
-    const flink = await flinkPeer(lake);
+    const run = await runPipeline('2', 2, path.join(OUT, 'capture'));
+    const flink = await flinkPeer(path.join(OUT, 'lake-2'));
     process.stdout.write(
       [
         `Tributary, 2 lanes: ${us(run.cpuUs / run.events)} CPU µs/event, ${run.seconds.toFixed(1)} s, ${run.peakRssMiB.toFixed(0)} MiB`,
@@ -329,11 +340,7 @@ async function main(): Promise<void> {
   ];
   for (const variant of variants) {
     for (const lanes of [1, 2]) {
-      const lake = path.join(OUT, `lake-${lanes}`);
-      for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
-      const configFile = path.join(OUT, `config-${lanes}.json`);
-      await writeFile(configFile, JSON.stringify(benchConfig(lanes, lake)));
-      const run = child<PipelineRun>('run-pipeline.js', [configFile], variant.env);
+      const run = await runPipeline(String(lanes), lanes, path.join(OUT, 'capture'), variant.env);
       runs.push({ label: variant.label, lanes, run });
       process.stderr.write(`pipeline, ${variant.label}, ${lanes} lane(s): ${us(run.cpuUs / run.events)} us CPU/event, ${fmt(run.events / run.seconds)} events/s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
     }
@@ -345,11 +352,7 @@ async function main(): Promise<void> {
   await ensureArchive(smallCapture, STARTUP_EVENTS);
   const steady = new Map<number, { cpuUs: number; rate: number }>();
   for (const lanes of [1, 2]) {
-    const lake = path.join(OUT, `lake-small-${lanes}`);
-    for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
-    const configFile = path.join(OUT, `config-small-${lanes}.json`);
-    await writeFile(configFile, JSON.stringify(benchConfig(lanes, lake, smallCapture)));
-    const small = child<PipelineRun>('run-pipeline.js', [configFile]);
+    const small = await runPipeline(`small-${lanes}`, lanes, smallCapture);
     const full = runs.find((r) => r.lanes === lanes && r.label === variants[0]!.label)!.run;
     const events = full.events - small.events;
     steady.set(lanes, { cpuUs: (full.cpuUs - small.cpuUs) / events, rate: events / (full.seconds - small.seconds) });
@@ -363,14 +366,10 @@ async function main(): Promise<void> {
     const longCapture = path.join(OUT, 'capture-long');
     await ensureArchive(longCapture, LONG_EVENTS);
     for (const lanes of [1, 2]) {
-      const lake = path.join(OUT, `lake-long-${lanes}`);
-      for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
-      const configFile = path.join(OUT, `config-long-${lanes}.json`);
-      await writeFile(configFile, JSON.stringify(benchConfig(lanes, lake, longCapture)));
-      const run = child<PipelineRun>('run-pipeline.js', [configFile]);
+      // its lake is gigabytes: gone once measured
+      const run = await runPipeline(`long-${lanes}`, lanes, longCapture, {}, { keepLake: false });
       long.set(lanes, run);
       process.stderr.write(`pipeline, long run, ${lanes} lane(s): ${us(run.cpuUs / run.events)} us CPU/event, ${fmt(run.events / run.seconds)} events/s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
-      for (const dir of [lake, `${lake}-deadletter`, `${lake}-state`]) await rm(dir, { recursive: true, force: true });
     }
   }
 
