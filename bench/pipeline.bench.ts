@@ -38,7 +38,7 @@ import { nativeSnappy, type SnappyImplementation } from '../src/sink/snappy.js';
 import type { TableData } from '../src/core/table.js';
 import avro from 'avsc';
 import { measureParquetWriters } from './parquet-writers.js';
-import { IMAGE_ENV, withoutMallocTuning } from './image-env.js';
+import { withoutMallocTuning } from './malloc-env.js';
 import type { PipelineRun } from './run-pipeline.js';
 import { measureFlinkPeer, type FlinkJobOptions } from './peers/flink/peer.js';
 
@@ -101,7 +101,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const us = (n: number) => n.toFixed(2);
 
 function child<T>(script: string, args: string[], env: Record<string, string> = {}): T {
-  const out = execFileSync(process.execPath, [path.join(DIST, script), ...args], { env: { ...withoutMallocTuning(process.env), ...IMAGE_ENV, ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, [path.join(DIST, script), ...args], { env: { ...withoutMallocTuning(process.env), ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
@@ -397,7 +397,7 @@ async function main(): Promise<void> {
     `Command: \`npm run bench\` (BENCH_EVENTS=${EVENTS}); recorded ${new Date().toISOString()} on ${cores} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.`,
     'All figures come from this one run on the same generated archive. CPU time (user + system, all threads of the process) is the',
     'measure that other processes on a shared machine disturb least; wall-clock rates are shown but depend on the load.',
-    `Every Node process here (Tributary, the naive and DuckDB peers) runs with the container image's malloc setting: ${Object.entries(IMAGE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (deploy/Dockerfile).`,
+    "Every Node process here (Tributary, the naive and DuckDB peers) runs with glibc's malloc defaults, as the container image does.",
     '',
     `Input: ${fmt(n)} Avro order events (${(bodyBytes / 1024 ** 2).toFixed(1)} MiB of bodies, mean ${(bodyBytes / n).toFixed(0)} B), 8 partitions, Capture archive with deflate; ${fmt(rows)} decode.`,
     '',
