@@ -11,9 +11,6 @@ import { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetGroup } from '../../src/cli/reset.js';
 import type { TributaryConfig } from '../../src/config/schema.js';
-import { generateStreams } from '../../src/gen/generate.js';
-import { parseGenOptions } from '../../src/gen/options.js';
-import { EventHubsTarget } from '../../src/gen/targets/eventhubs.js';
 import type { PipelineObserver } from '../../src/runtime/observer.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
@@ -22,7 +19,7 @@ import { embeddedConfig } from '../support/embedded-config.js';
 import { snapshotLake } from '../support/lake.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 import { startEventHubsPeer, type EventHubsPeer } from '../peers/eventhubs/index.js';
-import { quietLog } from '../ingest/eventhubs-support.js';
+import { peerWorkerSource, quietLog, sendGenerated } from '../ingest/eventhubs-support.js';
 
 interface Row { stream: string; partition: string; current: number | null; target: number; start: number; state: string; events: number; replayed: number; offsetBefore: string }
 
@@ -80,32 +77,10 @@ describe('tributary reset on an Event Hubs consumer group', () => {
     const base = embeddedConfig(ws);
     ({ config } = await ws.writeConfig({
       ...base,
-      source: {
-        kind: 'eventhubs',
-        connectionString: peer.namespaceConnectionString(),
-        consumerGroup: 'tributary',
-        hubs: { orders: 'orders', telemetry: 'telemetry' },
-        checkpointStore: { kind: 'blob', connectionString: azurite.connectionString, container, createContainer: true },
-        startPosition: 'earliest',
-        maxWaitTime: '200ms',
-        maxBatchSize: 500,
-        loadBalancing: { strategy: 'greedy', updateInterval: '500ms', ownershipExpiration: '5s' },
-        clientRetry: { maxRetries: 5, delay: '100ms', maxDelay: '1s', timeout: '10s' },
-      },
+      source: peerWorkerSource(peer, { connectionString: azurite.connectionString, container }, 500),
       processing: { ...base.processing, rowsPerFile: 400, flushInterval: '1s' },
     }));
-    const target = await EventHubsTarget.connect({
-      connection: { connectionString: peer.namespaceConnectionString() },
-      hubs: { orders: 'orders', telemetry: 'telemetry' },
-      partitions: 2,
-      clientRetry: { maxRetries: 3, delay: 100, maxDelay: 1000, timeout: 10_000 },
-      log: quietLog,
-    });
-    try {
-      await generateStreams(config, parseGenOptions({ events: 3000, partitions: 2, keys: 200, seed: 21, span: '1h', start: Date.UTC(2024, 0, 1), faults: { duplicate: 0.03, outOfOrder: 0.05, late: 0.02, corrupt: 0.01 } }), target);
-    } finally {
-      await target.close();
-    }
+    await sendGenerated(peer, config, { events: 3000, partitions: 2, keys: 200, seed: 21, span: '1h', start: Date.UTC(2024, 0, 1), faults: { duplicate: 0.03, outOfOrder: 0.05, late: 0.02, corrupt: 0.01 } });
     await rerun();
     wantLake = await snapshotLake(new LocalObjectStore(ws.file('lake')));
     wantDeadLetters = await deadLetters();

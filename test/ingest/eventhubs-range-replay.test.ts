@@ -10,9 +10,6 @@ import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TributaryConfig } from '../../src/config/schema.js';
-import { generateStreams } from '../../src/gen/generate.js';
-import { parseGenOptions } from '../../src/gen/options.js';
-import { EventHubsTarget } from '../../src/gen/targets/eventhubs.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { runRange } from '../../src/state/range-replay.js';
@@ -24,7 +21,7 @@ import { runCli } from '../support/cli.js';
 import { embeddedConfig } from '../support/embedded-config.js';
 import { snapshotLake } from '../support/lake.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
-import { quietLog } from './eventhubs-support.js';
+import { peerWorkerSource, quietLog, sendGenerated } from './eventhubs-support.js';
 
 const CELL = 200;
 const HUBS = ['orders', 'telemetry'];
@@ -83,32 +80,10 @@ describe('range replay of Event Hubs into a second lake, through a consumer grou
     const base = embeddedConfig(ws);
     ({ file: configFile, config } = await ws.writeConfig({
       ...base,
-      source: {
-        kind: 'eventhubs',
-        connectionString: peer.namespaceConnectionString(),
-        consumerGroup: 'tributary',
-        hubs: { orders: 'orders', telemetry: 'telemetry' },
-        checkpointStore: { kind: 'blob', connectionString: azurite.connectionString, container, createContainer: true },
-        startPosition: 'earliest',
-        maxWaitTime: '200ms',
-        maxBatchSize: 300,
-        loadBalancing: { strategy: 'greedy', updateInterval: '500ms', ownershipExpiration: '5s' },
-        clientRetry: { maxRetries: 5, delay: '100ms', maxDelay: '1s', timeout: '10s' },
-      },
+      source: peerWorkerSource(peer, { connectionString: azurite.connectionString, container }, 300),
       processing: { ...base.processing, rowsPerFile: CELL, flushInterval: '1s' },
     }));
-    const target = await EventHubsTarget.connect({
-      connection: { connectionString: peer.namespaceConnectionString() },
-      hubs: { orders: 'orders', telemetry: 'telemetry' },
-      partitions: 2,
-      clientRetry: { maxRetries: 3, delay: 100, maxDelay: 1000, timeout: 10_000 },
-      log: quietLog,
-    });
-    try {
-      await generateStreams(config, parseGenOptions({ events: 3000, partitions: 2, keys: 200, seed: 33, span: '1h', start: Date.UTC(2024, 0, 1), faults: { duplicate: 0.03, outOfOrder: 0.05, late: 0.02, corrupt: 0.01 } }), target);
-    } finally {
-      await target.close();
-    }
+    await sendGenerated(peer, config, { events: 3000, partitions: 2, keys: 200, seed: 33, span: '1h', start: Date.UTC(2024, 0, 1), faults: { duplicate: 0.03, outOfOrder: 0.05, late: 0.02, corrupt: 0.01 } });
     const client = new EventHubConsumerClient('tributary', peer.namespaceConnectionString(), 'orders');
     namespace = client.fullyQualifiedNamespace;
     await client.close();

@@ -9,6 +9,10 @@ import { createLogger, type Logger } from '../../src/core/log.js';
 import { eventHubsSourceSchema, type EventHubsSourceConfig, type EventHubsSourceConfigInput } from '../../src/ingest/eventhubs/config.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import type { EventHubsPeer } from '../peers/eventhubs/index.js';
+import type { TributaryConfig } from '../../src/config/schema.js';
+import { generateStreams } from '../../src/gen/generate.js';
+import { parseGenOptions } from '../../src/gen/options.js';
+import { EventHubsTarget } from '../../src/gen/targets/eventhubs.js';
 
 export const quietLog: Logger = createLogger(process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent');
 
@@ -120,3 +124,38 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 }
 
 export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+/**
+ * The Event Hubs source section the end-to-end tests give the worker: the peer's two hubs, blob checkpoints on
+ * Azurite, greedy load balancing and short waits so ownership and batches move within a test's time.
+ */
+export function peerWorkerSource(peer: EventHubsPeer, checkpoints: { connectionString: string; container: string }, maxBatchSize: number) {
+  return {
+    kind: 'eventhubs' as const,
+    connectionString: peer.namespaceConnectionString(),
+    consumerGroup: 'tributary',
+    hubs: { orders: 'orders', telemetry: 'telemetry' },
+    checkpointStore: { kind: 'blob' as const, connectionString: checkpoints.connectionString, container: checkpoints.container, createContainer: true },
+    startPosition: 'earliest' as const,
+    maxWaitTime: '200ms',
+    maxBatchSize,
+    loadBalancing: { strategy: 'greedy' as const, updateInterval: '500ms', ownershipExpiration: '5s' },
+    clientRetry: { maxRetries: 5, delay: '100ms', maxDelay: '1s', timeout: '10s' },
+  };
+}
+
+/** Generates the config's streams with `tributary gen`'s generator and sends them to the peer with the SDK producer. */
+export async function sendGenerated(peer: EventHubsPeer, config: TributaryConfig, options: { partitions: number } & Record<string, unknown>): Promise<void> {
+  const target = await EventHubsTarget.connect({
+    connection: { connectionString: peer.namespaceConnectionString() },
+    hubs: { orders: 'orders', telemetry: 'telemetry' },
+    partitions: options.partitions,
+    clientRetry: { maxRetries: 3, delay: 100, maxDelay: 1000, timeout: 10_000 },
+    log: quietLog,
+  });
+  try {
+    await generateStreams(config, parseGenOptions(options), target);
+  } finally {
+    await target.close();
+  }
+}
