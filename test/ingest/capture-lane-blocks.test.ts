@@ -21,6 +21,7 @@ import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { ObjectCheckpointStore } from '../../src/sink/object-checkpoint-store.js';
 import { captureFile, captureRecord, envelopePoisons, type BlockSpec, type FileRecord } from '../support/poison.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
+import { observableEvent } from '../support/source-event.js';
 
 const log = createLogger('silent');
 const T0 = Date.UTC(2026, 0, 1);
@@ -56,19 +57,6 @@ const archivePlan = fc.record({
   batchSize: fc.integer({ min: 1, max: 7 }),
 });
 
-/** What a handler can observe of an event. */
-function seen(event: SourceEvent): Record<string, unknown> {
-  return {
-    position: event.position,
-    offset: event.offset,
-    enqueuedTimeMs: event.enqueuedTimeMs,
-    partitionKey: event.partitionKey,
-    properties: event.properties,
-    body: Buffer.from(event.body).toString('hex'),
-    envelopeError: event.envelopeError,
-    envelopeReason: event.envelopeReason,
-  };
-}
 
 describe('Capture blocks read in the lane', () => {
   let ws: Workspace;
@@ -175,7 +163,7 @@ describe('Capture blocks read in the lane', () => {
         const main = await readOnMainThread(archive, plan, 'deadletter');
         const lane = await readInLane(archive, plan, 'deadletter');
         expect(lane.error).toBe(main.error);
-        expect(lane.events.map(seen)).toEqual(main.events.map(seen));
+        expect(lane.events.map(observableEvent)).toEqual(main.events.map(observableEvent));
       }),
       { numRuns: 40 },
     );
@@ -192,7 +180,7 @@ describe('Capture blocks read in the lane', () => {
         expect(lane.error).toBe(main.error);
         // The main thread's reader drops the part of a batch it had not handed over yet when it meets the bad
         // block; the lane has the good records before the block in hand: never fewer, never others.
-        expect(lane.events.slice(0, main.events.length).map(seen)).toEqual(main.events.map(seen));
+        expect(lane.events.slice(0, main.events.length).map(observableEvent)).toEqual(main.events.map(observableEvent));
         if (lane.error === undefined) expect(lane.events.length).toBe(main.events.length);
         else if (lane.batches > 0) metInLane++;
       }),
@@ -243,7 +231,7 @@ describe('the archive index reads a block\'s edge records only', () => {
     const outcome = (read: () => { first: SourceEvent; last: SourceEvent }): unknown => {
       try {
         const { first, last } = read();
-        return { first: seen(first), last: seen(last) };
+        return { first: observableEvent(first), last: observableEvent(last) };
       } catch (error) {
         return { error: (error as Error).message };
       }

@@ -19,6 +19,7 @@ import { captureBlockReader } from '../../src/ingest/capture/event-reader.js';
 import { captureBlockColumns, captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
 import { onePassReader } from '../../src/ingest/capture/onepass-reader.js';
 import { envelopePoisons } from '../support/poison.js';
+import { observableEvent } from '../support/source-event.js';
 
 const SCHEMA = CAPTURE_SCHEMA as unknown as avro.Schema;
 const T0 = Date.UTC(2026, 0, 1);
@@ -164,18 +165,6 @@ function block(records: RecordPlan[], m: Mutation): { data: Buffer; count: numbe
   return { data, count };
 }
 
-function seen(event: SourceEvent): Record<string, unknown> {
-  return {
-    position: event.position,
-    offset: event.offset,
-    enqueuedTimeMs: event.enqueuedTimeMs,
-    partitionKey: event.partitionKey,
-    properties: event.properties,
-    body: Buffer.from(event.body).toString('hex'),
-    envelopeError: event.envelopeError,
-    envelopeReason: event.envelopeReason,
-  };
-}
 
 describe('the one-pass Capture reader', () => {
   it('takes only blocks avsc reads cleanly, always the plainly good ones, and gives the same events', () => {
@@ -204,7 +193,7 @@ describe('the one-pass Capture reader', () => {
           partitionKey: columns.partitionKeys[i]!,
           properties: fast.properties(data, columns.propertyStarts[i]!, columns.propertyEnds[i]!),
         }));
-        expect(events.map(seen)).toEqual(expected.events.map(seen));
+        expect(events.map(observableEvent)).toEqual(expected.events.map(observableEvent));
       }),
       { numRuns: 3000 },
     );
@@ -310,7 +299,7 @@ describe('a lane batch read in one pass', () => {
             ...(envelope ? { envelopeError: envelope.error, envelopeReason: envelope.reason } : {}),
           };
         });
-        expect(events.map(seen)).toEqual(kept.map((e) => seen({ ...e, envelopeReason: e.envelopeError === undefined ? undefined : (e.envelopeReason ?? 'schema') })));
+        expect(events.map(observableEvent)).toEqual(kept.map((e) => observableEvent({ ...e, envelopeReason: e.envelopeError === undefined ? undefined : (e.envelopeReason ?? 'schema') })));
         expect(columns.propertyColumns).toEqual(plan.names.map((name) => kept.map((e) => (e.properties[name] === undefined || e.properties[name] === null ? null : String(e.properties[name])))));
       }),
       { numRuns: 1500 },
