@@ -233,18 +233,36 @@ function looksUnique(values: readonly (string | null | undefined)[], start: numb
 
 /** PROBE_SIZE distinct rows of [start, end) drawn by a fixed-seed xorshift (end - start must exceed PROBE_SIZE). */
 export function* probeRows(start: number, end: number): Generator<number> {
-  const rows = end - start;
-  const positions = new Set<number>();
+  for (const position of probePositions(end - start)) yield start + position;
+}
+
+/** Drawn positions by chunk size: row groups come in few sizes, and each draw costs a Set of PROBE_SIZE numbers. */
+const drawn = new Map<number, Int32Array>();
+const DRAWN_SIZES = 8;
+
+/**
+ * probeRows' positions (offsets from `start`) for a chunk of `rows` rows, in draw order; computed once per size
+ * and shared, so callers must not write to it.
+ */
+export function probePositions(rows: number): Int32Array {
+  let positions = drawn.get(rows);
+  if (positions) return positions;
+  positions = new Int32Array(PROBE_SIZE);
+  const seen = new Set<number>();
   let state = 0x9e3779b9;
-  while (positions.size < PROBE_SIZE) {
+  let n = 0;
+  while (n < PROBE_SIZE) {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
     const position = (state >>> 0) % rows;
-    if (positions.has(position)) continue;
-    positions.add(position);
-    yield start + position;
+    if (seen.has(position)) continue;
+    seen.add(position);
+    positions[n++] = position;
   }
+  if (drawn.size >= DRAWN_SIZES) drawn.clear();
+  drawn.set(rows, positions);
+  return positions;
 }
 
 /**

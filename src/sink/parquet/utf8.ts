@@ -12,7 +12,7 @@ import type { ChunkStatistics, EncodedValues } from './column.js';
 import { contractError } from './errors.js';
 import { writeHybrid } from './rle.js';
 import { i32Scratch, validityScratch } from './scratch.js';
-import { PROBE_SIZE, probeRows } from './text.js';
+import { PROBE_SIZE, probePositions } from './text.js';
 import type { ColumnSpec } from '../../core/table.js';
 
 const LENGTH_PREFIX = 4;
@@ -47,15 +47,39 @@ function spanSize(bytes: Uint8Array, from: number, to: number, ascii: boolean): 
   return ascii ? to - from : utf16Units(bytes, from, to);
 }
 
-function hashSpan(bytes: Uint8Array, from: number, to: number): number {
-  let h = 0x811c9dc5;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-  return h >>> 0;
+/**
+ * Murmur3 (x86, 32-bit) of a span, four bytes per step: only which slot a value lands in depends on it (the
+ * dictionary's order is first occurrence), so any hash gives the same file; this one reads words and mixes well.
+ */
+function hashSpan(view: DataView, bytes: Uint8Array, from: number, to: number): number {
+  let h = to - from;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    let k = Math.imul(view.getInt32(i, true), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < to) {
+    let k = 0;
+    for (let shift = 0; i < to; i++, shift += 8) k |= bytes[i]! << shift;
+    k = Math.imul(k, 0xcc9e2d51);
+    h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-function spanEquals(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+function spanEquals(view: DataView, bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  const length = aEnd - a;
+  if (bEnd - b !== length) return false;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) if (view.getInt32(a + i, true) !== view.getInt32(b + i, true)) return false;
+  for (; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
   return true;
 }
 
@@ -76,6 +100,11 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   const ascii = isAscii(bytes);
   let count = 0;
   let plainBytes = 0;
+  // The non-null spans' extent, and whether each starts at or after the end of the one before (as a column
+  // builder lays them out): then the PLAIN values section is written from one copy of that extent.
+  let first = 0;
+  let last = 0;
+  let ordered = true;
   for (let row = start; row < end; row++) {
     if (nulls !== undefined && nulls[row] === 0) {
       if (!validity) throw contractError(table, `column "${spec.name}" (${spec.type}) row ${row}: expected a value, got null`);
@@ -86,55 +115,27 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
     const to = offsets[row + 1]!;
     if (!(from <= to && to <= bytes.length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${bytes.length} bytes`);
     if (validity) validity[row - start] = 1;
+    if (count === 0) first = from;
+    else if (from < last) ordered = false;
+    last = to;
     plainBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
     count++;
   }
   const nullCount = BigInt(rows - count);
-  if (count > 0 && !looksUnique(input, count)) {
-    const entries = buildDictionary(input, count, plainBytes, ascii);
-    if (entries > 0) {
-      let min = entryRows[0]!;
-      let max = min;
-      dictionaryOut.reserve(entries * LENGTH_PREFIX);
-      for (let e = 0; e < entries; e++) {
-        const row = entryRows[e]!;
-        const from = offsets[row]!;
-        const to = offsets[row + 1]!;
-        writeSpan(dictionaryOut, bytes, from, to);
-        if (!statistics) continue;
-        if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
-        else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
-      }
-      out.reserve(1);
-      const bitWidth = Math.ceil(Math.log2(entries));
-      out.u8(bitWidth);
-      writeHybrid(out, i32Scratch(count), count, bitWidth);
-      return {
-        encoding: 'RLE_DICTIONARY',
-        count,
-        validity,
-        dictionary: { bytes: dictionaryOut.written(), count: entries },
-        values: out.written(),
-        statistics: statistics ? { null_count: nullCount, min_value: span(bytes, offsets, min), max_value: span(bytes, offsets, max) } : undefined,
-      };
+  if (count > 0) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!looksUnique(input, view, count)) {
+      const entries = buildDictionary(input, view, count, plainBytes, ascii);
+      if (entries > 0) return writeDictionaryEncoded(input, bytes, entries, count, validity, nullCount, out, dictionaryOut, statistics);
     }
   }
-  let min = -1;
-  let max = -1;
-  for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) continue;
-    const from = offsets[row]!;
-    const to = offsets[row + 1]!;
-    writeSpan(out, bytes, from, to);
-    if (!statistics) continue;
-    if (min < 0) min = max = row;
-    else if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
-    else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
-  }
+  if (ordered) writePlainOrdered(out, bytes, offsets, nulls, start, end, count, first, last);
+  else writePlain(out, bytes, offsets, nulls, start, end);
   let stats: ChunkStatistics | undefined;
   if (statistics) {
     stats = { null_count: nullCount };
-    if (min >= 0) {
+    if (count > 0) {
+      const [min, max] = minMaxRows(bytes, offsets, nulls, start, end);
       stats.min_value = span(bytes, offsets, min);
       stats.max_value = span(bytes, offsets, max);
     }
@@ -142,8 +143,109 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   return { encoding: 'PLAIN', count, validity, dictionary: null, values: out.written(), statistics: stats };
 }
 
+/** The dictionary page (entryRows[0..entries)) and the data page's indexes (i32Scratch). */
+function writeDictionaryEncoded(
+  input: Utf8Input,
+  bytes: Buffer,
+  entries: number,
+  count: number,
+  validity: Uint8Array | null,
+  nullCount: bigint,
+  out: ByteSink,
+  dictionaryOut: ByteSink,
+  statistics: boolean,
+): EncodedValues {
+  const { offsets } = input;
+  let min = entryRows[0]!;
+  let max = min;
+  dictionaryOut.reserve(entries * LENGTH_PREFIX);
+  for (let e = 0; e < entries; e++) {
+    const row = entryRows[e]!;
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
+    writeSpan(dictionaryOut, bytes, from, to);
+    if (!statistics) continue;
+    if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
+    else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+  }
+  out.reserve(1);
+  const bitWidth = Math.ceil(Math.log2(entries));
+  out.u8(bitWidth);
+  writeHybrid(out, i32Scratch(count), count, bitWidth);
+  return {
+    encoding: 'RLE_DICTIONARY',
+    count,
+    validity,
+    dictionary: { bytes: dictionaryOut.written(), count: entries },
+    values: out.written(),
+    statistics: statistics ? { null_count: nullCount, min_value: span(bytes, offsets, min), max_value: span(bytes, offsets, max) } : undefined,
+  };
+}
+
+/** The rows of the least and greatest non-null values (byte order; the first of equals), given one exists. */
+function minMaxRows(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array | undefined, start: number, end: number): [number, number] {
+  let min = -1;
+  let max = -1;
+  for (let row = start; row < end; row++) {
+    if (nulls !== undefined && nulls[row] === 0) continue;
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
+    if (min < 0) min = max = row;
+    else if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
+    else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+  }
+  return [min, max];
+}
+
 function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array {
   return Uint8Array.prototype.slice.call(bytes, offsets[row]!, offsets[row + 1]!);
+}
+
+/**
+ * PLAIN values when the non-null spans lie in order within bytes[first, last): that extent is copied once (one
+ * native copy) to where its bytes would sit if no length prefix came before them, then each value moves left
+ * into place behind its prefix. A value only ever moves left, onto bytes already moved or prefixed, so none is
+ * overwritten before it moves; the last one does not move.
+ */
+function writePlainOrdered(
+  out: ByteSink,
+  bytes: Buffer,
+  offsets: Uint32Array,
+  nulls: Uint8Array | undefined,
+  start: number,
+  end: number,
+  count: number,
+  first: number,
+  last: number,
+): void {
+  if (count === 0) return;
+  out.reserve(count * LENGTH_PREFIX + (last - first));
+  const target = out.bytes;
+  const view = out.view;
+  const placed = out.offset + count * LENGTH_PREFIX - first;
+  target.set(bytes.subarray(first, last), placed + first);
+  let at = out.offset;
+  for (let row = start; row < end; row++) {
+    if (nulls !== undefined && nulls[row] === 0) continue;
+    const from = offsets[row]!;
+    const length = offsets[row + 1]! - from;
+    view.setUint32(at, length, true);
+    at += LENGTH_PREFIX;
+    const source = placed + from;
+    // Short values: a loop beats the call into copyWithin.
+    if (length < 32) for (let i = 0; i < length; i++) target[at + i] = target[source + i]!;
+    else target.copyWithin(at, source, source + length);
+    at += length;
+  }
+  out.offset = at;
+}
+
+/** PLAIN values, one span at a time (spans out of order, or overlapping: no producer here makes those). */
+function writePlain(out: ByteSink, bytes: Buffer, offsets: Uint32Array, nulls: Uint8Array | undefined, start: number, end: number): void {
+  for (let row = start; row < end; row++) {
+    if (nulls !== undefined && nulls[row] === 0) continue;
+    writeSpan(out, bytes, offsets[row]!, offsets[row + 1]!);
+  }
 }
 
 function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void {
@@ -162,7 +264,7 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
  * Builds the dictionary (entryRows[0..n)) and each non-null value's index (i32Scratch); returns n, or 0 as soon
  * as the distinct values alone exceed half the PLAIN bytes or the whole fails the rule (text.ts's).
  */
-function buildDictionary(input: Utf8Input, count: number, plainBytes: number, ascii: boolean): number {
+function buildDictionary(input: Utf8Input, view: DataView, count: number, plainBytes: number, ascii: boolean): number {
   const { bytes, offsets, nulls, start, end } = input;
   let capacity = 1024;
   while (capacity < count * 2) capacity *= 2;
@@ -178,13 +280,13 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number, as
     if (nulls !== undefined && nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
-    let slot = hashSpan(bytes, from, to) & mask;
+    let slot = hashSpan(view, bytes, from, to) & mask;
     let index = -1;
     for (;;) {
       const held = slots[slot]!;
       if (held === 0) break;
       const other = entryRows[held - 1]!;
-      if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) {
+      if (spanEquals(view, bytes, from, to, offsets[other]!, offsets[other + 1]!)) {
         index = held - 1;
         break;
       }
@@ -206,17 +308,19 @@ function buildDictionary(input: Utf8Input, count: number, plainBytes: number, as
 /** text.ts's sample, over spans: no repeat among PROBE_SIZE random positions means no dictionary can pay. */
 const probeSlots = new Int32Array(PROBE_SIZE * 4);
 
-function looksUnique(input: Utf8Input, nonNull: number): boolean {
+function looksUnique(input: Utf8Input, view: DataView, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
   const { bytes, offsets, nulls, start, end } = input;
   // An open-addressing table of sampled rows (row + 1; 0 empty), as buildDictionary's: no object per sample.
   probeSlots.fill(0);
   const mask = probeSlots.length - 1;
-  for (const row of probeRows(start, end)) {
+  const positions = probePositions(end - start);
+  for (let p = 0; p < positions.length; p++) {
+    const row = start + positions[p]!;
     if (nulls !== undefined && nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
-    let slot = hashSpan(bytes, from, to) & mask;
+    let slot = hashSpan(view, bytes, from, to) & mask;
     for (;;) {
       const held = probeSlots[slot]!;
       if (held === 0) {
@@ -224,7 +328,7 @@ function looksUnique(input: Utf8Input, nonNull: number): boolean {
         break;
       }
       const other = held - 1;
-      if (spanEquals(bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
+      if (spanEquals(view, bytes, from, to, offsets[other]!, offsets[other + 1]!)) return false;
       slot = (slot + 1) & mask;
     }
   }
