@@ -1,7 +1,7 @@
 /**
  * String and JSON-text columns held as UTF-8 spans (TypedColumn 'utf8'): the same encodings, dictionary rule and
  * statistics as ./text.ts, with bytes copied instead of strings converted. Distinct values are found with an
- * open-addressing table of FNV-1a hashes over the spans (no string or object per value). The dictionary rule
+ * open-addressing table of Murmur3 hashes over the spans (no string or object per value). The dictionary rule
  * counts UTF-16 units, as text.ts does (a span's units: its bytes that start a character, plus one more for each
  * 4-byte character), so a column makes the same file in either form; only a column that leaves ASCII pays for
  * the count.
@@ -30,27 +30,19 @@ export interface Utf8Input {
 /** Hash-table slots (entry index + 1, 0 empty) and the dictionary's entries as (row) of first occurrence. */
 let slots = new Int32Array(1024);
 let entryRows = new Int32Array(1024);
+/** Each row's size as text.ts counts it (UTF-16 units), by row - start. */
+let sizes = new Int32Array(1024);
+/** The validity of a column given none: every row present. */
+let allPresent = new Uint8Array(1024).fill(1);
 
-/** UTF-16 units of the string a valid UTF-8 span decodes to. */
-function utf16Units(bytes: Uint8Array, from: number, to: number): number {
-  let units = 0;
-  for (let i = from; i < to; i++) {
-    const b = bytes[i]!;
-    if ((b & 0xc0) !== 0x80) units++;
-    if (b >= 0xf0) units++;
-  }
-  return units;
-}
-
-/** A span's size as text.ts counts it (UTF-16 units); `ascii` when every byte of the column is ASCII. */
-function spanSize(bytes: Uint8Array, from: number, to: number, ascii: boolean): number {
-  return ascii ? to - from : utf16Units(bytes, from, to);
-}
-
-/**
- * Murmur3 (x86, 32-bit) of a span, four bytes per step: only which slot a value lands in depends on it (the
- * dictionary's order is first occurrence), so any hash gives the same file; this one reads words and mixes well.
+/*
+ * Every loop over rows below sits in a function of its own, takes the same types on every call (a validity array
+ * always; see encodeUtf8) and does nothing after the loop but return a local. V8 compiles such a loop on stack
+ * replacement during its first run; code that had not run by then (the rest of a large function, a branch taken
+ * only by a later column) has no type feedback and would deoptimise, and recompile, on a later call.
  */
+
+/** Murmur3 (x86, 32-bit) of a span, four bytes per step: only which slot a value lands in depends on it. */
 function hashSpan(view: DataView, bytes: Uint8Array, from: number, to: number): number {
   let h = to - from;
   let i = from;
@@ -61,12 +53,10 @@ function hashSpan(view: DataView, bytes: Uint8Array, from: number, to: number): 
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  if (i < to) {
-    let k = 0;
-    for (let shift = 0; i < to; i++, shift += 8) k |= bytes[i]! << shift;
-    k = Math.imul(k, 0xcc9e2d51);
-    h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-  }
+  let k = 0;
+  for (let shift = 0; i < to; i++, shift += 8) k |= bytes[i]! << shift;
+  k = Math.imul(k, 0xcc9e2d51);
+  h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -93,60 +83,135 @@ function compareSpans(bytes: Uint8Array, a: number, aEnd: number, b: number, bEn
 }
 
 export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteSink, statistics: boolean): EncodedValues {
-  const { table, spec, offsets, nulls, start, end } = input;
+  const { table, spec, offsets, start, end } = input;
   const bytes = Buffer.isBuffer(input.bytes) ? input.bytes : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
   const rows = end - start;
-  const validity = spec.nullable ? validityScratch(rows) : null;
-  const ascii = isAscii(bytes);
-  let count = 0;
-  let plainBytes = 0;
-  // The non-null spans' extent, and whether each starts at or after the end of the one before (as a column
-  // builder lays them out): then the PLAIN values section is written from one copy of that extent.
-  let first = 0;
-  let last = 0;
-  let ordered = true;
-  for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) {
-      if (!validity) throw contractError(table, `column "${spec.name}" (${spec.type}) row ${row}: expected a value, got null`);
-      validity[row - start] = 0;
-      continue;
-    }
-    const from = offsets[row]!;
-    const to = offsets[row + 1]!;
-    if (!(from <= to && to <= bytes.length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${bytes.length} bytes`);
-    if (validity) validity[row - start] = 1;
-    if (count === 0) first = from;
-    else if (from < last) ordered = false;
-    last = to;
-    plainBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
-    count++;
-  }
+  if (input.nulls === undefined && allPresent.length < end) allPresent = new Uint8Array(Math.max(end, allPresent.length * 2)).fill(1);
+  const nulls = input.nulls ?? allPresent;
+  // Written for every column, so the loops see one type; handed on only for a nullable one.
+  const present = validityScratch(rows);
+  const count = checkSpans(table, spec, spec.nullable, bytes, offsets, nulls, start, end, present);
+  const validity = spec.nullable ? present : null;
   const nullCount = BigInt(rows - count);
   if (count > 0) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (!looksUnique(input, view, count)) {
-      const entries = buildDictionary(input, view, count, plainBytes, ascii);
-      if (entries > 0) return writeDictionaryEncoded(input, bytes, entries, count, validity, nullCount, out, dictionaryOut, statistics);
+    if (sizes.length < rows) sizes = new Int32Array(Math.max(rows, sizes.length * 2));
+    const plainBytes = (isAscii(bytes) ? byteSizes(offsets, nulls, start, end, sizes) : unitSizes(bytes, offsets, nulls, start, end, sizes)) + count * LENGTH_PREFIX;
+    if (!looksUnique(view, bytes, offsets, nulls, start, end, count)) {
+      const entries = buildDictionary(view, bytes, offsets, nulls, start, end, count, plainBytes);
+      if (entries > 0 && dictionaryPays(count, entries, plainBytes, start)) {
+        return writeDictionaryEncoded(bytes, offsets, entries, count, validity, nullCount, out, dictionaryOut, statistics);
+      }
     }
   }
-  if (ordered) writePlainOrdered(out, bytes, offsets, nulls, start, end, count, first, last);
+  if (inOrder(offsets, nulls, start, end)) out.offset = writePlainOrdered(out, bytes, offsets, nulls, start, end, count);
   else writePlain(out, bytes, offsets, nulls, start, end);
   let stats: ChunkStatistics | undefined;
   if (statistics) {
     stats = { null_count: nullCount };
     if (count > 0) {
-      const [min, max] = minMaxRows(bytes, offsets, nulls, start, end);
-      stats.min_value = span(bytes, offsets, min);
-      stats.max_value = span(bytes, offsets, max);
+      stats.min_value = span(bytes, offsets, leastRow(bytes, offsets, nulls, start, end));
+      stats.max_value = span(bytes, offsets, greatestRow(bytes, offsets, nulls, start, end));
     }
   }
   return { encoding: 'PLAIN', count, validity, dictionary: null, values: out.written(), statistics: stats };
 }
 
+/** Checks each non-null row's span and writes `present` (1 / 0 by row - start); returns the non-null rows. */
+function checkSpans(
+  table: string,
+  spec: ColumnSpec,
+  nullable: boolean,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  nulls: Uint8Array,
+  start: number,
+  end: number,
+  present: Uint8Array,
+): number {
+  const length = bytes.length;
+  let count = 0;
+  for (let row = start; row < end; row++) {
+    const here = nulls[row] === 0 ? 0 : 1;
+    present[row - start] = here;
+    if (here === 0) {
+      if (!nullable) throw contractError(table, `column "${spec.name}" (${spec.type}) row ${row}: expected a value, got null`);
+      continue;
+    }
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
+    if (!(from <= to && to <= length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${length} bytes`);
+    count++;
+  }
+  return count;
+}
+
+/** Sizes of an all-ASCII column's values (bytes = UTF-16 units) into `sizes`; returns their sum. */
+function byteSizes(offsets: Uint32Array, nulls: Uint8Array, start: number, end: number, sizes: Int32Array): number {
+  let total = 0;
+  for (let row = start; row < end; row++) {
+    if (nulls[row] === 0) continue;
+    const size = offsets[row + 1]! - offsets[row]!;
+    sizes[row - start] = size;
+    total += size;
+  }
+  return total;
+}
+
+/**
+ * UTF-16 units of each value (its bytes that start a character, plus one more for each 4-byte character) into
+ * `sizes`; returns their sum.
+ */
+function unitSizes(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number, sizes: Int32Array): number {
+  let total = 0;
+  for (let row = start; row < end; row++) {
+    if (nulls[row] === 0) continue;
+    let units = 0;
+    for (let i = offsets[row]!, to = offsets[row + 1]!; i < to; i++) {
+      const b = bytes[i]!;
+      units += ((b & 0xc0) !== 0x80 ? 1 : 0) + (b >= 0xf0 ? 1 : 0);
+    }
+    sizes[row - start] = units;
+    total += units;
+  }
+  return total;
+}
+
+/** Whether each non-null span starts at or after the end of the one before (as a column builder lays them out). */
+function inOrder(offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): boolean {
+  let last = 0;
+  for (let row = start; row < end; row++) {
+    if (nulls[row] === 0) continue;
+    if (offsets[row]! < last) return false;
+    last = offsets[row + 1]!;
+  }
+  return true;
+}
+
+/** The first row holding the least non-null value (byte order), given one exists. */
+function leastRow(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): number {
+  let min = -1;
+  for (let row = start; row < end; row++) {
+    if (nulls[row] === 0) continue;
+    if (min < 0 || compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = row;
+  }
+  return min;
+}
+
+/** The first row holding the greatest non-null value (byte order), given one exists. */
+function greatestRow(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): number {
+  let max = -1;
+  for (let row = start; row < end; row++) {
+    if (nulls[row] === 0) continue;
+    if (max < 0 || compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+  }
+  return max;
+}
+
 /** The dictionary page (entryRows[0..entries)) and the data page's indexes (i32Scratch). */
 function writeDictionaryEncoded(
-  input: Utf8Input,
   bytes: Buffer,
+  offsets: Uint32Array,
   entries: number,
   count: number,
   validity: Uint8Array | null,
@@ -155,19 +220,7 @@ function writeDictionaryEncoded(
   dictionaryOut: ByteSink,
   statistics: boolean,
 ): EncodedValues {
-  const { offsets } = input;
-  let min = entryRows[0]!;
-  let max = min;
-  dictionaryOut.reserve(entries * LENGTH_PREFIX);
-  for (let e = 0; e < entries; e++) {
-    const row = entryRows[e]!;
-    const from = offsets[row]!;
-    const to = offsets[row + 1]!;
-    writeSpan(dictionaryOut, bytes, from, to);
-    if (!statistics) continue;
-    if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
-    else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
-  }
+  writeEntries(dictionaryOut, bytes, offsets, entries);
   out.reserve(1);
   const bitWidth = Math.ceil(Math.log2(entries));
   out.u8(bitWidth);
@@ -178,23 +231,37 @@ function writeDictionaryEncoded(
     validity,
     dictionary: { bytes: dictionaryOut.written(), count: entries },
     values: out.written(),
-    statistics: statistics ? { null_count: nullCount, min_value: span(bytes, offsets, min), max_value: span(bytes, offsets, max) } : undefined,
+    statistics: statistics
+      ? { null_count: nullCount, min_value: span(bytes, offsets, leastEntry(bytes, offsets, entries)), max_value: span(bytes, offsets, greatestEntry(bytes, offsets, entries)) }
+      : undefined,
   };
 }
 
-/** The rows of the least and greatest non-null values (byte order; the first of equals), given one exists. */
-function minMaxRows(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array | undefined, start: number, end: number): [number, number] {
-  let min = -1;
-  let max = -1;
-  for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) continue;
-    const from = offsets[row]!;
-    const to = offsets[row + 1]!;
-    if (min < 0) min = max = row;
-    else if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) min = row;
-    else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+function writeEntries(out: ByteSink, bytes: Buffer, offsets: Uint32Array, entries: number): void {
+  out.reserve(entries * LENGTH_PREFIX);
+  for (let e = 0; e < entries; e++) {
+    const row = entryRows[e]!;
+    writeSpan(out, bytes, offsets[row]!, offsets[row + 1]!);
   }
-  return [min, max];
+}
+
+/** The row of the least dictionary entry (entries are distinct). */
+function leastEntry(bytes: Uint8Array, offsets: Uint32Array, entries: number): number {
+  let min = entryRows[0]!;
+  for (let e = 1; e < entries; e++) {
+    const row = entryRows[e]!;
+    if (compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = row;
+  }
+  return min;
+}
+
+function greatestEntry(bytes: Uint8Array, offsets: Uint32Array, entries: number): number {
+  let max = entryRows[0]!;
+  for (let e = 1; e < entries; e++) {
+    const row = entryRows[e]!;
+    if (compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+  }
+  return max;
 }
 
 function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array {
@@ -202,31 +269,25 @@ function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array 
 }
 
 /**
- * PLAIN values when the non-null spans lie in order within bytes[first, last): that extent is copied once (one
- * native copy) to where its bytes would sit if no length prefix came before them, then each value moves left
- * into place behind its prefix. A value only ever moves left, onto bytes already moved or prefixed, so none is
- * overwritten before it moves; the last one does not move.
+ * PLAIN values when the non-null spans lie in order (inOrder): the extent from the first to the end of the last is
+ * copied once (one native copy) to where its bytes would sit if no length prefix came before them, then each value
+ * moves left into place behind its prefix. A value only ever moves left, onto bytes already moved or prefixed, so
+ * none is overwritten before it moves; the last one does not move. Returns the sink's new offset.
  */
-function writePlainOrdered(
-  out: ByteSink,
-  bytes: Buffer,
-  offsets: Uint32Array,
-  nulls: Uint8Array | undefined,
-  start: number,
-  end: number,
-  count: number,
-  first: number,
-  last: number,
-): void {
-  if (count === 0) return;
+function writePlainOrdered(out: ByteSink, bytes: Buffer, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number, count: number): number {
+  if (count === 0) return out.offset;
+  const first = offsets[firstPresent(nulls, start, end)]!;
+  const last = offsets[lastPresent(nulls, start, end) + 1]!;
   out.reserve(count * LENGTH_PREFIX + (last - first));
   const target = out.bytes;
-  const view = out.view;
   const placed = out.offset + count * LENGTH_PREFIX - first;
   target.set(bytes.subarray(first, last), placed + first);
-  let at = out.offset;
+  return moveIntoPlace(target, out.view, out.offset, placed, offsets, nulls, start, end);
+}
+
+function moveIntoPlace(target: Uint8Array, view: DataView, at: number, placed: number, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): number {
   for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) continue;
+    if (nulls[row] === 0) continue;
     const from = offsets[row]!;
     const length = offsets[row + 1]! - from;
     view.setUint32(at, length, true);
@@ -237,13 +298,25 @@ function writePlainOrdered(
     else target.copyWithin(at, source, source + length);
     at += length;
   }
-  out.offset = at;
+  return at;
 }
 
-/** PLAIN values, one span at a time (spans out of order, or overlapping: no producer here makes those). */
-function writePlain(out: ByteSink, bytes: Buffer, offsets: Uint32Array, nulls: Uint8Array | undefined, start: number, end: number): void {
+function firstPresent(nulls: Uint8Array, start: number, end: number): number {
+  let row = start;
+  while (row < end && nulls[row] === 0) row++;
+  return row;
+}
+
+function lastPresent(nulls: Uint8Array, start: number, end: number): number {
+  let row = end - 1;
+  while (row >= start && nulls[row] === 0) row--;
+  return row;
+}
+
+/** PLAIN values, one span at a time (spans out of order or overlapping: no producer here lays them out so). */
+function writePlain(out: ByteSink, bytes: Buffer, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): void {
   for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) continue;
+    if (nulls[row] === 0) continue;
     writeSpan(out, bytes, offsets[row]!, offsets[row + 1]!);
   }
 }
@@ -261,23 +334,46 @@ function writeSpan(out: ByteSink, bytes: Buffer, from: number, to: number): void
 }
 
 /**
- * Builds the dictionary (entryRows[0..n)) and each non-null value's index (i32Scratch); returns n, or 0 as soon
- * as the distinct values alone exceed half the PLAIN bytes or the whole fails the rule (text.ts's).
+ * Builds the dictionary (entryRows[0..n)) and each non-null value's index (i32Scratch); returns n, or 0 as soon as
+ * the distinct values alone exceed half the PLAIN bytes (text.ts's rule; sizes from `sizes`).
  */
-function buildDictionary(input: Utf8Input, view: DataView, count: number, plainBytes: number, ascii: boolean): number {
-  const { bytes, offsets, nulls, start, end } = input;
+function buildDictionary(
+  view: DataView,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  nulls: Uint8Array,
+  start: number,
+  end: number,
+  count: number,
+  plainBytes: number,
+): number {
   let capacity = 1024;
   while (capacity < count * 2) capacity *= 2;
   if (slots.length < capacity) slots = new Int32Array(capacity);
   else slots.fill(0, 0, capacity);
   if (entryRows.length < count) entryRows = new Int32Array(Math.max(count, entryRows.length * 2));
-  const indexes = i32Scratch(count);
-  const mask = capacity - 1;
+  return fillDictionary(view, bytes, offsets, nulls, start, end, plainBytes, sizes, slots, entryRows, i32Scratch(count), capacity - 1);
+}
+
+function fillDictionary(
+  view: DataView,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  nulls: Uint8Array,
+  start: number,
+  end: number,
+  plainBytes: number,
+  sizes: Int32Array,
+  slots: Int32Array,
+  entryRows: Int32Array,
+  indexes: Int32Array,
+  mask: number,
+): number {
   let entries = 0;
   let dictionaryBytes = 0;
   let n = 0;
   for (let row = start; row < end; row++) {
-    if (nulls !== undefined && nulls[row] === 0) continue;
+    if (nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
     let slot = hashSpan(view, bytes, from, to) & mask;
@@ -296,35 +392,43 @@ function buildDictionary(input: Utf8Input, view: DataView, count: number, plainB
       index = entries++;
       entryRows[index] = row;
       slots[slot] = index + 1;
-      dictionaryBytes += spanSize(bytes, from, to, ascii) + LENGTH_PREFIX;
+      dictionaryBytes += sizes[row - start]! + LENGTH_PREFIX;
       if (2 * dictionaryBytes > plainBytes) return 0;
     }
     indexes[n++] = index;
   }
+  return entries;
+}
+
+/** text.ts's rule on the whole chunk: dictionary values and bit-packed indexes at most half the PLAIN bytes. */
+function dictionaryPays(count: number, entries: number, plainBytes: number, start: number): boolean {
+  let dictionaryBytes = 0;
+  for (let e = 0; e < entries; e++) dictionaryBytes += sizes[entryRows[e]! - start]! + LENGTH_PREFIX;
   const indexBytes = Math.ceil((count * Math.ceil(Math.log2(Math.max(entries, 2)))) / 8);
-  return 2 * (dictionaryBytes + indexBytes) <= plainBytes ? entries : 0;
+  return 2 * (dictionaryBytes + indexBytes) <= plainBytes;
 }
 
 /** text.ts's sample, over spans: no repeat among PROBE_SIZE random positions means no dictionary can pay. */
 const probeSlots = new Int32Array(PROBE_SIZE * 4);
 
-function looksUnique(input: Utf8Input, view: DataView, nonNull: number): boolean {
+function looksUnique(view: DataView, bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number, nonNull: number): boolean {
   if (nonNull < 4 * PROBE_SIZE) return false;
-  const { bytes, offsets, nulls, start, end } = input;
   // An open-addressing table of sampled rows (row + 1; 0 empty), as buildDictionary's: no object per sample.
   probeSlots.fill(0);
-  const mask = probeSlots.length - 1;
-  const positions = probePositions(end - start);
+  return noRepeat(view, bytes, offsets, nulls, start, probePositions(end - start), probeSlots, probeSlots.length - 1);
+}
+
+function noRepeat(view: DataView, bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, positions: Int32Array, table: Int32Array, mask: number): boolean {
   for (let p = 0; p < positions.length; p++) {
     const row = start + positions[p]!;
-    if (nulls !== undefined && nulls[row] === 0) continue;
+    if (nulls[row] === 0) continue;
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
     let slot = hashSpan(view, bytes, from, to) & mask;
     for (;;) {
-      const held = probeSlots[slot]!;
+      const held = table[slot]!;
       if (held === 0) {
-        probeSlots[slot] = row + 1;
+        table[slot] = row + 1;
         break;
       }
       const other = held - 1;
