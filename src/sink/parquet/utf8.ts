@@ -90,13 +90,15 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   const nulls = input.nulls ?? allPresent;
   // Written for every column, so the loops see one type; handed on only for a nullable one.
   const present = validityScratch(rows);
-  const count = checkSpans(table, spec, spec.nullable, bytes, offsets, nulls, start, end, present);
+  if (sizes.length < rows) sizes = new Int32Array(Math.max(rows, sizes.length * 2));
+  const count = checkSpans(table, spec, spec.nullable, bytes, offsets, nulls, start, end, present, sizes);
+  const ordered = scan[DISORDER] === 0;
   const validity = spec.nullable ? present : null;
   const nullCount = BigInt(rows - count);
   if (count > 0) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (sizes.length < rows) sizes = new Int32Array(Math.max(rows, sizes.length * 2));
-    const plainBytes = (isAscii(bytes) ? byteSizes(offsets, nulls, start, end, sizes) : unitSizes(bytes, offsets, nulls, start, end, sizes)) + count * LENGTH_PREFIX;
+    // Sizes count UTF-16 units, as text.ts's: a span's bytes when the column is ASCII, else counted again.
+    const plainBytes = (isAscii(bytes) ? scan[BYTES]! : unitSizes(bytes, offsets, nulls, start, end, sizes)) + count * LENGTH_PREFIX;
     if (!looksUnique(view, bytes, offsets, nulls, start, end, count)) {
       const entries = buildDictionary(view, bytes, offsets, nulls, start, end, count, plainBytes);
       if (entries > 0 && dictionaryPays(count, entries, plainBytes, start)) {
@@ -104,20 +106,30 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
       }
     }
   }
-  if (inOrder(offsets, nulls, start, end)) out.offset = writePlainOrdered(out, bytes, offsets, nulls, start, end, count);
+  if (ordered) out.offset = writePlainOrdered(out, bytes, offsets, nulls, start, end, count);
   else writePlain(out, bytes, offsets, nulls, start, end);
   let stats: ChunkStatistics | undefined;
   if (statistics) {
     stats = { null_count: nullCount };
     if (count > 0) {
-      stats.min_value = span(bytes, offsets, leastRow(bytes, offsets, nulls, start, end));
-      stats.max_value = span(bytes, offsets, greatestRow(bytes, offsets, nulls, start, end));
+      extremeRows(bytes, offsets, nulls, start, end);
+      stats.min_value = span(bytes, offsets, extremes[0]!);
+      stats.max_value = span(bytes, offsets, extremes[1]!);
     }
   }
   return { encoding: 'PLAIN', count, validity, dictionary: null, values: out.written(), statistics: stats };
 }
 
-/** Checks each non-null row's span and writes `present` (1 / 0 by row - start); returns the non-null rows. */
+/** What checkSpans finds besides the count: the non-null values' bytes, and 1 when a span starts before the end of
+ * the one before (else 0). Written inside its loop, so nothing after the loop needs type feedback. */
+const scan = new Float64Array(2);
+const BYTES = 0;
+const DISORDER = 1;
+
+/**
+ * Checks each non-null row's span, writes `present` (1 / 0) and the span's size in bytes (`sizes`) by row - start,
+ * and fills `scan`; returns the non-null rows.
+ */
 function checkSpans(
   table: string,
   spec: ColumnSpec,
@@ -128,9 +140,14 @@ function checkSpans(
   start: number,
   end: number,
   present: Uint8Array,
+  sizes: Int32Array,
 ): number {
   const length = bytes.length;
   let count = 0;
+  let total = 0;
+  let last = 0;
+  scan[BYTES] = 0;
+  scan[DISORDER] = 0;
   for (let row = start; row < end; row++) {
     const here = nulls[row] === 0 ? 0 : 1;
     present[row - start] = here;
@@ -141,21 +158,14 @@ function checkSpans(
     const from = offsets[row]!;
     const to = offsets[row + 1]!;
     if (!(from <= to && to <= length)) throw contractError(table, `column "${spec.name}" row ${row}: UTF-8 span ${from}..${to} is outside its ${length} bytes`);
+    if (from < last) scan[DISORDER] = 1;
+    last = to;
+    sizes[row - start] = to - from;
+    total += to - from;
+    scan[BYTES] = total;
     count++;
   }
   return count;
-}
-
-/** Sizes of an all-ASCII column's values (bytes = UTF-16 units) into `sizes`; returns their sum. */
-function byteSizes(offsets: Uint32Array, nulls: Uint8Array, start: number, end: number, sizes: Int32Array): number {
-  let total = 0;
-  for (let row = start; row < end; row++) {
-    if (nulls[row] === 0) continue;
-    const size = offsets[row + 1]! - offsets[row]!;
-    sizes[row - start] = size;
-    total += size;
-  }
-  return total;
 }
 
 /**
@@ -177,35 +187,27 @@ function unitSizes(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, s
   return total;
 }
 
-/** Whether each non-null span starts at or after the end of the one before (as a column builder lays them out). */
-function inOrder(offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): boolean {
-  let last = 0;
-  for (let row = start; row < end; row++) {
-    if (nulls[row] === 0) continue;
-    if (offsets[row]! < last) return false;
-    last = offsets[row + 1]!;
-  }
-  return true;
-}
+/** The rows of the least and the greatest non-null value (byte order; the first of equals) into `extremes`. */
+const extremes = new Int32Array(2);
 
-/** The first row holding the least non-null value (byte order), given one exists. */
-function leastRow(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): number {
+function extremeRows(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): void {
   let min = -1;
-  for (let row = start; row < end; row++) {
-    if (nulls[row] === 0) continue;
-    if (min < 0 || compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = row;
-  }
-  return min;
-}
-
-/** The first row holding the greatest non-null value (byte order), given one exists. */
-function greatestRow(bytes: Uint8Array, offsets: Uint32Array, nulls: Uint8Array, start: number, end: number): number {
   let max = -1;
   for (let row = start; row < end; row++) {
     if (nulls[row] === 0) continue;
-    if (max < 0 || compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = row;
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
+    if (min < 0) {
+      min = max = row;
+      extremes[0] = extremes[1] = row;
+    } else if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) {
+      min = row;
+      extremes[0] = row;
+    } else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) {
+      max = row;
+      extremes[1] = row;
+    }
   }
-  return max;
 }
 
 /** The dictionary page (entryRows[0..entries)) and the data page's indexes (i32Scratch). */
@@ -221,6 +223,7 @@ function writeDictionaryEncoded(
   statistics: boolean,
 ): EncodedValues {
   writeEntries(dictionaryOut, bytes, offsets, entries);
+  if (statistics) extremeEntries(bytes, offsets, entries);
   out.reserve(1);
   const bitWidth = Math.ceil(Math.log2(entries));
   out.u8(bitWidth);
@@ -231,9 +234,7 @@ function writeDictionaryEncoded(
     validity,
     dictionary: { bytes: dictionaryOut.written(), count: entries },
     values: out.written(),
-    statistics: statistics
-      ? { null_count: nullCount, min_value: span(bytes, offsets, leastEntry(bytes, offsets, entries)), max_value: span(bytes, offsets, greatestEntry(bytes, offsets, entries)) }
-      : undefined,
+    statistics: statistics ? { null_count: nullCount, min_value: span(bytes, offsets, extremes[0]!), max_value: span(bytes, offsets, extremes[1]!) } : undefined,
   };
 }
 
@@ -245,23 +246,23 @@ function writeEntries(out: ByteSink, bytes: Buffer, offsets: Uint32Array, entrie
   }
 }
 
-/** The row of the least dictionary entry (entries are distinct). */
-function leastEntry(bytes: Uint8Array, offsets: Uint32Array, entries: number): number {
+/** The rows of the least and the greatest dictionary entry into `extremes`. */
+function extremeEntries(bytes: Uint8Array, offsets: Uint32Array, entries: number): void {
   let min = entryRows[0]!;
+  let max = min;
+  extremes[0] = extremes[1] = min;
   for (let e = 1; e < entries; e++) {
     const row = entryRows[e]!;
-    if (compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = row;
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
+    if (compareSpans(bytes, from, to, offsets[min]!, offsets[min + 1]!) < 0) {
+      min = row;
+      extremes[0] = row;
+    } else if (compareSpans(bytes, from, to, offsets[max]!, offsets[max + 1]!) > 0) {
+      max = row;
+      extremes[1] = row;
+    }
   }
-  return min;
-}
-
-function greatestEntry(bytes: Uint8Array, offsets: Uint32Array, entries: number): number {
-  let max = entryRows[0]!;
-  for (let e = 1; e < entries; e++) {
-    const row = entryRows[e]!;
-    if (compareSpans(bytes, offsets[row]!, offsets[row + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = row;
-  }
-  return max;
 }
 
 function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array {
@@ -269,7 +270,7 @@ function span(bytes: Uint8Array, offsets: Uint32Array, row: number): Uint8Array 
 }
 
 /**
- * PLAIN values when the non-null spans lie in order (inOrder): the extent from the first to the end of the last is
+ * PLAIN values when the non-null spans lie in order (checkSpans): the extent from the first to the end of the last is
  * copied once (one native copy) to where its bytes would sit if no length prefix came before them, then each value
  * moves left into place behind its prefix. A value only ever moves left, onto bytes already moved or prefixed, so
  * none is overwritten before it moves; the last one does not move. Returns the sink's new offset.
