@@ -10,7 +10,7 @@ import { isNull, type ChunkStatistics, type ColumnInput, type EncodedValues } fr
 import { DELTA_MAX_RANGE, writeDeltaBinaryPacked } from './delta.js';
 import { valueError } from './errors.js';
 import { writeHybrid } from './rle.js';
-import { f64Scratch, i32Scratch, i64Scratch, u8Scratch, validityScratch } from './scratch.js';
+import { allPresent, f64Scratch, i32Scratch, i64Scratch, u8Scratch, validityScratch } from './scratch.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -79,6 +79,7 @@ export function encodeInt32(input: ColumnInput, out: ByteSink): EncodedValues {
 
 export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolean): EncodedValues {
   const { table, spec, values, nulls, start, end } = input;
+  if (values instanceof Float64Array) return writeFloating(input, out, single, gatherFloating(table, spec, spec.nullable, values, nulls ?? allPresent(end), start, end, validityScratch(end - start), f64Scratch(end - start)));
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const doubles = f64Scratch(rows);
@@ -102,6 +103,69 @@ export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolea
       throw valueError(table, spec, row, value, 'number');
     }
   }
+  found[MIN] = min;
+  found[MAX] = max;
+  found[NANS] = nans;
+  return writeFloating(input, out, single, count);
+}
+
+/*
+ * Typed columns (Float64Array values, a validity array always: allPresent when none is given) are gathered by
+ * loops of their own, apart from the JS-value loops: each loop then sees one element kind, and does nothing after
+ * it but return, its other findings written to `found` inside the loop. V8 compiles these loops on stack
+ * replacement during their first run; code that had not run by then would deoptimise, and recompile, later.
+ */
+
+/** A gather's findings besides the count: least and greatest value (NaN when none), and NaNs counted. */
+const found = new Float64Array(3);
+const MIN = 0;
+const MAX = 1;
+const NANS = 2;
+
+/** Non-null values of rows [start, end) into `doubles`, validity into `present`, extremes into `found`. */
+function gatherFloating(
+  table: string,
+  spec: ColumnInput['spec'],
+  nullable: boolean,
+  values: Float64Array,
+  nulls: Uint8Array,
+  start: number,
+  end: number,
+  present: Uint8Array,
+  doubles: Float64Array,
+): number {
+  let count = 0;
+  let nans = 0;
+  let min = NaN;
+  let max = NaN;
+  found[MIN] = found[MAX] = NaN;
+  found[NANS] = 0;
+  for (let row = start; row < end; row++) {
+    const here = nulls[row] === 0 ? 0 : 1;
+    present[row - start] = here;
+    if (here === 0) {
+      if (!nullable) throw valueError(table, spec, row, null, 'number');
+      continue;
+    }
+    const value = values[row]!;
+    doubles[count++] = value;
+    // NaN is left out of min / max and counted apart (the spec's rule, and hyparquet-writer's).
+    if (value !== value) found[NANS] = ++nans;
+    else if (min !== min) found[MIN] = found[MAX] = min = max = value;
+    else if (value < min) found[MIN] = min = value;
+    else if (value > max) found[MAX] = max = value;
+  }
+  return count;
+}
+
+/** The PLAIN section and statistics of `count` values gathered into the f64 scratch (extremes in `found`). */
+function writeFloating(input: ColumnInput, out: ByteSink, single: boolean, count: number): EncodedValues {
+  const rows = input.end - input.start;
+  const validity = input.spec.nullable ? validityScratch(rows) : null;
+  const doubles = f64Scratch(rows);
+  const min = found[MIN]!;
+  const max = found[MAX]!;
+  const nans = found[NANS]!;
   if (single) {
     out.reserve(count * 4);
     for (let i = 0; i < count; i++) {
@@ -126,6 +190,11 @@ export function encodeFloating(input: ColumnInput, out: ByteSink, single: boolea
  */
 export function encodeInt64(input: ColumnInput, out: ByteSink, perMillisecond: 0 | 1 | 1000): EncodedValues {
   const { table, spec, values, nulls, start, end } = input;
+  if (values instanceof Float64Array) {
+    const gather = perMillisecond === 0 ? gatherInt64 : perMillisecond === 1 ? gatherMillis : gatherMicros;
+    const count = gather(table, spec, spec.nullable, values, nulls ?? allPresent(end), start, end, validityScratch(end - start), f64Scratch(end - start));
+    return writeInt64(out, spec.nullable ? validityScratch(end - start) : null, count, end - start, found[MIN]!, found[MAX]!);
+  }
   const rows = end - start;
   const validity = spec.nullable ? validityScratch(rows) : null;
   const doubles = f64Scratch(rows);
@@ -161,6 +230,89 @@ export function encodeInt64(input: ColumnInput, out: ByteSink, perMillisecond: 0
     doubles[count++] = units;
   }
   if (bigints) return encodeBigInts(input, out, validity, count);
+  return writeInt64(out, validity, count, rows, min, max);
+}
+
+type Int64Gather = (
+  table: string,
+  spec: ColumnInput['spec'],
+  nullable: boolean,
+  values: Float64Array,
+  nulls: Uint8Array,
+  start: number,
+  end: number,
+  present: Uint8Array,
+  doubles: Float64Array,
+) => number;
+
+/** int64 from a Float64Array: safe integers (-0 as 0) into `doubles`, extremes into `found`. */
+const gatherInt64: Int64Gather = (table, spec, nullable, values, nulls, start, end, present, doubles) => {
+  let count = 0;
+  for (let row = start; row < end; row++) {
+    const here = nulls[row] === 0 ? 0 : 1;
+    present[row - start] = here;
+    if (here === 0) {
+      if (!nullable) throw valueError(table, spec, row, null, 'int64 (safe integer number or bigint)');
+      continue;
+    }
+    const value = values[row]!;
+    if (!Number.isSafeInteger(value)) throw valueError(table, spec, row, value, 'int64 (safe integer number or bigint)');
+    const units = value === 0 ? 0 : value;
+    if (count === 0) found[MIN] = found[MAX] = units;
+    else if (units < found[MIN]!) found[MIN] = units;
+    else if (units > found[MAX]!) found[MAX] = units;
+    doubles[count++] = units;
+  }
+  return count;
+};
+
+/** timestamp_ms from a Float64Array of epoch milliseconds: sub-millisecond digits truncated. */
+const gatherMillis: Int64Gather = (table, spec, nullable, values, nulls, start, end, present, doubles) => {
+  let count = 0;
+  for (let row = start; row < end; row++) {
+    const here = nulls[row] === 0 ? 0 : 1;
+    present[row - start] = here;
+    if (here === 0) {
+      if (!nullable) throw valueError(table, spec, row, null, 'epoch milliseconds (number)');
+      continue;
+    }
+    const value = values[row]!;
+    let units = Math.floor(value);
+    if (!Number.isSafeInteger(units)) throw valueError(table, spec, row, value, 'finite epoch milliseconds');
+    if (units === 0) units = 0;
+    if (count === 0) found[MIN] = found[MAX] = units;
+    else if (units < found[MIN]!) found[MIN] = units;
+    else if (units > found[MAX]!) found[MAX] = units;
+    doubles[count++] = units;
+  }
+  return count;
+};
+
+/** timestamp_us from a Float64Array of epoch milliseconds: microseconds rounded (float noise off). */
+const gatherMicros: Int64Gather = (table, spec, nullable, values, nulls, start, end, present, doubles) => {
+  let count = 0;
+  for (let row = start; row < end; row++) {
+    const here = nulls[row] === 0 ? 0 : 1;
+    present[row - start] = here;
+    if (here === 0) {
+      if (!nullable) throw valueError(table, spec, row, null, 'epoch milliseconds (number)');
+      continue;
+    }
+    const value = values[row]!;
+    let units = Math.round(value * 1000);
+    if (!Number.isSafeInteger(units)) throw valueError(table, spec, row, value, 'finite epoch milliseconds');
+    if (units === 0) units = 0;
+    if (count === 0) found[MIN] = found[MAX] = units;
+    else if (units < found[MIN]!) found[MIN] = units;
+    else if (units > found[MAX]!) found[MAX] = units;
+    doubles[count++] = units;
+  }
+  return count;
+};
+
+/** DELTA_BINARY_PACKED (or PLAIN past DELTA_MAX_RANGE) of `count` integers gathered into the f64 scratch. */
+function writeInt64(out: ByteSink, validity: Uint8Array | null, count: number, rows: number, min: number, max: number): EncodedValues {
+  const doubles = f64Scratch(rows);
   const statistics = minMax(count, rows, min, max);
   if (count === 0 || max - min < DELTA_MAX_RANGE) {
     writeDeltaBinaryPacked(out, doubles, count);

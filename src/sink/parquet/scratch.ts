@@ -7,6 +7,7 @@ let f64 = new Float64Array(1024);
 let i32 = new Int32Array(1024);
 let i64 = new BigInt64Array(64);
 let u8 = new Uint8Array(1024);
+let ones = new Uint8Array(1024).fill(1);
 
 function size(n: number, current: number): number {
   return Math.max(n, current * 2);
@@ -35,4 +36,10 @@ export function i64Scratch(n: number): BigInt64Array {
 export function u8Scratch(n: number): Uint8Array {
   if (u8.length < n) u8 = new Uint8Array(size(n, u8.length));
   return u8;
+}
+
+/** An all-ones validity of at least `n` rows (read-only): a column given no validity, as one with every row present. */
+export function allPresent(n: number): Uint8Array {
+  if (ones.length < n) ones = new Uint8Array(size(n, ones.length)).fill(1);
+  return ones;
 }

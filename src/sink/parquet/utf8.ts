@@ -11,7 +11,7 @@ import type { ByteSink } from './byte-sink.js';
 import type { ChunkStatistics, EncodedValues } from './column.js';
 import { contractError } from './errors.js';
 import { writeHybrid } from './rle.js';
-import { i32Scratch, validityScratch } from './scratch.js';
+import { allPresent, i32Scratch, validityScratch } from './scratch.js';
 import { PROBE_SIZE, probePositions } from './text.js';
 import type { ColumnSpec } from '../../core/table.js';
 
@@ -32,8 +32,6 @@ let slots = new Int32Array(1024);
 let entryRows = new Int32Array(1024);
 /** Each row's size as text.ts counts it (UTF-16 units), by row - start. */
 let sizes = new Int32Array(1024);
-/** The validity of a column given none: every row present. */
-let allPresent = new Uint8Array(1024).fill(1);
 
 /*
  * Every loop over rows below sits in a function of its own, takes the same types on every call (a validity array
@@ -86,8 +84,7 @@ export function encodeUtf8(input: Utf8Input, out: ByteSink, dictionaryOut: ByteS
   const { table, spec, offsets, start, end } = input;
   const bytes = Buffer.isBuffer(input.bytes) ? input.bytes : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
   const rows = end - start;
-  if (input.nulls === undefined && allPresent.length < end) allPresent = new Uint8Array(Math.max(end, allPresent.length * 2)).fill(1);
-  const nulls = input.nulls ?? allPresent;
+  const nulls = input.nulls ?? allPresent(end);
   // Written for every column, so the loops see one type; handed on only for a nullable one.
   const present = validityScratch(rows);
   if (sizes.length < rows) sizes = new Int32Array(Math.max(rows, sizes.length * 2));
