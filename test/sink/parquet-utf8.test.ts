@@ -140,3 +140,46 @@ describe('UTF-8 spans in any layout', () => {
     );
   });
 });
+
+describe('typed columns that break the table contract', () => {
+  /** The message encoding `typed` gives, or undefined when it encodes. */
+  function failure(table: TableData): string | undefined {
+    try {
+      encodeParquet(table);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  it('fail with the error the same rows as JS values give (nulls in required columns, values out of range)', () => {
+    const validity = Uint8Array.from([1, 1, 0, 1]);
+    const cases: Array<{ type: ColumnType; typed: TypedColumn; values: unknown[] }> = [
+      ...(['double', 'float', 'int64', 'timestamp_ms', 'timestamp_us'] as const).map((type) => ({
+        type,
+        typed: { kind: 'float64' as const, values: Float64Array.from([1, 2, 3, 4]), validity },
+        values: [1, 2, null, 4],
+      })),
+      { type: 'int64', typed: { kind: 'float64', values: Float64Array.from([1, 2 ** 53, 3]) }, values: [1, 2 ** 53, 3] },
+      { type: 'timestamp_ms', typed: { kind: 'float64', values: Float64Array.from([1, NaN]) }, values: [1, NaN] },
+      { type: 'timestamp_us', typed: { kind: 'float64', values: Float64Array.from([1, Infinity]) }, values: [1, Infinity] },
+    ];
+    for (const { type, typed, values } of cases) {
+      const schema = { name: 'orders_raw', columns: [{ name: 'col', type, nullable: false }] };
+      const fromValues = failure({ schema, columns: [values] });
+      expect(fromValues, type).toMatch(/orders_raw.*"col".*row \d/);
+      expect(failure({ schema, columns: [[]], typed: [typed] }), type).toBe(fromValues);
+    }
+  });
+
+  it('name the row of a null in a required span column, and the row whose span lies outside the bytes', () => {
+    for (const type of ['string', 'json_text'] as const) {
+      const schema = { name: 'orders_raw', columns: [{ name: 'col', type, nullable: false }] };
+      const typed = spansOf(['a', 'b', null, 'c'], [0], [0], [0]);
+      expect(failure({ schema, columns: [[]], typed: [typed] })).toBe(`parquet: table "orders_raw" column "col" (${type}) row 2: expected a value, got null`);
+    }
+    const schema = { name: 'orders_raw', columns: [{ name: 'col', type: 'string' as const, nullable: false }] };
+    const typed: TypedColumn = { kind: 'utf8', bytes: Buffer.from('abcdef'), offsets: Uint32Array.from([0, 2, 9, 9]) };
+    expect(failure({ schema, columns: [[]], typed: [typed] })).toMatch(/orders_raw.*"col" row 1: UTF-8 span 2\.\.9 is outside its 6 bytes/);
+  });
+});
