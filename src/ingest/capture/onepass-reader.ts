@@ -46,11 +46,19 @@ const enum V {
   Bytes,
 }
 
+/** What `value` makes of a map value it reads. */
+const enum Make {
+  Nothing,
+  Text,
+  Property,
+}
+
 const PRIMITIVES: Record<string, V> = { null: V.Null, boolean: V.Boolean, int: V.Int, long: V.Long, float: V.Float, double: V.Double, string: V.String, bytes: V.Bytes };
 const FIELDS = ['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'SystemProperties', 'Properties', 'Body'] as const;
 const MAX_TIME_MS = 8.64e15;
 const MAX_OFFSET_CHARS = 64;
-const PARTITION_KEY = 'x-opt-partition-key';
+const PARTITION_KEY_BYTES = Buffer.from('x-opt-partition-key', 'latin1');
+const PROTO_BYTES = Buffer.from('__proto__', 'latin1');
 /** a position varint of at most 7 bytes holds at most 2^48: always a safe integer, never a precision question */
 const MAX_SHORT_VARINT = 7;
 
@@ -171,7 +179,7 @@ class Reader implements OnePassReader {
       for (let k = 0; k < n; k++) {
         const name = this.string();
         // as avsc builds the map and toProperties copies it: plain assignment, later keys win
-        out[name] = this.value(this.props, true) as ApplicationProperties[string];
+        out[name] = this.value(this.props, Make.Property) as ApplicationProperties[string];
       }
     }
     this.data = NO_BYTES;
@@ -186,18 +194,19 @@ class Reader implements OnePassReader {
     let key: string | null = null;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
-        const isKey = this.keyIs(PARTITION_KEY);
-        const value = this.value(this.system, false);
         // later keys win, as in the map avsc builds
-        if (isKey) key = typeof value === 'string' ? value : null;
+        if (this.keyIs(PARTITION_KEY_BYTES)) {
+          const value = this.value(this.system, Make.Text);
+          key = typeof value === 'string' ? value : null;
+        } else this.value(this.system, Make.Nothing);
       }
     }
     out.propertyStarts[i] = this.pos;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
         // avsc would set the map's prototype: rare enough to leave to it
-        if (this.keyIs('__proto__')) throw REFUSE;
-        this.value(this.props, false);
+        if (this.keyIs(PROTO_BYTES)) throw REFUSE;
+        this.value(this.props, Make.Nothing);
       }
     }
     out.propertyEnds[i] = this.pos;
@@ -270,10 +279,11 @@ class Reader implements OnePassReader {
   }
 
   /**
-   * One map value. `property` asks for the value as a property (bytes as UTF-8 text); otherwise only strings and
-   * bytes are made (as text, for the partition key) and other values are skipped.
+   * One map value, checked and passed over; `make` says what to make of it: nothing (the usual case: no string
+   * per system property), text of a string or bytes value (the partition key), or the value as a property.
    */
-  private value(map: { branches: V[]; union: boolean }, property: boolean): unknown {
+  private value(map: { branches: V[]; union: boolean }, make: Make): unknown {
+    const property = make === Make.Property;
     let kind: V;
     if (map.union) {
       const index = this.long();
@@ -302,7 +312,9 @@ class Reader implements OnePassReader {
         return property ? this.data.readDoubleLE(this.pos - 8) : undefined;
       case V.String:
       case V.Bytes:
-        return this.string();
+        if (make !== Make.Nothing) return this.string();
+        this.skipLength();
+        return undefined;
     }
   }
 
@@ -333,13 +345,22 @@ class Reader implements OnePassReader {
     return this.data.utf8Slice(start, this.pos);
   }
 
-  /** Skips a map key, saying whether it is `text` (ASCII): compared only when the lengths match, never decoded. */
-  private keyIs(text: string): boolean {
+  private skipLength(): void {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    this.pos += length;
+  }
+
+  /** Skips a map key, saying whether its bytes are `text`'s: compared only when the lengths match, never decoded. */
+  private keyIs(text: Buffer): boolean {
     const length = this.long();
     if (length < 0 || length > this.end - this.pos) throw REFUSE;
     const start = this.pos;
     this.pos += length;
-    return length === text.length && this.data.latin1Slice(start, this.pos) === text;
+    if (length !== text.length) return false;
+    const data = this.data;
+    for (let k = 0; k < length; k++) if (data[start + k] !== text[k]) return false;
+    return true;
   }
 }
 
