@@ -18,7 +18,7 @@
 import type { GateOptions } from '../aggregate/event-time-gate.js';
 import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import { SnapshotStore } from '../state/snapshot-store.js';
-import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
+import { propertyText, type PartitionBatch, type ResumePoint, type SourceEvent } from '../core/source.js';
 import { packBodies, type DecodePool } from '../ingest/decode/pool.js';
 import { countsFromMetadata, type DeadLetterReason } from '../sink/dead-letter.js';
 import type { LaneInput, LanePlan, LaneStep, PackedEvents } from './lane-partition.js';
@@ -284,10 +284,7 @@ export function packEvents(events: readonly SourceEvent[], propertyNames: readon
     enqueuedTimes[i] = event.enqueuedTimeMs;
     serviceOffsets[i] = event.offset;
     partitionKeys[i] = event.partitionKey;
-    for (let p = 0; p < propertyNames.length; p++) {
-      const value = event.properties[propertyNames[p]!];
-      propertyColumns[p]![i] = value === undefined || value === null ? null : String(value);
-    }
+    for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyText(event.properties, propertyNames[p]!);
     if (!anyProperties) for (const _ in event.properties) anyProperties = true;
     if (event.envelopeError !== undefined) envelopeErrors.push([i, event.envelopeError, event.envelopeReason ?? 'schema']);
   }

@@ -33,6 +33,12 @@ export interface OnePassReader {
   read(data: Buffer, count: number): EnvelopeColumns | undefined;
   /** the application properties of a span `read` gave, as the avsc-based reader makes them */
   properties(data: Buffer, start: number, end: number): ApplicationProperties;
+  /**
+   * The text of the properties `names` (UTF-8 keys) in a span `read` gave, into `out[n]`: what
+   * `String(properties(...)[name])` would be for a property that is there (the last one of that name), else null;
+   * no object, and no value made for the other properties.
+   */
+  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void;
 }
 
 const enum V {
@@ -123,6 +129,12 @@ function isoSecondsAndMs(data: Buffer, p: number): boolean {
   );
 }
 
+function sameBytes(data: Buffer, start: number, length: number, text: Buffer): boolean {
+  if (length !== text.length) return false;
+  for (let k = 0; k < length; k++) if (data[start + k] !== text[k]) return false;
+  return true;
+}
+
 function digits(data: Buffer, from: number, to: number): boolean {
   for (let p = from; p < to; p++) if (data[p]! < 0x30 || data[p]! > 0x39) return false;
   return true;
@@ -132,7 +144,8 @@ class Reader implements OnePassReader {
   private data: SliceBuffer = NO_BYTES;
   private pos = 0;
   private end = 0;
-  private lastMinute = '';
+  /** the minute (`YYYY-MM-DDTHH:MM`) of the last ISO time read, and its time; zero bytes match no ISO minute */
+  private readonly lastMinute = Buffer.alloc(16) as SliceBuffer;
   private lastMinuteMs = Number.NaN;
 
   constructor(
@@ -184,6 +197,32 @@ class Reader implements OnePassReader {
     }
     this.data = NO_BYTES;
     return out;
+  }
+
+  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void {
+    out.fill(null);
+    this.data = data as SliceBuffer;
+    this.pos = start;
+    this.end = end;
+    for (let n = this.count(); n > 0; n = this.count()) {
+      for (let k = 0; k < n; k++) {
+        const length = this.long();
+        if (length < 0 || length > this.end - this.pos) throw REFUSE;
+        const key = this.pos;
+        this.pos += length;
+        let text: string | null | undefined;
+        for (let name = 0; name < names.length; name++) {
+          if (!sameBytes(data, key, length, names[name]!)) continue;
+          if (text === undefined) {
+            const value = this.value(this.props, Make.Property);
+            text = value === null || value === undefined ? null : String(value);
+          }
+          out[name] = text;
+        }
+        if (text === undefined) this.value(this.props, Make.Nothing);
+      }
+    }
+    this.data = NO_BYTES;
   }
 
   private record(out: EnvelopeColumns, i: number): void {
@@ -257,10 +296,12 @@ class Reader implements OnePassReader {
     this.pos += length;
     let time: number;
     if (length === 24 && isoSecondsAndMs(data, p)) {
-      const minute = data.latin1Slice(p, p + 16);
-      if (minute !== this.lastMinute) {
-        this.lastMinute = minute;
-        this.lastMinuteMs = parseEnqueuedTimeUtc(`${minute}:00.000Z`);
+      const minute = this.lastMinute;
+      let same = 0;
+      while (same < 16 && data[p + same] === minute[same]) same++;
+      if (same < 16) {
+        data.copy(minute, 0, p, p + 16);
+        this.lastMinuteMs = parseEnqueuedTimeUtc(`${this.lastMinute.latin1Slice(0, 16)}:00.000Z`);
       }
       const seconds = (data[p + 17]! - 0x30) * 10 + data[p + 18]! - 0x30;
       const ms = (data[p + 20]! - 0x30) * 100 + (data[p + 21]! - 0x30) * 10 + data[p + 22]! - 0x30;
@@ -300,8 +341,10 @@ class Reader implements OnePassReader {
         return b === 1;
       }
       case V.Int:
-      case V.Long:
-        return this.long();
+      case V.Long: {
+        const n = this.long();
+        return make === Make.Nothing ? undefined : n;
+      }
       case V.Float:
         if (this.pos + 4 > this.end) throw REFUSE;
         this.pos += 4;
@@ -351,16 +394,13 @@ class Reader implements OnePassReader {
     this.pos += length;
   }
 
-  /** Skips a map key, saying whether its bytes are `text`'s: compared only when the lengths match, never decoded. */
+  /** Skips a map key, saying whether its bytes are `text`'s: compared, never decoded. */
   private keyIs(text: Buffer): boolean {
     const length = this.long();
     if (length < 0 || length > this.end - this.pos) throw REFUSE;
     const start = this.pos;
     this.pos += length;
-    if (length !== text.length) return false;
-    const data = this.data;
-    for (let k = 0; k < length; k++) if (data[start + k] !== text[k]) return false;
-    return true;
+    return sameBytes(this.data, start, length, text);
   }
 }
 
