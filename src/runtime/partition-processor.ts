@@ -28,6 +28,7 @@ import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
+import type { TributaryConfig } from '../config/schema.js';
 
 export interface ProcessorStores {
   lake: ObjectStore;
@@ -67,6 +68,38 @@ export interface DecodedBatch {
 }
 
 let processorIncarnation = 0;
+
+/** A worker's processor settings from its config's processing section. */
+export function processorSettings(processing: TributaryConfig['processing']): ProcessorSettings {
+  return {
+    rowsPerFile: processing.rowsPerFile,
+    rowGroupRows: processing.rowGroupRows,
+    maxFileBytes: processing.maxFileBytes,
+    gate: {
+      allowedOutOfOrdernessMs: processing.allowedOutOfOrderness,
+      allowedLatenessMs: processing.allowedLateness,
+      dedupRetentionMs: processing.dedupRetention,
+      dedupMaxIds: processing.dedupMaxIds,
+    },
+  };
+}
+
+/** What a partition's lane is told of its stream and the settings (plain data: it is cloned into the lane). */
+export function lanePlanFor(plan: StreamPlan, partition: string, settings: ProcessorSettings): LanePlan {
+  return {
+    stream: plan.stream,
+    partition,
+    decode: plan.decode,
+    raw: plan.raw,
+    propertyColumns: plan.propertyColumns,
+    aggregations: plan.aggregations.map((a) => ({ spec: a.spec, schema: a.schema, lateSchema: a.lateSchema })),
+    rowsPerFile: settings.rowsPerFile,
+    rowGroupRows: settings.rowGroupRows,
+    maxFileBytes: settings.maxFileBytes,
+    gate: settings.gate,
+    fingerprint: settingsFingerprint(plan, settings),
+  };
+}
 
 export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSettings): string {
   return JSON.stringify({
@@ -183,26 +216,10 @@ export class PartitionProcessor {
   }
 
   private async open(snapshot: PartitionSnapshot | undefined): Promise<void> {
-    await this.pool.openPartition(this.lane, { id: this.laneId, plan: this.lanePlan(), snapshot: snapshot ?? null });
+    await this.pool.openPartition(this.lane, { id: this.laneId, plan: lanePlanFor(this.plan, this.partition, this.settings), snapshot: snapshot ?? null });
     this.opened = true;
   }
 
-  private lanePlan(): LanePlan {
-    const { plan, settings } = this;
-    return {
-      stream: plan.stream,
-      partition: this.partition,
-      decode: plan.decode,
-      raw: plan.raw,
-      propertyColumns: plan.propertyColumns,
-      aggregations: plan.aggregations.map((a) => ({ spec: a.spec, schema: a.schema, lateSchema: a.lateSchema })),
-      rowsPerFile: settings.rowsPerFile,
-      rowGroupRows: settings.rowGroupRows,
-      maxFileBytes: settings.maxFileBytes,
-      gate: settings.gate,
-      fingerprint: this.fingerprint,
-    };
-  }
 
   /** The lane's steps, one after the other: a cell's files, then its snapshot (the driver commits after). */
   private async perform(steps: LaneStep[]): Promise<void> {
