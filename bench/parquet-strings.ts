@@ -12,6 +12,8 @@
  *   node dist/bench/parquet-strings.js columns [events] [passes]
  *     each column encoded alone (a one-column row group): median CPU µs per row and the chunk's encodings
  *
+ * PARQUET_STRINGS_COMPRESSION=UNCOMPRESSED leaves Snappy out (the encoder alone); the default is the sink's SNAPPY.
+ *
  * The input is the bench's generated archive (bench/out/parquet-strings-capture, made on first use): orders
  * decoded by the compiled decoder into typed batch columns, gathered per partition into the raw table's column
  * builders with the metadata columns as the lane appends them.
@@ -40,6 +42,7 @@ const ROOT = path.resolve(HERE, path.basename(path.dirname(HERE)) === 'dist' ? '
 const CAPTURE = process.env.PARQUET_STRINGS_CAPTURE ?? path.join(ROOT, 'bench', 'out', 'parquet-strings-capture');
 const SCHEMA = path.join(ROOT, 'examples/schemas/orders.avsc');
 const ROW_GROUP_ROWS = 32_768;
+const COMPRESSION = process.env.PARQUET_STRINGS_COMPRESSION === 'UNCOMPRESSED' ? 'UNCOMPRESSED' : 'SNAPPY';
 
 interface Figures {
   rows: number;
@@ -137,7 +140,7 @@ async function measure(events: number, passes: number): Promise<Figures> {
   for (let pass = 0; pass < passes; pass++) {
     const out: Uint8Array[] = [];
     times.push(cpuUs(() => {
-      for (const group of groups) out.push(encodeRowGroup(group).bytes);
+      for (const group of groups) out.push(encodeRowGroup(group, { compression: COMPRESSION }).bytes);
     }));
     if (pass === 0) for (const bytes of out) hash.update(bytes);
   }
