@@ -15,17 +15,35 @@ import type avro from 'avsc';
 import type { ApplicationProperties } from '../../core/source.js';
 import { parseEnqueuedTimeUtc } from './format.js';
 
-/** One block's records, column-major; spans are byte offsets into the block's data. */
+/**
+ * One block's records, column-major; spans are byte offsets into the block's data (text is never decoded here:
+ * the lane copies the bytes into its columns, `offsetText` and `partitionKeyText` make strings where one is needed).
+ */
 export interface EnvelopeColumns {
   count: number;
   positions: Float64Array;
   enqueuedTimes: Float64Array;
-  offsets: string[];
-  partitionKeys: Array<string | null>;
+  /** the Offset (printable ASCII) */
+  offsetStarts: Uint32Array;
+  offsetEnds: Uint32Array;
+  /** the x-opt-partition-key system property's string or bytes (UTF-8 text once decoded); start -1 when none */
+  keyStarts: Int32Array;
+  keyEnds: Int32Array;
   bodyStarts: Uint32Array;
   bodyEnds: Uint32Array;
   propertyStarts: Uint32Array;
   propertyEnds: Uint32Array;
+}
+
+/** Record `i`'s Offset as text. */
+export function offsetText(data: Buffer, block: EnvelopeColumns, i: number): string {
+  return data.toString('latin1', block.offsetStarts[i]!, block.offsetEnds[i]!);
+}
+
+/** Record `i`'s partition key as text (bytes decoded as UTF-8, as the avsc-based reader does), or null. */
+export function partitionKeyText(data: Buffer, block: EnvelopeColumns, i: number): string | null {
+  const start = block.keyStarts[i]!;
+  return start < 0 ? null : data.toString('utf8', start, block.keyEnds[i]!);
 }
 
 export interface OnePassReader {
@@ -55,7 +73,6 @@ const enum V {
 /** What `value` makes of a map value it reads. */
 const enum Make {
   Nothing,
-  Text,
   Property,
 }
 
@@ -147,6 +164,8 @@ class Reader implements OnePassReader {
   /** the minute (`YYYY-MM-DDTHH:MM`) of the last ISO time read, and its time; zero bytes match no ISO minute */
   private readonly lastMinute = Buffer.alloc(16) as SliceBuffer;
   private lastMinuteMs = Number.NaN;
+  /** where the text `textValue` passed over starts */
+  private textStart = 0;
 
   constructor(
     private readonly system: { branches: V[]; union: boolean },
@@ -165,8 +184,10 @@ class Reader implements OnePassReader {
       count,
       positions: new Float64Array(count),
       enqueuedTimes: new Float64Array(count),
-      offsets: new Array<string>(count),
-      partitionKeys: new Array<string | null>(count),
+      offsetStarts: new Uint32Array(count),
+      offsetEnds: new Uint32Array(count),
+      keyStarts: new Int32Array(count),
+      keyEnds: new Int32Array(count),
       bodyStarts: new Uint32Array(count),
       bodyEnds: new Uint32Array(count),
       propertyStarts: new Uint32Array(count),
@@ -228,15 +249,19 @@ class Reader implements OnePassReader {
   private record(out: EnvelopeColumns, i: number): void {
     const sequence = this.long();
     if (sequence < 0) throw REFUSE;
-    const offset = this.offset();
+    const offsetStart = this.offset();
+    const offsetEnd = this.pos;
     const time = this.time();
-    let key: string | null = null;
+    let keyStart = -1;
+    let keyEnd = -1;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
-        // later keys win, as in the map avsc builds
+        // later keys win, as in the map avsc builds; a key that is not text is no key
         if (this.keyIs(PARTITION_KEY_BYTES)) {
-          const value = this.value(this.system, Make.Text);
-          key = typeof value === 'string' ? value : null;
+          if (this.textValue(this.system)) {
+            keyStart = this.textStart;
+            keyEnd = this.pos;
+          } else keyStart = keyEnd = -1;
         } else this.value(this.system, Make.Nothing);
       }
     }
@@ -261,15 +286,20 @@ class Reader implements OnePassReader {
     } else if (branch === this.bodyNull) bodyStart = bodyEnd = this.pos;
     else throw REFUSE;
     out.positions[i] = sequence;
-    out.offsets[i] = offset;
+    out.offsetStarts[i] = offsetStart;
+    out.offsetEnds[i] = offsetEnd;
     out.enqueuedTimes[i] = time;
-    out.partitionKeys[i] = key;
+    out.keyStarts[i] = keyStart;
+    out.keyEnds[i] = keyEnd;
     out.bodyStarts[i] = bodyStart;
     out.bodyEnds[i] = bodyEnd;
   }
 
-  /** Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused. */
-  private offset(): string {
+  /**
+   * Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused.
+   * Answers where it starts (it ends at the cursor).
+   */
+  private offset(): number {
     const length = this.long();
     if (length < 1 || length > MAX_OFFSET_CHARS || length > this.end - this.pos) throw REFUSE;
     const data = this.data;
@@ -280,7 +310,31 @@ class Reader implements OnePassReader {
       if (b < 0x20 || b >= 0x80) throw REFUSE;
     }
     this.pos = stop;
-    return data.latin1Slice(start, stop);
+    return start;
+  }
+
+  /**
+   * A map value that is a string or bytes: passed over, its text's span left at [textStart, pos); true. Any other
+   * value is passed over like `value` does; false.
+   */
+  private textValue(map: { branches: V[]; union: boolean }): boolean {
+    const at = this.pos;
+    let kind: V;
+    if (map.union) {
+      const index = this.long();
+      if (index < 0 || index >= map.branches.length) throw REFUSE;
+      kind = map.branches[index]!;
+    } else kind = map.branches[0]!;
+    if (kind !== V.String && kind !== V.Bytes) {
+      this.pos = at;
+      this.value(map, Make.Nothing);
+      return false;
+    }
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    this.textStart = this.pos;
+    this.pos += length;
+    return true;
   }
 
   /**
@@ -321,7 +375,7 @@ class Reader implements OnePassReader {
 
   /**
    * One map value, checked and passed over; `make` says what to make of it: nothing (the usual case: no string
-   * per system property), text of a string or bytes value (the partition key), or the value as a property.
+   * or number per system property), or the value as a property.
    */
   private value(map: { branches: V[]; union: boolean }, make: Make): unknown {
     const property = make === Make.Property;
