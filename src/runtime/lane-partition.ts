@@ -327,7 +327,7 @@ export class LanePartition {
         let interner = this.interners.get(c);
         if (!interner) this.interners.set(c, (interner = new Utf8Interner()));
         out[c] = interner.values(column);
-      } else out[c] = column.validity === undefined ? column.values : columnValues(column);
+      } else out[c] = column.kind !== 'values' && (column.validity === undefined || !column.validity.includes(0)) ? column.values : columnValues(column);
     }
     return out;
   }
@@ -373,7 +373,7 @@ export class LanePartition {
     tail[body + 2]!.gatherRows(events.serviceOffsets, indexes, count);
     tail[body + 3]!.gatherRows(enqueuedTimes, indexes, count);
     tail[body + 4]!.gatherRows(events.partitionKeys, indexes, count);
-    for (let p = 0; p < events.propertyColumns.length; p++) appendStrings(tail[body + 5 + p]!, events.propertyColumns[p]!, indexes, count);
+    for (let p = 0; p < events.propertyColumns.length; p++) tail[body + 5 + p]!.gatherRows(events.propertyColumns[p]!, indexes, count);
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
@@ -483,15 +483,6 @@ export class LanePartition {
 
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
 
-/** `values[indexes[k]]` for k < count, strings or null, into a utf8 column. */
-function appendStrings(column: ColumnBuilder, values: ReadonlyArray<string | null>, indexes: Int32Array, count: number): void {
-  for (let k = 0; k < count; k++) {
-    const value = values[indexes[k]!];
-    if (value === null || value === undefined) column.appendNull();
-    else column.appendString(value);
-  }
-}
-
 /** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
 function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
   const columns: unknown[][] = [];
@@ -526,7 +517,7 @@ function fromPacked(input: PackedEvents): Columnar {
     enqueuedTimes: input.enqueuedTimes,
     serviceOffsets: utf8ColumnOf(input.serviceOffsets),
     partitionKeys: utf8ColumnOf(input.partitionKeys),
-    propertyColumns: input.propertyColumns,
+    propertyColumns: input.propertyColumns.map(utf8ColumnOf),
     properties,
     envelope: new Map(input.envelopeErrors.map(([i, error, reason]) => [i, { error, reason }])),
     ...(input.writerSchemas ? { writerSchemas: input.writerSchemas } : {}),

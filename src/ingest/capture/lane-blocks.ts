@@ -161,7 +161,7 @@ export interface CaptureColumns {
   serviceOffsets: Utf8Column;
   partitionKeys: Utf8Column;
   /** one array per configured property column */
-  propertyColumns: Array<Array<string | null>>;
+  propertyColumns: Utf8Column[];
   /** decoded on demand (dead letters) */
   properties: (i: number) => ApplicationProperties;
   envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
@@ -205,9 +205,8 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
     }
     return count++;
   };
-  const propertyColumns = propertyNames.map(() => [] as Array<string | null>);
+  const propertyColumns = propertyNames.map(() => new ColumnBuilder('string', capacity));
   const propertyKeys = propertyNames.map((name) => Buffer.from(name, 'utf8'));
-  const propertyTexts = new Array<string | null>(propertyNames.length);
   const objects = new Map<number, ApplicationProperties>();
   const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
   let candidates = 0;
@@ -240,7 +239,11 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
       if (event.partitionKey === null) partitionKeys.appendNull();
       else partitionKeys.appendString(event.partitionKey);
       objects.set(i, event.properties);
-      for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyText(event.properties, propertyNames[p]!);
+      for (let p = 0; p < propertyNames.length; p++) {
+        const text = propertyText(event.properties, propertyNames[p]!);
+        if (text === null) propertyColumns[p]!.appendNull();
+        else propertyColumns[p]!.appendString(text);
+      }
       if (event.envelopeError !== undefined) envelope.set(i, { error: event.envelopeError, reason: event.envelopeReason ?? 'schema' });
     },
     record: (records, block, r) => {
@@ -258,8 +261,7 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
       if (keyStart < 0) partitionKeys.appendNull();
       else partitionKeys.appendUtf8(records, keyStart, block.keyEnds[r]!);
       if (propertyNames.length > 0) {
-        onePass!.propertyTexts(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyTexts);
-        for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyTexts[p]!;
+        onePass!.appendProperties(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyColumns);
       }
     },
   }, onePass);
@@ -273,7 +275,7 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
     enqueuedTimes: enqueuedTimes.subarray(0, count),
     serviceOffsets: serviceOffsets.column() as Utf8Column,
     partitionKeys: partitionKeys.column() as Utf8Column,
-    propertyColumns,
+    propertyColumns: propertyColumns.map((column) => column.column() as Utf8Column),
     properties: (i) => objects.get(i) ?? onePass!.properties(bodies, propertyStarts[i]!, propertyEnds[i]!),
     envelope,
   };

@@ -14,6 +14,7 @@
 import type avro from 'avsc';
 import type { ApplicationProperties } from '../../core/source.js';
 import { parseEnqueuedTimeUtc } from './format.js';
+import type { ColumnBuilder } from '../../core/column-builder.js';
 
 /**
  * One block's records, column-major; spans are byte offsets into the block's data (text is never decoded here:
@@ -52,11 +53,11 @@ export interface OnePassReader {
   /** the application properties of a span `read` gave, as the avsc-based reader makes them */
   properties(data: Buffer, start: number, end: number): ApplicationProperties;
   /**
-   * The text of the properties `names` (UTF-8 keys) in a span `read` gave, into `out[n]`: what
-   * `String(properties(...)[name])` would be for a property that is there (the last one of that name), else null;
-   * no object, and no value made for the other properties.
+   * Appends to `columns[n]` the text of property `names[n]` (UTF-8 keys) in a span `read` gave: what
+   * `String(properties(...)[name])` would be for a property that is there (the last one of that name; string and
+   * bytes values copied as UTF-8, never decoded), else null. No object, and nothing made of other properties.
    */
-  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void;
+  appendProperties(data: Buffer, start: number, end: number, names: readonly Buffer[], columns: readonly ColumnBuilder[]): void;
 }
 
 const enum V {
@@ -84,6 +85,8 @@ const PARTITION_KEY_BYTES = Buffer.from('x-opt-partition-key', 'latin1');
 const PROTO_BYTES = Buffer.from('__proto__', 'latin1');
 /** a position varint of at most 7 bytes holds at most 2^48: always a safe integer, never a precision question */
 const MAX_SHORT_VARINT = 7;
+/** appendProperties: the value is text made from a number or boolean, not a span */
+const FOUND_TEXT = -2;
 
 function primitive(type: unknown): V | undefined {
   const name = typeof type === 'string' ? type : type !== null && typeof type === 'object' && Object.keys(type).length === 1 ? (type as { type?: unknown }).type : undefined;
@@ -166,6 +169,10 @@ class Reader implements OnePassReader {
   private lastMinuteMs = Number.NaN;
   /** where the text `textValue` passed over starts */
   private textStart = 0;
+  /** appendProperties' scratch: per wanted name, where its value was found */
+  private found = new Int32Array(0);
+  private foundEnd = new Int32Array(0);
+  private readonly foundText: string[] = [];
 
   constructor(
     private readonly system: { branches: V[]; union: boolean },
@@ -220,8 +227,16 @@ class Reader implements OnePassReader {
     return out;
   }
 
-  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void {
-    out.fill(null);
+  appendProperties(data: Buffer, start: number, end: number, names: readonly Buffer[], columns: readonly ColumnBuilder[]): void {
+    if (this.found.length < names.length) {
+      this.found = new Int32Array(names.length);
+      this.foundEnd = new Int32Array(names.length);
+    }
+    const found = this.found;
+    const foundEnd = this.foundEnd;
+    const texts = this.foundText;
+    // per name: -1 none (or null), a span's start, or FOUND_TEXT with the text in `texts`
+    found.fill(-1, 0, names.length);
     this.data = data as SliceBuffer;
     this.pos = start;
     this.end = end;
@@ -231,19 +246,39 @@ class Reader implements OnePassReader {
         if (length < 0 || length > this.end - this.pos) throw REFUSE;
         const key = this.pos;
         this.pos += length;
-        let text: string | null | undefined;
-        for (let name = 0; name < names.length; name++) {
-          if (!sameBytes(data, key, length, names[name]!)) continue;
-          if (text === undefined) {
-            const value = this.value(this.props, Make.Property);
-            text = value === null || value === undefined ? null : String(value);
-          }
-          out[name] = text;
+        let name = 0;
+        while (name < names.length && !sameBytes(data, key, length, names[name]!)) name++;
+        if (name === names.length) {
+          this.value(this.props, Make.Nothing);
+          continue;
         }
-        if (text === undefined) this.value(this.props, Make.Nothing);
+        const at = this.pos;
+        let where: number;
+        if (this.textValue(this.props)) {
+          where = this.textStart;
+          foundEnd[name] = this.pos;
+        } else {
+          this.pos = at;
+          const value = this.value(this.props, Make.Property);
+          where = value === null || value === undefined ? -1 : FOUND_TEXT;
+          if (where === FOUND_TEXT) texts[name] = String(value);
+        }
+        // every column of that name (a name listed twice fills both)
+        for (let other = name; other < names.length; other++) {
+          if (other !== name && !names[other]!.equals(names[name]!)) continue;
+          found[other] = where;
+          foundEnd[other] = foundEnd[name]!;
+          if (where === FOUND_TEXT) texts[other] = texts[name]!;
+        }
       }
     }
     this.data = NO_BYTES;
+    for (let name = 0; name < names.length; name++) {
+      const where = found[name]!;
+      if (where === -1) columns[name]!.appendNull();
+      else if (where === FOUND_TEXT) columns[name]!.appendString(texts[name]!);
+      else columns[name]!.appendUtf8(data, where, foundEnd[name]!);
+    }
   }
 
   private record(out: EnvelopeColumns, i: number): void {
