@@ -42,19 +42,27 @@ function writePacked(out: ByteSink, values: Values, count: number, from: number,
   out.reserve(groups * bitWidth + 8);
   out.varint(groups * 2 + 1);
   if (bitWidth === 0) return;
-  const bytes = out.bytes;
-  let at = out.offset;
   const end = from + groups * 8;
-  if (bitWidth === 1) {
-    for (let i = from; i < end; i += 8) {
-      let byte = 0;
-      for (let j = 0; j < 8; j++) if (i + j < count && values[i + j]! & 1) byte |= 1 << j;
-      bytes[at++] = byte;
-    }
-    out.offset = at;
-    return;
+  // The loops are apart and return the offset, so nothing after a loop compiled on stack replacement lacks type
+  // feedback (which would deoptimise it on every later call).
+  out.offset = bitWidth === 1 ? packBits(out.bytes, out.offset, values, count, from, end) : packWide(out.bytes, out.offset, values, count, from, end, bitWidth);
+}
+
+/** Values [from, end) at bit width 1 (values past `count` are 0); returns the offset after them. */
+function packBits(bytes: Uint8Array, at: number, values: Values, count: number, from: number, end: number): number {
+  for (let i = from; i < end; i += 8) {
+    let byte = 0;
+    for (let j = 0; j < 8; j++) if (i + j < count && values[i + j]! & 1) byte |= 1 << j;
+    bytes[at++] = byte;
   }
-  // Bits accumulate LSB first; at most 7 bits wait, so up to 24-bit values fit an int32 accumulator.
+  return at;
+}
+
+/**
+ * Values [from, end) at `bitWidth` 2..32, LSB first. Bits accumulate; at most 7 wait, so up to 24-bit values fit
+ * an int32 accumulator (wider ones go in two halves). Groups of 8 values fill whole bytes: nothing waits at the end.
+ */
+function packWide(bytes: Uint8Array, at: number, values: Values, count: number, from: number, end: number, bitWidth: number): number {
   const split = bitWidth > 24;
   const mask = split ? 0xffff : (1 << bitWidth) - 1;
   let acc = 0;
@@ -82,6 +90,5 @@ function writePacked(out: ByteSink, values: Values, count: number, from: number,
       bits -= 8;
     }
   }
-  if (bits > 0) bytes[at++] = acc & 0xff;
-  out.offset = at;
+  return at;
 }

@@ -400,10 +400,15 @@ function fillDictionary(
 
 /** text.ts's rule on the whole chunk: dictionary values and bit-packed indexes at most half the PLAIN bytes. */
 function dictionaryPays(count: number, entries: number, plainBytes: number, start: number): boolean {
-  let dictionaryBytes = 0;
-  for (let e = 0; e < entries; e++) dictionaryBytes += sizes[entryRows[e]! - start]! + LENGTH_PREFIX;
   const indexBytes = Math.ceil((count * Math.ceil(Math.log2(Math.max(entries, 2)))) / 8);
-  return 2 * (dictionaryBytes + indexBytes) <= plainBytes;
+  return 2 * (entryBytes(entries, start) + indexBytes) <= plainBytes;
+}
+
+/** The dictionary page's size as text.ts counts it (UTF-16 units and length prefixes). */
+function entryBytes(entries: number, start: number): number {
+  let total = 0;
+  for (let e = 0; e < entries; e++) total += sizes[entryRows[e]! - start]! + LENGTH_PREFIX;
+  return total;
 }
 
 /** text.ts's sample, over spans: no repeat among PROBE_SIZE random positions means no dictionary can pay. */
