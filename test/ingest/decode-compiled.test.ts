@@ -299,6 +299,21 @@ describe('compiled Avro decoder vs avsc', () => {
     expect(Buffer.from(s.bytes.subarray(s.offsets[0]!, s.offsets[1]!))).toEqual(Buffer.from(bad[0]!.toString('utf8'), 'utf8'));
   });
 
+  it('makes the ids of a batch as the avsc path does: ASCII ones around dropped rows, and a batch with one non-ASCII or invalid UTF-8 id', () => {
+    const schemaJson = { type: 'record', name: 'Ids', fields: [{ name: 'id', type: 'string' }, { name: 'at', type: 'long' }, { name: 's', type: 'string' }] };
+    const type = avro.Type.forSchema(schemaJson as avro.Schema);
+    const body = (id: string, at = 1_700_000_000_000) => type.toBuffer({ id, at, s: `s-${id}` });
+    // ids of 1 to 40 characters (a slice of the batch's string is a copy below 13), rows dropped in between: a
+    // corrupt body, an empty id, a time outside eventTimeRange
+    const ascii = Array.from({ length: 40 }, (_, i) => body(`${'x'.repeat(i)}${i}`));
+    const dropped = [...ascii.slice(0, 10), body('a').subarray(0, 3), ...ascii.slice(10, 20), body(''), ...ascii.slice(20, 30), body('late', -5), ...ascii.slice(30)];
+    const result = expectSameRows(schemaJson, dropped);
+    expect(result.ids).toEqual(Array.from({ length: 40 }, (_, i) => `${'x'.repeat(i)}${i}`));
+    const invalid = Buffer.concat([Buffer.from([2 * 3, 0x61, 0xff, 0x62]), Buffer.from(type.toBuffer({ id: '', at: 1, s: 'q' }).subarray(1))]);
+    expectSameRows(schemaJson, [...ascii.slice(0, 5), body('é😀'), ...ascii.slice(5, 10)]);
+    expect(expectSameRows(schemaJson, [...ascii.slice(0, 5), invalid, ...ascii.slice(5, 10)]).ids[5]).toBe('a\ufffdb');
+  });
+
   it('falls back to avsc for unions other than null + one type, and says so', () => {
     const schemaJson = { type: 'record', name: 'U', fields: [{ name: 'id', type: 'string' }, { name: 'at', type: 'long' }, { name: 'u', type: ['null', 'string', 'long'] }] };
     const outcome = compileBodyDecoder(schemaJson, undefined, projectColumns(schemaJson));
