@@ -5,7 +5,7 @@
  * with a cold JIT as a lane does.
  *
  *   npm run build && rm -rf bench/out/before && cp -r dist bench/out/before    # on the commit to compare with
- *   (change, then) npm run build && node dist/bench/decode-orders.js [--before bench/out/before] [--runs 7]
+ *   (change, then) npm run build && node dist/bench/decode-orders.js [--before bench/out/before] [--after dist] [--runs 7]
  *
  * The bodies are the bench archive's (bench/pipeline.bench.ts): the generator in src/gen with the same options
  * (404k orders over 8 partitions, 1% duplicates, 0.1% corrupt), kept in partition order in bench/out/ so later
@@ -17,7 +17,7 @@
  * Prints one line per process and the medians per build; CPU is user + system time.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -100,9 +100,8 @@ const median = (values: number[]): number => {
 };
 
 /** Everything decodeBatch returned, hashed: two builds that agree here produced the same rows and failures. */
-function digest(results: DecodeResult[]): string {
-  const hash = createHash('sha256');
-  for (const r of results) {
+function digest(hash: Hash, r: DecodeResult): void {
+  {
     hash.update(r.status);
     hash.update(JSON.stringify(r.errors));
     hash.update(JSON.stringify(r.ids));
@@ -117,7 +116,6 @@ function digest(results: DecodeResult[]): string {
       else hash.update(new Uint8Array(column.values.buffer, column.values.byteOffset, column.values.byteLength));
     }
   }
-  return hash.digest('hex').slice(0, 16);
 }
 
 interface ChildResult {
@@ -144,15 +142,21 @@ async function child(dist: string): Promise<void> {
     tasks.push({ spec: plan.decode, bodies, offsets: batchOffsets });
   }
   const times: number[] = [];
-  let results: DecodeResult[] = [];
+  const hash = createHash('sha256');
   for (let round = 0; round < ROUNDS; round++) {
-    const kept: DecodeResult[] = [];
-    times.push(cpuUs(() => {
-      for (const task of tasks) kept.push(decodeBatch(task));
-    }));
-    results = kept;
+    // Each batch timed alone and its result dropped after it (hashed in the last round), as a lane drops it once
+    // applied: results kept across batches would add old-generation GC the lane does not have.
+    let cpu = 0;
+    for (const task of tasks) {
+      let result: DecodeResult | undefined;
+      cpu += cpuUs(() => {
+        result = decodeBatch(task);
+      });
+      if (round === ROUNDS - 1) digest(hash, result!);
+    }
+    times.push(cpu);
   }
-  const out: ChildResult = { cold: times[0]! / n, warm: median(times.slice(1)) / n, digest: digest(results), bodies: n };
+  const out: ChildResult = { cold: times[0]! / n, warm: median(times.slice(1)) / n, digest: hash.digest('hex').slice(0, 16), bodies: n };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
     return;
   }
   await bodies(); // generated once, before any timing
-  const builds: Record<string, string> = { before: path.resolve(option('--before', path.join(ROOT, 'bench/out/before'))), after: path.join(ROOT, 'dist') };
+  const builds: Record<string, string> = { before: path.resolve(option('--before', path.join(ROOT, 'bench/out/before'))), after: path.resolve(option('--after', path.join(ROOT, 'dist'))) };
   const runs = Number(option('--runs', '5'));
   const results: Record<string, ChildResult[]> = { before: [], after: [] };
   for (let run = 0; run < runs; run++) {

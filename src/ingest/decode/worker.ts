@@ -33,6 +33,8 @@ interface CompiledStream {
   getTime: (record: Record<string, unknown>) => unknown;
   timeIsMicros: boolean;
   resolvers: Map<number, { resolver: avro.Resolver; guard: BoundsGuard }>;
+  /** per column, the bytes per row of the last batch (utf8 columns): their builders start that large */
+  bytesPerRow: number[];
 }
 
 const compiled = new Map<string, CompiledStream>();
@@ -63,6 +65,7 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
     getTime: pathGetter(spec.eventTimePath),
     timeIsMicros: timeColumn?.type === 'timestamp_us',
     resolvers: new Map(),
+    bytesPerRow: columns.map(() => 0),
   };
   compiled.set(key, entry);
   return entry;
@@ -184,7 +187,10 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const times: number[] = [];
   // One builder per column for the batch: the compiled decoder appends to them as it reads, the avsc path appends
   // its projected values; either way the batch leaves as typed columns.
-  const columns = stream.columns.map((c) => new ColumnBuilder(c.type, count));
+  // Strings and JSON start with room for what rows of the last batch held (+1/8), not grown (copied) as they fill;
+  // at most twice this batch's bytes each (a batch of large bodies must not size the next one's builders).
+  const byteCapacity = (k: number) => (stream.bytesPerRow[k]! > 0 ? Math.min(Math.ceil(stream.bytesPerRow[k]! * count * 1.125), 2 * task.bodies.byteLength + 1024) : undefined);
+  const columns = stream.columns.map((c, k) => new ColumnBuilder(c.type, count, byteCapacity(k)));
   const getters = stream.getters;
   // Raw Avro bodies all take the stream's compiled decoder (or all avsc): looked up once, not per body.
   const avroDecoder = spec.bodyFormat === 'avro' && stream.decoder ? { decode: stream.decoder, guard: stream.guard } : undefined;
@@ -270,6 +276,7 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     if (record !== undefined) for (let c = 0; c < getters.length; c++) columns[c]!.appendValue(getters[c]!(record));
   }
   if (laterRows.length > 0) batchIds(idBuilder!, ids, laterRows);
+  for (let c = 0; c < columns.length; c++) if (columns[c]!.rows > 0 && columns[c]!.kind === 'utf8') stream.bytesPerRow[c] = columns[c]!.byteLength / columns[c]!.rows;
   return { status, errors, ids, eventTimes: Float64Array.from(times), columns: columns.map((c) => c.column()) };
 }
 

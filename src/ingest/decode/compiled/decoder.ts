@@ -316,9 +316,10 @@ function columnOp(reader: avro.Type, writer: avro.Type, k: number, column: Proje
     }
     const text = jsonOp(reader, writer);
     return () => {
-      json.reset();
+      const column = out[k]!;
+      json.writeInto(column);
       text();
-      json.copyTo(out[k]!);
+      json.finishInto(column);
     };
   }
   const read = primitiveReader(reader, writer);

@@ -15,7 +15,11 @@ interface SliceBuffer extends Buffer {
   latin1Slice(start: number, end: number): string;
 }
 
-let scratch = Buffer.allocUnsafe(1 << 16) as SliceBuffer;
+const own = Buffer.allocUnsafe(1 << 16) as SliceBuffer;
+/** where the text is written: `own`, or a column's bytes (writeInto) */
+let scratch = own;
+/** the text is scratch[base .. length) */
+let base = 0;
 let length = 0;
 /** every byte written so far is ASCII, so the text decodes as latin1 (cheaper, same result) */
 let ascii = true;
@@ -27,30 +31,56 @@ function reserve(bytes: number): void {
   scratch = grown;
 }
 
+/** Starts a text in the own buffer. */
 export function reset(): void {
-  length = 0;
+  scratch = own;
+  base = 0;
+  restart();
+}
+
+/** Starts the text again where it began. */
+function restart(): void {
+  length = base;
   ascii = true;
 }
 
 /** The text written since the last reset. */
 export function text(): string {
-  return ascii ? scratch.latin1Slice(0, length) : scratch.utf8Slice(0, length);
+  return ascii ? scratch.latin1Slice(base, length) : scratch.utf8Slice(base, length);
+}
+
+/**
+ * Starts a text written straight into a utf8 column's bytes, after its last value (no copy afterwards): the
+ * column must not be appended to until `finishInto` (a throw in between leaves it as it was).
+ */
+export function writeInto(column: ColumnBuilder): void {
+  scratch = column.bytes;
+  base = column.byteLength;
+  restart();
+}
+
+/**
+ * Ends the text begun by writeInto as the column's next value: its bytes as they stand when they are valid
+ * UTF-8, else as text() decodes them (a string value's invalid bytes, copied as they were, become U+FFFD there).
+ */
+export function finishInto(column: ColumnBuilder): void {
+  column.bytes = scratch as ColumnBuilder['bytes']; // grown while writing, with the column's bytes copied
+  column.appendWritten(length, ascii);
 }
 
 /**
  * Appends the text written since the last reset to a utf8 column as bytes (no string): as they stand when they
- * are valid UTF-8, else as text() decodes them (a string value's invalid bytes, copied as they were, become
- * U+FFFD there).
+ * are valid UTF-8, else as text() decodes them.
  */
 export function copyTo(column: ColumnBuilder): void {
-  if (ascii) column.appendValidUtf8(scratch, 0, length);
-  else column.appendUtf8(scratch, 0, length);
+  if (ascii) column.appendValidUtf8(scratch, base, length);
+  else column.appendUtf8(scratch, base, length);
 }
 
 /** Starts a nested piece of text (a map value, a record field written out of order); returns the text so far. */
 export function swap(next: string): string {
   const previous = text();
-  reset();
+  restart();
   append(next);
   return previous;
 }
