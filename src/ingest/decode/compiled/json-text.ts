@@ -99,11 +99,44 @@ export function append(fragment: string): void {
   }
 }
 
-/** Small integers (counts, quantities) from a table instead of a number-to-string conversion each. */
-const SMALL_INTEGERS = Array.from({ length: 1024 }, (_, i) => String(i));
+/**
+ * Text known to be ASCII (a record's `{"name":` keys, brackets), as its bytes: a byte copy, where append() reads
+ * the string a character at a time and checks each for UTF-8.
+ */
+export function appendAscii(bytes: Uint8Array): void {
+  const n = bytes.length;
+  reserve(n);
+  const at = length;
+  for (let i = 0; i < n; i++) scratch[at + i] = bytes[i]!;
+  length = at + n;
+}
 
+/** One ASCII character, by its code. */
+export function appendByte(code: number): void {
+  reserve(1);
+  scratch[length++] = code;
+}
+
+/** The bytes of `text` when it is all ASCII (for appendAscii), else undefined. */
+export function asciiBytes(text: string): Uint8Array | undefined {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length === text.length ? new Uint8Array(bytes) : undefined;
+}
+
+/** A 32-bit integer (an Avro int) in decimal, as String(value) writes it, digit by digit. */
 export function appendInteger(value: number): void {
-  append(value >= 0 && value < 1024 ? SMALL_INTEGERS[value]! : String(value));
+  if (value < 0) {
+    if (value === -2147483648) {
+      append('-2147483648'); // its magnitude is past writeDigits' range
+      return;
+    }
+    reserve(12);
+    scratch[length++] = 0x2d;
+    writeDigits(-value);
+    return;
+  }
+  reserve(11);
+  writeDigits(value);
 }
 
 /**
