@@ -190,7 +190,10 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   // Strings and JSON start with room for what rows of the last batch held (+1/8), not grown (copied) as they fill;
   // at most twice this batch's bytes each (a batch of large bodies must not size the next one's builders).
   const byteCapacity = (k: number) => (stream.bytesPerRow[k]! > 0 ? Math.min(Math.ceil(stream.bytesPerRow[k]! * count * 1.125), 2 * task.bodies.byteLength + 1024) : undefined);
-  const columns = stream.columns.map((c, k) => new ColumnBuilder(c.type, count, byteCapacity(k)));
+  // Pushed, not Array.map: a mapped array's elements kind differed from batch to batch, and every compiled op
+  // that reads `columns[k]` was deoptimized ("wrong map", --trace-deopt) and compiled again.
+  const columns: ColumnBuilder[] = [];
+  for (let k = 0; k < stream.columns.length; k++) columns.push(new ColumnBuilder(stream.columns[k]!.type, count, byteCapacity(k)));
   const getters = stream.getters;
   // Raw Avro bodies all take the stream's compiled decoder (or all avsc): looked up once, not per body.
   const avroDecoder = spec.bodyFormat === 'avro' && stream.decoder ? { decode: stream.decoder, guard: stream.guard } : undefined;
