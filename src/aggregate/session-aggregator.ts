@@ -10,7 +10,7 @@
  * open (by a flush) is rewritten without it.
  */
 import { accumulate, initialState, merge, result } from './accumulators.js';
-import { groupKey } from './group-key.js';
+import { GroupKeys } from './group-key.js';
 import type { AggregateRow, AggregationSpec, Aggregator, LateRow } from './window-aggregator.js';
 import { compareRows, countLate, sortedLate } from './window-aggregator.js';
 
@@ -37,15 +37,16 @@ export class SessionAggregator implements Aggregator {
   /** spans an open session left by merging into an earlier one, reported as changed by the next advance */
   private vacated = new Set<number>();
   private readonly gapMs: number;
+  private readonly groups: GroupKeys;
 
   constructor(readonly spec: AggregationSpec) {
     if (spec.sessionGapMs === undefined) throw new TypeError(`aggregation ${spec.name} has no session gap`);
     this.gapMs = spec.sessionGapMs;
+    this.groups = new GroupKeys(spec.groupColumns);
   }
 
   add(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
-    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
-    const key = groupKey(group);
+    const { group, key } = this.groups.of(columns, row);
     const sessions = this.sessions.get(key) ?? [];
     const measures = this.spec.measures;
     let session: Session = { start: eventTime, end: eventTime + this.gapMs, group, states: measures.map((m) => initialState(m.fn)) };
@@ -81,7 +82,7 @@ export class SessionAggregator implements Aggregator {
 
   /** A late event is counted against the session it would have opened, [eventTime, eventTime + gap). */
   late(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
-    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
+    const { group } = this.groups.of(columns, row);
     countLate(this.lateCounts, eventTime, eventTime + this.gapMs, group);
   }
 

@@ -8,7 +8,7 @@
  * (an accepted event is at or after watermark - lateness, so its windows start after watermark - lateness - size).
  */
 import { accumulate, initialState, result, type MeasureFn } from './accumulators.js';
-import { groupKey } from './group-key.js';
+import { GroupKeys, groupKey } from './group-key.js';
 import { HoppingWindows } from './windows.js';
 import type { SessionSnapshot } from './session-aggregator.js';
 
@@ -85,14 +85,15 @@ export class WindowAggregator implements Aggregator {
   private fired = new Map<number, AggregateRow[]>();
   /** window start + group key -> late events turned away */
   private lateCounts = new Map<string, LateRow>();
+  private readonly groups: GroupKeys;
 
   constructor(readonly spec: AggregationSpec) {
     this.windows = new HoppingWindows(spec.windowMs, spec.hopMs);
+    this.groups = new GroupKeys(spec.groupColumns);
   }
 
   add(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
-    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
-    const key = groupKey(group);
+    const { group, key } = this.groups.of(columns, row);
     const measures = this.spec.measures;
     const windows = this.windows.windowStarts(eventTime, this.starts);
     for (let w = 0; w < windows; w++) {
@@ -115,7 +116,7 @@ export class WindowAggregator implements Aggregator {
   }
 
   late(eventTime: number, columns: readonly ArrayLike<unknown>[], row: number): void {
-    const group = this.spec.groupColumns.map((c) => columns[c]![row] ?? null);
+    const { group } = this.groups.of(columns, row);
     const windows = this.windows.windowStarts(eventTime, this.starts);
     for (let w = 0; w < windows; w++) countLate(this.lateCounts, this.starts[w]!, this.windows.windowEnd(this.starts[w]!), group);
   }

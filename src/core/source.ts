@@ -9,6 +9,15 @@
  */
 export type ApplicationProperties = Record<string, string | number | boolean | null>;
 
+/**
+ * An application property as a raw-table property column holds it: its text, or null when the event has no such
+ * property (own properties only: a column named like an Object method is not a property every event has).
+ */
+export function propertyText(properties: ApplicationProperties, name: string): string | null {
+  const value = Object.hasOwn(properties, name) ? properties[name] : undefined;
+  return value === undefined || value === null ? null : String(value);
+}
+
 export interface SourceEvent {
   /** The event body as sent (Avro bytes, Confluent framed Avro, JSON...). */
   body: Uint8Array;

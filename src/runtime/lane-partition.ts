@@ -26,6 +26,7 @@ import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
 import type { TableData, TableSchema } from '../core/table.js';
 import { ColumnBuilder, columnValues, type BatchColumn } from '../core/column-builder.js';
+import { Utf8Interner } from '../core/utf8-interner.js';
 import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
@@ -139,6 +140,8 @@ export class LanePartition {
   private readonly capture: CaptureReadState;
   /** body columns the aggregators read (group keys and measures), as JS values per batch */
   private readonly aggregateColumns: number[];
+  /** per string column the aggregators read: its values as one string per distinct value */
+  private readonly interners = new Map<number, Utf8Interner>();
   /** the partition id's UTF-8, for the _partition column */
   private readonly partitionBytes: Buffer;
   /**
@@ -303,13 +306,17 @@ export class LanePartition {
 
   /**
    * The batch's columns the aggregators read, as they index them (`columns[c][row]`): numbers stay in their typed
-   * array where the batch has no null there, strings (group keys) are decoded once per row.
+   * array where the batch has no null there, strings (group keys) are one string per distinct value.
    */
   private aggregatorColumns(columns: readonly BatchColumn[]): ArrayLike<unknown>[] {
     const out: ArrayLike<unknown>[] = columns.map(() => EMPTY_COLUMN);
     for (const c of this.aggregateColumns) {
       const column = columns[c]!;
-      out[c] = column.kind !== 'utf8' && column.validity === undefined ? column.values : columnValues(column);
+      if (column.kind === 'utf8') {
+        let interner = this.interners.get(c);
+        if (!interner) this.interners.set(c, (interner = new Utf8Interner()));
+        out[c] = interner.values(column);
+      } else out[c] = column.validity === undefined ? column.values : columnValues(column);
     }
     return out;
   }

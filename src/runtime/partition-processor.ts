@@ -18,7 +18,7 @@
 import type { GateOptions } from '../aggregate/event-time-gate.js';
 import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import { SnapshotStore } from '../state/snapshot-store.js';
-import type { PartitionBatch, ResumePoint, SourceEvent } from '../core/source.js';
+import { propertyText, type PartitionBatch, type ResumePoint, type SourceEvent } from '../core/source.js';
 import { packBodies, type DecodePool } from '../ingest/decode/pool.js';
 import { countsFromMetadata, type DeadLetterReason } from '../sink/dead-letter.js';
 import type { LaneInput, LanePlan, LaneStep, PackedEvents } from './lane-partition.js';
@@ -28,6 +28,7 @@ import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
 import type { PipelineObserver } from './observer.js';
 import type { StreamPlan } from './stream-plan.js';
+import type { TributaryConfig } from '../config/schema.js';
 
 export interface ProcessorStores {
   lake: ObjectStore;
@@ -67,6 +68,38 @@ export interface DecodedBatch {
 }
 
 let processorIncarnation = 0;
+
+/** A worker's processor settings from its config's processing section. */
+export function processorSettings(processing: TributaryConfig['processing']): ProcessorSettings {
+  return {
+    rowsPerFile: processing.rowsPerFile,
+    rowGroupRows: processing.rowGroupRows,
+    maxFileBytes: processing.maxFileBytes,
+    gate: {
+      allowedOutOfOrdernessMs: processing.allowedOutOfOrderness,
+      allowedLatenessMs: processing.allowedLateness,
+      dedupRetentionMs: processing.dedupRetention,
+      dedupMaxIds: processing.dedupMaxIds,
+    },
+  };
+}
+
+/** What a partition's lane is told of its stream and the settings (plain data: it is cloned into the lane). */
+export function lanePlanFor(plan: StreamPlan, partition: string, settings: ProcessorSettings): LanePlan {
+  return {
+    stream: plan.stream,
+    partition,
+    decode: plan.decode,
+    raw: plan.raw,
+    propertyColumns: plan.propertyColumns,
+    aggregations: plan.aggregations.map((a) => ({ spec: a.spec, schema: a.schema, lateSchema: a.lateSchema })),
+    rowsPerFile: settings.rowsPerFile,
+    rowGroupRows: settings.rowGroupRows,
+    maxFileBytes: settings.maxFileBytes,
+    gate: settings.gate,
+    fingerprint: settingsFingerprint(plan, settings),
+  };
+}
 
 export function settingsFingerprint(plan: StreamPlan, settings: ProcessorSettings): string {
   return JSON.stringify({
@@ -183,26 +216,10 @@ export class PartitionProcessor {
   }
 
   private async open(snapshot: PartitionSnapshot | undefined): Promise<void> {
-    await this.pool.openPartition(this.lane, { id: this.laneId, plan: this.lanePlan(), snapshot: snapshot ?? null });
+    await this.pool.openPartition(this.lane, { id: this.laneId, plan: lanePlanFor(this.plan, this.partition, this.settings), snapshot: snapshot ?? null });
     this.opened = true;
   }
 
-  private lanePlan(): LanePlan {
-    const { plan, settings } = this;
-    return {
-      stream: plan.stream,
-      partition: this.partition,
-      decode: plan.decode,
-      raw: plan.raw,
-      propertyColumns: plan.propertyColumns,
-      aggregations: plan.aggregations.map((a) => ({ spec: a.spec, schema: a.schema, lateSchema: a.lateSchema })),
-      rowsPerFile: settings.rowsPerFile,
-      rowGroupRows: settings.rowGroupRows,
-      maxFileBytes: settings.maxFileBytes,
-      gate: settings.gate,
-      fingerprint: this.fingerprint,
-    };
-  }
 
   /** The lane's steps, one after the other: a cell's files, then its snapshot (the driver commits after). */
   private async perform(steps: LaneStep[]): Promise<void> {
@@ -284,10 +301,7 @@ export function packEvents(events: readonly SourceEvent[], propertyNames: readon
     enqueuedTimes[i] = event.enqueuedTimeMs;
     serviceOffsets[i] = event.offset;
     partitionKeys[i] = event.partitionKey;
-    for (let p = 0; p < propertyNames.length; p++) {
-      const value = event.properties[propertyNames[p]!];
-      propertyColumns[p]![i] = value === undefined || value === null ? null : String(value);
-    }
+    for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyText(event.properties, propertyNames[p]!);
     if (!anyProperties) for (const _ in event.properties) anyProperties = true;
     if (event.envelopeError !== undefined) envelopeErrors.push([i, event.envelopeError, event.envelopeReason ?? 'schema']);
   }

@@ -16,6 +16,7 @@ import { createObjectStore } from '../sink/store-factory.js';
 import { RunTotals, fanOut, stageOf, type ErrorStage, type PipelineObserver } from './observer.js';
 import { SnapshotStore, snapshotRetention } from '../state/snapshot-store.js';
 import { PartitionRouter } from './partition-router.js';
+import { processorSettings } from './partition-processor.js';
 import { loadStreamPlans } from './stream-plan.js';
 
 export interface WorkerOptions {
@@ -75,15 +76,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
   const router = new PartitionRouter(
     plans,
     {
-      rowsPerFile: processing.rowsPerFile,
-      rowGroupRows: processing.rowGroupRows,
-      maxFileBytes: processing.maxFileBytes,
-      gate: {
-        allowedOutOfOrdernessMs: processing.allowedOutOfOrderness,
-        allowedLatenessMs: processing.allowedLateness,
-        dedupRetentionMs: processing.dedupRetention,
-        dedupMaxIds: processing.dedupMaxIds,
-      },
+      ...processorSettings(processing),
       inFlightBatches: processing.inFlightBatches,
       inFlightBytes: processing.inFlightBytes,
       maxConsecutiveFailures: processing.maxConsecutiveFailures,

@@ -11,7 +11,7 @@
  * reader, which decides the hostile cases.
  */
 import avro from 'avsc';
-import type { ApplicationProperties, CaptureBlocks, SourceEvent } from '../../core/source.js';
+import { propertyText, type ApplicationProperties, type CaptureBlocks, type SourceEvent } from '../../core/source.js';
 import { blockDataSync } from './container.js';
 import { captureBlockReader, type CaptureBlockReader } from './event-reader.js';
 import { corruptBlockError, recordFailureReason, unreadableEvent } from './file-events.js';
@@ -44,6 +44,15 @@ function readerFor(schema: string): CaptureBlockReader {
 }
 
 const onePassReaders = new Map<string, OnePassReader | undefined>();
+
+/** Columns sized up front for at most this many events (a batch is a few thousand); more grow by doubling. */
+const MAX_PRESIZED_EVENTS = 1 << 16;
+
+function grown<T extends Uint32Array | Float64Array>(array: T, size: number): T {
+  const bigger = new (array.constructor as new (n: number) => T)(size);
+  bigger.set(array);
+  return bigger;
+}
 
 function onePassFor(schema: string): OnePassReader | undefined {
   if (!onePassReaders.has(schema)) onePassReaders.set(schema, onePassReader(JSON.parse(schema) as avro.Schema));
@@ -167,15 +176,35 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
   let total = 0;
   let lastChunk: Buffer | undefined;
   let lastBase = 0;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const propertyStarts: number[] = [];
-  const propertyEnds: number[] = [];
-  const positions: number[] = [];
-  const enqueuedTimes: number[] = [];
+  // a block yields at most its count of events (an unreadable region one): typed columns of that size, grown
+  // should a block's count (from its header) understate it, and never sized by a count larger than a batch
+  let expected = 0;
+  for (const item of input.items) expected += 'reason' in item ? 1 : item.count + 1;
+  let capacity = Math.max(16, Math.min(expected, MAX_PRESIZED_EVENTS));
+  let starts = new Uint32Array(capacity);
+  let ends = new Uint32Array(capacity);
+  let propertyStarts = new Uint32Array(capacity);
+  let propertyEnds = new Uint32Array(capacity);
+  let positions = new Float64Array(capacity);
+  let enqueuedTimes = new Float64Array(capacity);
   const serviceOffsets: string[] = [];
   const partitionKeys: Array<string | null> = [];
+  let count = 0;
+  const next = (): number => {
+    if (count === capacity) {
+      capacity *= 2;
+      starts = grown(starts, capacity);
+      ends = grown(ends, capacity);
+      propertyStarts = grown(propertyStarts, capacity);
+      propertyEnds = grown(propertyEnds, capacity);
+      positions = grown(positions, capacity);
+      enqueuedTimes = grown(enqueuedTimes, capacity);
+    }
+    return count++;
+  };
   const propertyColumns = propertyNames.map(() => [] as Array<string | null>);
+  const propertyKeys = propertyNames.map((name) => Buffer.from(name, 'utf8'));
+  const propertyTexts = new Array<string | null>(propertyNames.length);
   const objects = new Map<number, ApplicationProperties>();
   const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
   let candidates = 0;
@@ -195,51 +224,47 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
     }
     return lastBase;
   };
-  const columnsOf = (properties: ApplicationProperties): void => {
-    for (let p = 0; p < propertyNames.length; p++) {
-      const value = properties[propertyNames[p]!];
-      propertyColumns[p]!.push(value === undefined || value === null ? null : String(value));
-    }
-  };
   const failure = readBatch(input, state, warnings, {
     event: (event) => {
       if (!wanted(event.position)) return;
       const at = base(Buffer.from(event.body.buffer, event.body.byteOffset, event.body.byteLength));
-      const i = positions.length;
-      starts.push(at);
-      ends.push(at + event.body.byteLength);
-      propertyStarts.push(0);
-      propertyEnds.push(0);
-      positions.push(event.position);
-      enqueuedTimes.push(event.enqueuedTimeMs);
-      serviceOffsets.push(event.offset);
-      partitionKeys.push(event.partitionKey);
+      const i = next();
+      starts[i] = at;
+      ends[i] = at + event.body.byteLength;
+      positions[i] = event.position;
+      enqueuedTimes[i] = event.enqueuedTimeMs;
+      serviceOffsets[i] = event.offset;
+      partitionKeys[i] = event.partitionKey;
       objects.set(i, event.properties);
-      columnsOf(event.properties);
+      for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyText(event.properties, propertyNames[p]!);
       if (event.envelopeError !== undefined) envelope.set(i, { error: event.envelopeError, reason: event.envelopeReason ?? 'schema' });
     },
-    record: (records, block, i) => {
-      if (!wanted(block.positions[i]!)) return;
+    record: (records, block, r) => {
+      if (!wanted(block.positions[r]!)) return;
       const at = base(records);
-      starts.push(at + block.bodyStarts[i]!);
-      ends.push(at + block.bodyEnds[i]!);
-      propertyStarts.push(at + block.propertyStarts[i]!);
-      propertyEnds.push(at + block.propertyEnds[i]!);
-      positions.push(block.positions[i]!);
-      enqueuedTimes.push(block.enqueuedTimes[i]!);
-      serviceOffsets.push(block.offsets[i]!);
-      partitionKeys.push(block.partitionKeys[i]!);
-      if (propertyNames.length > 0) columnsOf(onePass!.properties(records, block.propertyStarts[i]!, block.propertyEnds[i]!));
+      const i = next();
+      starts[i] = at + block.bodyStarts[r]!;
+      ends[i] = at + block.bodyEnds[r]!;
+      propertyStarts[i] = at + block.propertyStarts[r]!;
+      propertyEnds[i] = at + block.propertyEnds[r]!;
+      positions[i] = block.positions[r]!;
+      enqueuedTimes[i] = block.enqueuedTimes[r]!;
+      serviceOffsets[i] = block.offsets[r]!;
+      partitionKeys[i] = block.partitionKeys[r]!;
+      if (propertyNames.length > 0) {
+        onePass!.propertyTexts(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyTexts);
+        for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyTexts[p]!;
+      }
     },
   }, onePass);
   const bodies = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   const columns: CaptureColumns = {
-    count: positions.length,
+    count,
     bodies,
-    starts: Uint32Array.from(starts),
-    ends: Uint32Array.from(ends),
-    positions: Float64Array.from(positions),
-    enqueuedTimes: Float64Array.from(enqueuedTimes),
+    starts: starts.subarray(0, count),
+    ends: ends.subarray(0, count),
+    positions: positions.subarray(0, count),
+    enqueuedTimes: enqueuedTimes.subarray(0, count),
     serviceOffsets,
     partitionKeys,
     propertyColumns,

@@ -33,6 +33,12 @@ export interface OnePassReader {
   read(data: Buffer, count: number): EnvelopeColumns | undefined;
   /** the application properties of a span `read` gave, as the avsc-based reader makes them */
   properties(data: Buffer, start: number, end: number): ApplicationProperties;
+  /**
+   * The text of the properties `names` (UTF-8 keys) in a span `read` gave, into `out[n]`: what
+   * `String(properties(...)[name])` would be for a property that is there (the last one of that name), else null;
+   * no object, and no value made for the other properties.
+   */
+  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void;
 }
 
 const enum V {
@@ -46,11 +52,19 @@ const enum V {
   Bytes,
 }
 
+/** What `value` makes of a map value it reads. */
+const enum Make {
+  Nothing,
+  Text,
+  Property,
+}
+
 const PRIMITIVES: Record<string, V> = { null: V.Null, boolean: V.Boolean, int: V.Int, long: V.Long, float: V.Float, double: V.Double, string: V.String, bytes: V.Bytes };
 const FIELDS = ['SequenceNumber', 'Offset', 'EnqueuedTimeUtc', 'SystemProperties', 'Properties', 'Body'] as const;
 const MAX_TIME_MS = 8.64e15;
 const MAX_OFFSET_CHARS = 64;
-const PARTITION_KEY = 'x-opt-partition-key';
+const PARTITION_KEY_BYTES = Buffer.from('x-opt-partition-key', 'latin1');
+const PROTO_BYTES = Buffer.from('__proto__', 'latin1');
 /** a position varint of at most 7 bytes holds at most 2^48: always a safe integer, never a precision question */
 const MAX_SHORT_VARINT = 7;
 
@@ -115,6 +129,12 @@ function isoSecondsAndMs(data: Buffer, p: number): boolean {
   );
 }
 
+function sameBytes(data: Buffer, start: number, length: number, text: Buffer): boolean {
+  if (length !== text.length) return false;
+  for (let k = 0; k < length; k++) if (data[start + k] !== text[k]) return false;
+  return true;
+}
+
 function digits(data: Buffer, from: number, to: number): boolean {
   for (let p = from; p < to; p++) if (data[p]! < 0x30 || data[p]! > 0x39) return false;
   return true;
@@ -124,7 +144,8 @@ class Reader implements OnePassReader {
   private data: SliceBuffer = NO_BYTES;
   private pos = 0;
   private end = 0;
-  private lastMinute = '';
+  /** the minute (`YYYY-MM-DDTHH:MM`) of the last ISO time read, and its time; zero bytes match no ISO minute */
+  private readonly lastMinute = Buffer.alloc(16) as SliceBuffer;
   private lastMinuteMs = Number.NaN;
 
   constructor(
@@ -171,11 +192,37 @@ class Reader implements OnePassReader {
       for (let k = 0; k < n; k++) {
         const name = this.string();
         // as avsc builds the map and toProperties copies it: plain assignment, later keys win
-        out[name] = this.value(this.props, true) as ApplicationProperties[string];
+        out[name] = this.value(this.props, Make.Property) as ApplicationProperties[string];
       }
     }
     this.data = NO_BYTES;
     return out;
+  }
+
+  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void {
+    out.fill(null);
+    this.data = data as SliceBuffer;
+    this.pos = start;
+    this.end = end;
+    for (let n = this.count(); n > 0; n = this.count()) {
+      for (let k = 0; k < n; k++) {
+        const length = this.long();
+        if (length < 0 || length > this.end - this.pos) throw REFUSE;
+        const key = this.pos;
+        this.pos += length;
+        let text: string | null | undefined;
+        for (let name = 0; name < names.length; name++) {
+          if (!sameBytes(data, key, length, names[name]!)) continue;
+          if (text === undefined) {
+            const value = this.value(this.props, Make.Property);
+            text = value === null || value === undefined ? null : String(value);
+          }
+          out[name] = text;
+        }
+        if (text === undefined) this.value(this.props, Make.Nothing);
+      }
+    }
+    this.data = NO_BYTES;
   }
 
   private record(out: EnvelopeColumns, i: number): void {
@@ -186,18 +233,19 @@ class Reader implements OnePassReader {
     let key: string | null = null;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
-        const isKey = this.keyIs(PARTITION_KEY);
-        const value = this.value(this.system, false);
         // later keys win, as in the map avsc builds
-        if (isKey) key = typeof value === 'string' ? value : null;
+        if (this.keyIs(PARTITION_KEY_BYTES)) {
+          const value = this.value(this.system, Make.Text);
+          key = typeof value === 'string' ? value : null;
+        } else this.value(this.system, Make.Nothing);
       }
     }
     out.propertyStarts[i] = this.pos;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
         // avsc would set the map's prototype: rare enough to leave to it
-        if (this.keyIs('__proto__')) throw REFUSE;
-        this.value(this.props, false);
+        if (this.keyIs(PROTO_BYTES)) throw REFUSE;
+        this.value(this.props, Make.Nothing);
       }
     }
     out.propertyEnds[i] = this.pos;
@@ -248,10 +296,12 @@ class Reader implements OnePassReader {
     this.pos += length;
     let time: number;
     if (length === 24 && isoSecondsAndMs(data, p)) {
-      const minute = data.latin1Slice(p, p + 16);
-      if (minute !== this.lastMinute) {
-        this.lastMinute = minute;
-        this.lastMinuteMs = parseEnqueuedTimeUtc(`${minute}:00.000Z`);
+      const minute = this.lastMinute;
+      let same = 0;
+      while (same < 16 && data[p + same] === minute[same]) same++;
+      if (same < 16) {
+        data.copy(minute, 0, p, p + 16);
+        this.lastMinuteMs = parseEnqueuedTimeUtc(`${this.lastMinute.latin1Slice(0, 16)}:00.000Z`);
       }
       const seconds = (data[p + 17]! - 0x30) * 10 + data[p + 18]! - 0x30;
       const ms = (data[p + 20]! - 0x30) * 100 + (data[p + 21]! - 0x30) * 10 + data[p + 22]! - 0x30;
@@ -270,10 +320,11 @@ class Reader implements OnePassReader {
   }
 
   /**
-   * One map value. `property` asks for the value as a property (bytes as UTF-8 text); otherwise only strings and
-   * bytes are made (as text, for the partition key) and other values are skipped.
+   * One map value, checked and passed over; `make` says what to make of it: nothing (the usual case: no string
+   * per system property), text of a string or bytes value (the partition key), or the value as a property.
    */
-  private value(map: { branches: V[]; union: boolean }, property: boolean): unknown {
+  private value(map: { branches: V[]; union: boolean }, make: Make): unknown {
+    const property = make === Make.Property;
     let kind: V;
     if (map.union) {
       const index = this.long();
@@ -290,8 +341,10 @@ class Reader implements OnePassReader {
         return b === 1;
       }
       case V.Int:
-      case V.Long:
-        return this.long();
+      case V.Long: {
+        const n = this.long();
+        return make === Make.Nothing ? undefined : n;
+      }
       case V.Float:
         if (this.pos + 4 > this.end) throw REFUSE;
         this.pos += 4;
@@ -302,7 +355,9 @@ class Reader implements OnePassReader {
         return property ? this.data.readDoubleLE(this.pos - 8) : undefined;
       case V.String:
       case V.Bytes:
-        return this.string();
+        if (make !== Make.Nothing) return this.string();
+        this.skipLength();
+        return undefined;
     }
   }
 
@@ -333,13 +388,19 @@ class Reader implements OnePassReader {
     return this.data.utf8Slice(start, this.pos);
   }
 
-  /** Skips a map key, saying whether it is `text` (ASCII): compared only when the lengths match, never decoded. */
-  private keyIs(text: string): boolean {
+  private skipLength(): void {
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    this.pos += length;
+  }
+
+  /** Skips a map key, saying whether its bytes are `text`'s: compared, never decoded. */
+  private keyIs(text: Buffer): boolean {
     const length = this.long();
     if (length < 0 || length > this.end - this.pos) throw REFUSE;
     const start = this.pos;
     this.pos += length;
-    return length === text.length && this.data.latin1Slice(start, this.pos) === text;
+    return sameBytes(this.data, start, length, text);
   }
 }
 
