@@ -3,9 +3,11 @@
  * avsc path produces (`JSON.stringify` of avsc's value, bytes as base64): numbers as `String(n)` (non-finite ones
  * as `null`), strings with JSON's escaping, map keys in a JavaScript object's property order.
  *
- * The text is written as UTF-8 into one scratch buffer and becomes a string once per value: a string built by
- * concatenation is a tree of pieces that costs more memory than its characters for as long as the row is held
- * (measured: ~90 B more per order row), and string values from the body are copied as bytes, never decoded.
+ * The text is written as UTF-8 straight into the json_text column's bytes (writeInto / finishInto: no string, no
+ * copy afterwards; bench/decode-orders.ts), or into a scratch buffer where a piece must become a string (map
+ * values, record fields written out of order): a string built by concatenation is a tree of pieces that costs more
+ * memory than its characters for as long as the row is held (measured: ~90 B more per order row), and string
+ * values from the body are copied as bytes, never decoded.
  */
 
 import type { ColumnBuilder } from '../../../core/column-builder.js';
@@ -66,15 +68,6 @@ export function writeInto(column: ColumnBuilder): void {
 export function finishInto(column: ColumnBuilder): void {
   column.bytes = scratch as ColumnBuilder['bytes']; // grown while writing, with the column's bytes copied
   column.appendWritten(length, ascii);
-}
-
-/**
- * Appends the text written since the last reset to a utf8 column as bytes (no string): as they stand when they
- * are valid UTF-8, else as text() decodes them.
- */
-export function copyTo(column: ColumnBuilder): void {
-  if (ascii) column.appendValidUtf8(scratch, base, length);
-  else column.appendUtf8(scratch, base, length);
 }
 
 /** Starts a nested piece of text (a map value, a record field written out of order); returns the text so far. */
