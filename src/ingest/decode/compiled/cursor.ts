@@ -19,8 +19,7 @@ const SAFE_LONG = 9007199254740990;
 
 /**
  * A body that does not decode; only the message matters (it goes into the dead letter), so no stack is captured:
- * walking the stack cost ~50 µs per error (bench/decode-orders: more than all the valid bodies of a corrupt one's
- * batch share).
+ * capturing it cost ~50 µs per error in a profile of bench/decode-orders.ts, as much as decoding ~25 bodies.
  */
 export class BodyError extends Error {
   constructor(message: string) {
