@@ -51,7 +51,7 @@ export class EventTimeGate {
     if (firstSeen !== undefined && firstSeen >= this.horizon) return 'duplicate';
     if (eventTime + this.options.allowedLatenessMs < this.watermark) return 'late';
     // The count rule evicts inside `add`, at every acceptance, so it is exact whatever the snapshot schedule.
-    this.seen.add(id, eventTime);
+    this.seen.addLastLookedUp(eventTime);
     if (eventTime > this.maxEventTime) {
       this.maxEventTime = eventTime;
       // Ids older than the retention can only come back as late events, so they need not be remembered.

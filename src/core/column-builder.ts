@@ -11,7 +11,7 @@
  * becomes U+FFFD, as `utf8Slice` does) and written again, so the file does not depend on which path filled it.
  */
 import { isUtf8 } from 'node:buffer';
-import type { ColumnType, TypedColumn } from './table.js';
+import type { ColumnType, TypedColumn, Utf8Column } from './table.js';
 
 /** One column of a decoded batch: a typed column, or JS values for the kinds no typed form takes. */
 export type BatchColumn = TypedColumn | { kind: 'values'; values: unknown[]; validity?: Uint8Array };
@@ -400,8 +400,23 @@ export function valueAt(column: BatchColumn, row: number): unknown {
   }
 }
 
+/** Row `row` of a utf8 column as a string, or null. */
+export function stringOrNullAt(column: Utf8Column, row: number): string | null {
+  return column.validity !== undefined && column.validity[row] === 0 ? null : stringAt(column, row);
+}
+
+/** Strings (or nulls) as a utf8 column. */
+export function utf8ColumnOf(values: ReadonlyArray<string | null>): Utf8Column {
+  const builder = new ColumnBuilder('string', Math.max(1, values.length));
+  for (const value of values) {
+    if (value === null) builder.appendNull();
+    else builder.appendString(value);
+  }
+  return builder.column() as Utf8Column;
+}
+
 /** Row `row` of a utf8 column as a string. */
-export function stringAt(column: Extract<BatchColumn, { kind: 'utf8' }>, row: number): string {
+export function stringAt(column: Utf8Column, row: number): string {
   const bytes = column.bytes as SliceBuffer;
   const from = column.offsets[row]!;
   const to = column.offsets[row + 1]!;

@@ -49,6 +49,8 @@ export type TypedColumn =
   | { kind: 'int32'; values: Int32Array; validity?: Uint8Array }
   | { kind: 'utf8'; bytes: Uint8Array; offsets: Uint32Array; validity?: Uint8Array };
 
+export type Utf8Column = Extract<TypedColumn, { kind: 'utf8' }>;
+
 /** Column-major rows: `columns[i]` holds the values of `schema.columns[i]`, all of the same length. */
 export interface TableData {
   schema: TableSchema;

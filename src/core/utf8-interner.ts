@@ -9,9 +9,7 @@
  * repeat (ids), where it would only add work: when most of a batch's rows are new, the next batches are decoded
  * plainly, and the table is tried again every PROBE_EVERY batches.
  */
-import type { TypedColumn } from './table.js';
-
-type Utf8Column = Extract<TypedColumn, { kind: 'utf8' }>;
+import type { Utf8Column } from './table.js';
 
 interface SliceBuffer extends Uint8Array {
   utf8Slice(start: number, end: number): string;

@@ -25,7 +25,7 @@ import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lak
 import { aggregateTable, lateFiles } from '../sink/aggregate-files.js';
 import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/parquet.js';
 import type { TableData, TableSchema } from '../core/table.js';
-import { ColumnBuilder, columnValues, type BatchColumn } from '../core/column-builder.js';
+import { ColumnBuilder, columnValues, stringAt, stringOrNullAt, utf8ColumnOf, type BatchColumn } from '../core/column-builder.js';
 import { Utf8Interner } from '../core/utf8-interner.js';
 import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
@@ -134,6 +134,8 @@ export class LanePartition {
   /** every position below this has been processed by this owner (skip redeliveries) */
   private nextPosition = 0;
   private lastOffset = '';
+  /** the row of the batch being applied whose offset is the last one, until `resolveLastOffset` */
+  private lastOffsetRow = -1;
   /** aggregate spans whose fired rows changed since they were last written */
   private readonly dirtySpans: Array<Set<number>>;
   /** what reading Capture blocks carries from one batch to the next */
@@ -242,6 +244,7 @@ export class LanePartition {
         const cellStart = this.cellStartOf(position);
         if (!this.cell || this.cell.start !== cellStart) {
           if (this.cell) {
+            this.resolveLastOffset();
             this.commitCell(cellStart);
             commit = { position: cellStart, offset: this.lastOffset };
           }
@@ -268,8 +271,9 @@ export class LanePartition {
           } else duplicates++;
         }
         this.nextPosition = position + 1;
-        this.lastOffset = events.serviceOffsets[i]!;
+        this.lastOffsetRow = i;
       }
+      this.resolveLastOffset();
       if (this.cell) this.copyPending(this.cell);
       this.current = undefined;
       this.advanceWindows();
@@ -283,6 +287,13 @@ export class LanePartition {
       watermark: this.gate.watermark,
       nextPosition: this.nextPosition,
     };
+  }
+
+  /** `lastOffset` as the text of the batch's row that set it last (made once per batch or commit, not per event) */
+  private resolveLastOffset(): void {
+    if (this.lastOffsetRow < 0) return;
+    this.lastOffset = stringAt(this.current!.events.serviceOffsets, this.lastOffsetRow);
+    this.lastOffsetRow = -1;
   }
 
   private takeSteps(): LaneStep[] {
@@ -316,7 +327,7 @@ export class LanePartition {
         let interner = this.interners.get(c);
         if (!interner) this.interners.set(c, (interner = new Utf8Interner()));
         out[c] = interner.values(column);
-      } else out[c] = column.validity === undefined ? column.values : columnValues(column);
+      } else out[c] = column.kind !== 'values' && (column.validity === undefined || !column.validity.includes(0)) ? column.values : columnValues(column);
     }
     return out;
   }
@@ -359,11 +370,10 @@ export class LanePartition {
     for (let c = 0; c < body; c++) tail[c]!.gatherRows(columns[c]!, rows, count);
     tail[body]!.appendRepeated(this.partitionBytes, count);
     tail[body + 1]!.gatherRows(positions, indexes, count);
-    const offsets = tail[body + 2]!;
-    for (let k = 0; k < count; k++) offsets.appendString(events.serviceOffsets[indexes[k]!]!);
+    tail[body + 2]!.gatherRows(events.serviceOffsets, indexes, count);
     tail[body + 3]!.gatherRows(enqueuedTimes, indexes, count);
-    appendStrings(tail[body + 4]!, events.partitionKeys, indexes, count);
-    for (let p = 0; p < events.propertyColumns.length; p++) appendStrings(tail[body + 5 + p]!, events.propertyColumns[p]!, indexes, count);
+    tail[body + 4]!.gatherRows(events.partitionKeys, indexes, count);
+    for (let p = 0; p < events.propertyColumns.length; p++) tail[body + 5 + p]!.gatherRows(events.propertyColumns[p]!, indexes, count);
   }
 
   /** A cell whose bodies outgrow maxFileBytes continues in a new part; where it splits depends only on the data. */
@@ -381,9 +391,9 @@ export class LanePartition {
     const event: SourceEvent = {
       body: events.bodies.subarray(events.starts[i]!, events.ends[i]!),
       position: events.positions[i]!,
-      offset: events.serviceOffsets[i]!,
+      offset: stringAt(events.serviceOffsets, i),
       enqueuedTimeMs: events.enqueuedTimes[i]!,
-      partitionKey: events.partitionKeys[i]!,
+      partitionKey: stringOrNullAt(events.partitionKeys, i),
       properties: events.properties(i),
     };
     this.cell!.deadLetters.push(deadLetterRecord(this.plan.stream, this.plan.partition, event, reason, error));
@@ -473,15 +483,6 @@ export class LanePartition {
 
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
 
-/** `values[indexes[k]]` for k < count, strings or null, into a utf8 column. */
-function appendStrings(column: ColumnBuilder, values: ReadonlyArray<string | null>, indexes: Int32Array, count: number): void {
-  for (let k = 0; k < count; k++) {
-    const value = values[indexes[k]!];
-    if (value === null || value === undefined) column.appendNull();
-    else column.appendString(value);
-  }
-}
-
 /** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
 function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
   const columns: unknown[][] = [];
@@ -514,9 +515,9 @@ function fromPacked(input: PackedEvents): Columnar {
     ends: input.offsets.subarray(1),
     positions: input.positions,
     enqueuedTimes: input.enqueuedTimes,
-    serviceOffsets: input.serviceOffsets,
-    partitionKeys: input.partitionKeys,
-    propertyColumns: input.propertyColumns,
+    serviceOffsets: utf8ColumnOf(input.serviceOffsets),
+    partitionKeys: utf8ColumnOf(input.partitionKeys),
+    propertyColumns: input.propertyColumns.map(utf8ColumnOf),
     properties,
     envelope: new Map(input.envelopeErrors.map(([i, error, reason]) => [i, { error, reason }])),
     ...(input.writerSchemas ? { writerSchemas: input.writerSchemas } : {}),

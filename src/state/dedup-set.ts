@@ -84,6 +84,9 @@ export class DedupSet {
   // The index: slot -> log entry + 1 (0 = empty), one slot per distinct live id.
   private index: Uint32Array;
   private indexed = 0;
+  /** the hash of the id of the last `get` */
+  private lastHi = 0;
+  private lastLo = 0;
 
   constructor(readonly maxIds: number = MAX_DEDUP_IDS, expected = 0) {
     if (!Number.isInteger(maxIds) || maxIds < 1 || maxIds > MAX_DEDUP_IDS) {
@@ -118,6 +121,8 @@ export class DedupSet {
   /** The time of this id's newest live entry, or undefined. */
   get(id: string): number | undefined {
     hashInto(id);
+    this.lastHi = hashHi;
+    this.lastLo = hashLo;
     const entry = this.index[this.find(hashHi, hashLo)]!;
     return entry === 0 ? undefined : this.times[entry - 1];
   }
@@ -125,7 +130,16 @@ export class DedupSet {
   /** Records an acceptance of this id at `time`; past `maxIds` live entries the oldest is evicted. */
   add(id: string, time: number): void {
     hashInto(id);
-    this.append(hashHi, hashLo, time);
+    this.addHash(hashHi, hashLo, time);
+  }
+
+  /** `add` for the id of the last `get` (the gate's look-then-accept), without hashing it again. */
+  addLastLookedUp(time: number): void {
+    this.addHash(this.lastHi, this.lastLo, time);
+  }
+
+  private addHash(hi: number, lo: number, time: number): void {
+    this.append(hi, lo, time);
     if (this.tail - this.head > this.maxIds) this.evictHead();
   }
 

@@ -17,7 +17,8 @@ import type { CaptureBlocks, CaptureItem, SourceEvent } from '../../src/core/sou
 import { CAPTURE_SCHEMA } from '../../src/ingest/capture/format.js';
 import { captureBlockReader } from '../../src/ingest/capture/event-reader.js';
 import { captureBlockColumns, captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
-import { onePassReader } from '../../src/ingest/capture/onepass-reader.js';
+import { offsetText, onePassReader, partitionKeyText } from '../../src/ingest/capture/onepass-reader.js';
+import { stringAt, stringOrNullAt } from '../../src/core/column-builder.js';
 import { envelopePoisons } from '../support/poison.js';
 import { observableEvent } from '../support/source-event.js';
 
@@ -188,9 +189,9 @@ describe('the one-pass Capture reader', () => {
         const events: SourceEvent[] = Array.from({ length: columns.count }, (_, i) => ({
           body: data.subarray(columns.bodyStarts[i]!, columns.bodyEnds[i]!),
           position: columns.positions[i]!,
-          offset: columns.offsets[i]!,
+          offset: offsetText(data, columns, i),
           enqueuedTimeMs: columns.enqueuedTimes[i]!,
-          partitionKey: columns.partitionKeys[i]!,
+          partitionKey: partitionKeyText(data, columns, i),
           properties: fast.properties(data, columns.propertyStarts[i]!, columns.propertyEnds[i]!),
         }));
         expect(events.map(observableEvent)).toEqual(expected.events.map(observableEvent));
@@ -293,9 +294,9 @@ describe('a lane batch read in one pass', () => {
           return {
             body: columns.bodies.subarray(columns.starts[i]!, columns.ends[i]!),
             position: columns.positions[i]!,
-            offset: columns.serviceOffsets[i]!,
+            offset: stringAt(columns.serviceOffsets, i),
             enqueuedTimeMs: columns.enqueuedTimes[i]!,
-            partitionKey: columns.partitionKeys[i]!,
+            partitionKey: stringOrNullAt(columns.partitionKeys, i),
             properties: columns.properties(i),
             ...(envelope ? { envelopeError: envelope.error, envelopeReason: envelope.reason } : {}),
           };
@@ -303,7 +304,8 @@ describe('a lane batch read in one pass', () => {
         expect(events.map(observableEvent)).toEqual(kept.map((e) => observableEvent({ ...e, envelopeReason: e.envelopeError === undefined ? undefined : (e.envelopeReason ?? 'schema') })));
         // a property column holds the text of the event's own property of that name, else null
         const own = (e: SourceEvent, name: string): unknown => (Object.prototype.hasOwnProperty.call(e.properties, name) ? e.properties[name] : undefined);
-        expect(columns.propertyColumns).toEqual(plan.names.map((name) => kept.map((e) => (own(e, name) === undefined || own(e, name) === null ? null : String(own(e, name))))));
+        const propertyTexts = columns.propertyColumns.map((column) => Array.from({ length: columns.count }, (_, i) => stringOrNullAt(column, i)));
+        expect(propertyTexts).toEqual(plan.names.map((name) => kept.map((e) => (own(e, name) === undefined || own(e, name) === null ? null : String(own(e, name))))));
       }),
       { numRuns: 1500 },
     );

@@ -15,7 +15,9 @@ import { propertyText, type ApplicationProperties, type CaptureBlocks, type Sour
 import { blockDataSync } from './container.js';
 import { captureBlockReader, type CaptureBlockReader } from './event-reader.js';
 import { corruptBlockError, recordFailureReason, unreadableEvent } from './file-events.js';
-import { onePassReader, type EnvelopeColumns, type OnePassReader } from './onepass-reader.js';
+import { offsetText, onePassReader, partitionKeyText, type EnvelopeColumns, type OnePassReader } from './onepass-reader.js';
+import { ColumnBuilder } from '../../core/column-builder.js';
+import type { Utf8Column } from '../../core/table.js';
 
 /** What reading carries from one batch of a partition to the next (one ownership period). */
 export interface CaptureReadState {
@@ -138,9 +140,9 @@ export function captureBlockEvents(input: CaptureBlocks, state: CaptureReadState
       out.push({
         body: records.subarray(block.bodyStarts[i]!, block.bodyEnds[i]!),
         position: block.positions[i]!,
-        offset: block.offsets[i]!,
+        offset: offsetText(records, block, i),
         enqueuedTimeMs: block.enqueuedTimes[i]!,
-        partitionKey: block.partitionKeys[i]!,
+        partitionKey: partitionKeyText(records, block, i),
         properties: onePass!.properties(records, block.propertyStarts[i]!, block.propertyEnds[i]!),
       });
     },
@@ -156,10 +158,10 @@ export interface CaptureColumns {
   ends: Uint32Array;
   positions: Float64Array;
   enqueuedTimes: Float64Array;
-  serviceOffsets: string[];
-  partitionKeys: Array<string | null>;
+  serviceOffsets: Utf8Column;
+  partitionKeys: Utf8Column;
   /** one array per configured property column */
-  propertyColumns: Array<Array<string | null>>;
+  propertyColumns: Utf8Column[];
   /** decoded on demand (dead letters) */
   properties: (i: number) => ApplicationProperties;
   envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
@@ -187,8 +189,9 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
   let propertyEnds = new Uint32Array(capacity);
   let positions = new Float64Array(capacity);
   let enqueuedTimes = new Float64Array(capacity);
-  const serviceOffsets: string[] = [];
-  const partitionKeys: Array<string | null> = [];
+  // text as UTF-8 bytes copied from the records (no string per event); the lane gathers them into its cell
+  const serviceOffsets = new ColumnBuilder('string', capacity);
+  const partitionKeys = new ColumnBuilder('string', capacity);
   let count = 0;
   const next = (): number => {
     if (count === capacity) {
@@ -202,9 +205,8 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
     }
     return count++;
   };
-  const propertyColumns = propertyNames.map(() => [] as Array<string | null>);
+  const propertyColumns = propertyNames.map(() => new ColumnBuilder('string', capacity));
   const propertyKeys = propertyNames.map((name) => Buffer.from(name, 'utf8'));
-  const propertyTexts = new Array<string | null>(propertyNames.length);
   const objects = new Map<number, ApplicationProperties>();
   const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
   let candidates = 0;
@@ -233,10 +235,15 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
       ends[i] = at + event.body.byteLength;
       positions[i] = event.position;
       enqueuedTimes[i] = event.enqueuedTimeMs;
-      serviceOffsets[i] = event.offset;
-      partitionKeys[i] = event.partitionKey;
+      serviceOffsets.appendString(event.offset);
+      if (event.partitionKey === null) partitionKeys.appendNull();
+      else partitionKeys.appendString(event.partitionKey);
       objects.set(i, event.properties);
-      for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyText(event.properties, propertyNames[p]!);
+      for (let p = 0; p < propertyNames.length; p++) {
+        const text = propertyText(event.properties, propertyNames[p]!);
+        if (text === null) propertyColumns[p]!.appendNull();
+        else propertyColumns[p]!.appendString(text);
+      }
       if (event.envelopeError !== undefined) envelope.set(i, { error: event.envelopeError, reason: event.envelopeReason ?? 'schema' });
     },
     record: (records, block, r) => {
@@ -249,11 +256,12 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
       propertyEnds[i] = at + block.propertyEnds[r]!;
       positions[i] = block.positions[r]!;
       enqueuedTimes[i] = block.enqueuedTimes[r]!;
-      serviceOffsets[i] = block.offsets[r]!;
-      partitionKeys[i] = block.partitionKeys[r]!;
+      serviceOffsets.appendValidUtf8(records, block.offsetStarts[r]!, block.offsetEnds[r]!);
+      const keyStart = block.keyStarts[r]!;
+      if (keyStart < 0) partitionKeys.appendNull();
+      else partitionKeys.appendUtf8(records, keyStart, block.keyEnds[r]!);
       if (propertyNames.length > 0) {
-        onePass!.propertyTexts(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyTexts);
-        for (let p = 0; p < propertyNames.length; p++) propertyColumns[p]![i] = propertyTexts[p]!;
+        onePass!.appendProperties(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyColumns);
       }
     },
   }, onePass);
@@ -265,9 +273,9 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
     ends: ends.subarray(0, count),
     positions: positions.subarray(0, count),
     enqueuedTimes: enqueuedTimes.subarray(0, count),
-    serviceOffsets,
-    partitionKeys,
-    propertyColumns,
+    serviceOffsets: serviceOffsets.column() as Utf8Column,
+    partitionKeys: partitionKeys.column() as Utf8Column,
+    propertyColumns: propertyColumns.map((column) => column.column() as Utf8Column),
     properties: (i) => objects.get(i) ?? onePass!.properties(bodies, propertyStarts[i]!, propertyEnds[i]!),
     envelope,
   };

@@ -14,18 +14,37 @@
 import type avro from 'avsc';
 import type { ApplicationProperties } from '../../core/source.js';
 import { parseEnqueuedTimeUtc } from './format.js';
+import type { ColumnBuilder } from '../../core/column-builder.js';
 
-/** One block's records, column-major; spans are byte offsets into the block's data. */
+/**
+ * One block's records, column-major; spans are byte offsets into the block's data (text is never decoded here:
+ * the lane copies the bytes into its columns, `offsetText` and `partitionKeyText` make strings where one is needed).
+ */
 export interface EnvelopeColumns {
   count: number;
   positions: Float64Array;
   enqueuedTimes: Float64Array;
-  offsets: string[];
-  partitionKeys: Array<string | null>;
+  /** the Offset (printable ASCII) */
+  offsetStarts: Uint32Array;
+  offsetEnds: Uint32Array;
+  /** the x-opt-partition-key system property's string or bytes (UTF-8 text once decoded); start -1 when none */
+  keyStarts: Int32Array;
+  keyEnds: Int32Array;
   bodyStarts: Uint32Array;
   bodyEnds: Uint32Array;
   propertyStarts: Uint32Array;
   propertyEnds: Uint32Array;
+}
+
+/** Record `i`'s Offset as text. */
+export function offsetText(data: Buffer, block: EnvelopeColumns, i: number): string {
+  return data.toString('latin1', block.offsetStarts[i]!, block.offsetEnds[i]!);
+}
+
+/** Record `i`'s partition key as text (bytes decoded as UTF-8, as the avsc-based reader does), or null. */
+export function partitionKeyText(data: Buffer, block: EnvelopeColumns, i: number): string | null {
+  const start = block.keyStarts[i]!;
+  return start < 0 ? null : data.toString('utf8', start, block.keyEnds[i]!);
 }
 
 export interface OnePassReader {
@@ -34,11 +53,11 @@ export interface OnePassReader {
   /** the application properties of a span `read` gave, as the avsc-based reader makes them */
   properties(data: Buffer, start: number, end: number): ApplicationProperties;
   /**
-   * The text of the properties `names` (UTF-8 keys) in a span `read` gave, into `out[n]`: what
-   * `String(properties(...)[name])` would be for a property that is there (the last one of that name), else null;
-   * no object, and no value made for the other properties.
+   * Appends to `columns[n]` the text of property `names[n]` (UTF-8 keys) in a span `read` gave: what
+   * `String(properties(...)[name])` would be for a property that is there (the last one of that name; string and
+   * bytes values copied as UTF-8, never decoded), else null. No object, and nothing made of other properties.
    */
-  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void;
+  appendProperties(data: Buffer, start: number, end: number, names: readonly Buffer[], columns: readonly ColumnBuilder[]): void;
 }
 
 const enum V {
@@ -55,7 +74,6 @@ const enum V {
 /** What `value` makes of a map value it reads. */
 const enum Make {
   Nothing,
-  Text,
   Property,
 }
 
@@ -67,6 +85,8 @@ const PARTITION_KEY_BYTES = Buffer.from('x-opt-partition-key', 'latin1');
 const PROTO_BYTES = Buffer.from('__proto__', 'latin1');
 /** a position varint of at most 7 bytes holds at most 2^48: always a safe integer, never a precision question */
 const MAX_SHORT_VARINT = 7;
+/** appendProperties: the value is text made from a number or boolean, not a span */
+const FOUND_TEXT = -2;
 
 function primitive(type: unknown): V | undefined {
   const name = typeof type === 'string' ? type : type !== null && typeof type === 'object' && Object.keys(type).length === 1 ? (type as { type?: unknown }).type : undefined;
@@ -147,6 +167,12 @@ class Reader implements OnePassReader {
   /** the minute (`YYYY-MM-DDTHH:MM`) of the last ISO time read, and its time; zero bytes match no ISO minute */
   private readonly lastMinute = Buffer.alloc(16) as SliceBuffer;
   private lastMinuteMs = Number.NaN;
+  /** where the text `textValue` passed over starts */
+  private textStart = 0;
+  /** appendProperties' scratch: per wanted name, where its value was found */
+  private found = new Int32Array(0);
+  private foundEnd = new Int32Array(0);
+  private readonly foundText: string[] = [];
 
   constructor(
     private readonly system: { branches: V[]; union: boolean },
@@ -165,8 +191,10 @@ class Reader implements OnePassReader {
       count,
       positions: new Float64Array(count),
       enqueuedTimes: new Float64Array(count),
-      offsets: new Array<string>(count),
-      partitionKeys: new Array<string | null>(count),
+      offsetStarts: new Uint32Array(count),
+      offsetEnds: new Uint32Array(count),
+      keyStarts: new Int32Array(count),
+      keyEnds: new Int32Array(count),
       bodyStarts: new Uint32Array(count),
       bodyEnds: new Uint32Array(count),
       propertyStarts: new Uint32Array(count),
@@ -199,8 +227,16 @@ class Reader implements OnePassReader {
     return out;
   }
 
-  propertyTexts(data: Buffer, start: number, end: number, names: readonly Buffer[], out: Array<string | null>): void {
-    out.fill(null);
+  appendProperties(data: Buffer, start: number, end: number, names: readonly Buffer[], columns: readonly ColumnBuilder[]): void {
+    if (this.found.length < names.length) {
+      this.found = new Int32Array(names.length);
+      this.foundEnd = new Int32Array(names.length);
+    }
+    const found = this.found;
+    const foundEnd = this.foundEnd;
+    const texts = this.foundText;
+    // per name: -1 none (or null), a span's start, or FOUND_TEXT with the text in `texts`
+    found.fill(-1, 0, names.length);
     this.data = data as SliceBuffer;
     this.pos = start;
     this.end = end;
@@ -210,33 +246,57 @@ class Reader implements OnePassReader {
         if (length < 0 || length > this.end - this.pos) throw REFUSE;
         const key = this.pos;
         this.pos += length;
-        let text: string | null | undefined;
-        for (let name = 0; name < names.length; name++) {
-          if (!sameBytes(data, key, length, names[name]!)) continue;
-          if (text === undefined) {
-            const value = this.value(this.props, Make.Property);
-            text = value === null || value === undefined ? null : String(value);
-          }
-          out[name] = text;
+        let name = 0;
+        while (name < names.length && !sameBytes(data, key, length, names[name]!)) name++;
+        if (name === names.length) {
+          this.value(this.props, Make.Nothing);
+          continue;
         }
-        if (text === undefined) this.value(this.props, Make.Nothing);
+        const at = this.pos;
+        let where: number;
+        if (this.textValue(this.props)) {
+          where = this.textStart;
+          foundEnd[name] = this.pos;
+        } else {
+          this.pos = at;
+          const value = this.value(this.props, Make.Property);
+          where = value === null || value === undefined ? -1 : FOUND_TEXT;
+          if (where === FOUND_TEXT) texts[name] = String(value);
+        }
+        // every column of that name (a name listed twice fills both)
+        for (let other = name; other < names.length; other++) {
+          if (other !== name && !names[other]!.equals(names[name]!)) continue;
+          found[other] = where;
+          foundEnd[other] = foundEnd[name]!;
+          if (where === FOUND_TEXT) texts[other] = texts[name]!;
+        }
       }
     }
     this.data = NO_BYTES;
+    for (let name = 0; name < names.length; name++) {
+      const where = found[name]!;
+      if (where === -1) columns[name]!.appendNull();
+      else if (where === FOUND_TEXT) columns[name]!.appendString(texts[name]!);
+      else columns[name]!.appendUtf8(data, where, foundEnd[name]!);
+    }
   }
 
   private record(out: EnvelopeColumns, i: number): void {
     const sequence = this.long();
     if (sequence < 0) throw REFUSE;
-    const offset = this.offset();
+    const offsetStart = this.offset();
+    const offsetEnd = this.pos;
     const time = this.time();
-    let key: string | null = null;
+    let keyStart = -1;
+    let keyEnd = -1;
     for (let n = this.count(); n > 0; n = this.count()) {
       for (let k = 0; k < n; k++) {
-        // later keys win, as in the map avsc builds
+        // later keys win, as in the map avsc builds; a key that is not text is no key
         if (this.keyIs(PARTITION_KEY_BYTES)) {
-          const value = this.value(this.system, Make.Text);
-          key = typeof value === 'string' ? value : null;
+          if (this.textValue(this.system)) {
+            keyStart = this.textStart;
+            keyEnd = this.pos;
+          } else keyStart = keyEnd = -1;
         } else this.value(this.system, Make.Nothing);
       }
     }
@@ -261,15 +321,20 @@ class Reader implements OnePassReader {
     } else if (branch === this.bodyNull) bodyStart = bodyEnd = this.pos;
     else throw REFUSE;
     out.positions[i] = sequence;
-    out.offsets[i] = offset;
+    out.offsetStarts[i] = offsetStart;
+    out.offsetEnds[i] = offsetEnd;
     out.enqueuedTimes[i] = time;
-    out.partitionKeys[i] = key;
+    out.keyStarts[i] = keyStart;
+    out.keyEnds[i] = keyEnd;
     out.bodyStarts[i] = bodyStart;
     out.bodyEnds[i] = bodyEnd;
   }
 
-  /** Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused. */
-  private offset(): string {
+  /**
+   * Offset: printable ASCII of 1 to 64 bytes (what the avsc-based reader accepts, without its regex); else refused.
+   * Answers where it starts (it ends at the cursor).
+   */
+  private offset(): number {
     const length = this.long();
     if (length < 1 || length > MAX_OFFSET_CHARS || length > this.end - this.pos) throw REFUSE;
     const data = this.data;
@@ -280,7 +345,31 @@ class Reader implements OnePassReader {
       if (b < 0x20 || b >= 0x80) throw REFUSE;
     }
     this.pos = stop;
-    return data.latin1Slice(start, stop);
+    return start;
+  }
+
+  /**
+   * A map value that is a string or bytes: passed over, its text's span left at [textStart, pos); true. Any other
+   * value is passed over like `value` does; false.
+   */
+  private textValue(map: { branches: V[]; union: boolean }): boolean {
+    const at = this.pos;
+    let kind: V;
+    if (map.union) {
+      const index = this.long();
+      if (index < 0 || index >= map.branches.length) throw REFUSE;
+      kind = map.branches[index]!;
+    } else kind = map.branches[0]!;
+    if (kind !== V.String && kind !== V.Bytes) {
+      this.pos = at;
+      this.value(map, Make.Nothing);
+      return false;
+    }
+    const length = this.long();
+    if (length < 0 || length > this.end - this.pos) throw REFUSE;
+    this.textStart = this.pos;
+    this.pos += length;
+    return true;
   }
 
   /**
@@ -321,7 +410,7 @@ class Reader implements OnePassReader {
 
   /**
    * One map value, checked and passed over; `make` says what to make of it: nothing (the usual case: no string
-   * per system property), text of a string or bytes value (the partition key), or the value as a property.
+   * or number per system property), or the value as a property.
    */
   private value(map: { branches: V[]; union: boolean }, make: Make): unknown {
     const property = make === Make.Property;
