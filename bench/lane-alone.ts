@@ -3,7 +3,8 @@
  * handed to LanePartition.batch as the Capture source hands them to a lane (inflate, the one-pass EventData reader,
  * body decoding, gate and dedup, aggregates, the open cell, Parquet row groups), with no stores, threads or V8
  * work of other isolates in the figure. CPU by process.cpuUsage around the batches, per round (the first round
- * includes JIT warm-up, later rounds are steady state). Used to compare code changes to the lane in one run:
+ * includes JIT warm-up, later rounds are steady state), then a summary line (first round, best later round).
+ * `npm run bench` reports it in its stage table; to compare code changes to the lane, alternate builds:
  *
  *   node dist/bench/lane-alone.js <config.json> [rounds]
  *
@@ -61,6 +62,7 @@ function stepBytes(steps: LaneStep[]): number {
   return bytes;
 }
 
+const perRound: number[] = [];
 for (let round = 1; round <= rounds; round++) {
   let bytesOut = 0;
   const before = process.cpuUsage();
@@ -70,5 +72,9 @@ for (let round = 1; round <= rounds; round++) {
     bytesOut += stepBytes(lane.flush());
   }
   const cpu = process.cpuUsage(before);
-  process.stdout.write(`${JSON.stringify({ round, events, cpuUsPerEvent: Number(((cpu.user + cpu.system) / events).toFixed(2)), bytesOut })}\n`);
+  perRound.push((cpu.user + cpu.system) / events);
+  process.stdout.write(`${JSON.stringify({ round, events, cpuUsPerEvent: Number(perRound.at(-1)!.toFixed(2)), bytesOut })}\n`);
 }
+// the summary (last line): the first round (compilation included) and the best later one (steady state)
+const later = perRound.slice(1);
+process.stdout.write(`${JSON.stringify({ events, firstRoundUs: perRound[0], steadyUs: later.length > 0 ? Math.min(...later) : perRound[0] })}\n`);

@@ -346,6 +346,11 @@ async function main(): Promise<void> {
     }
   }
 
+  // A partition's lane alone on one thread (bench/lane-alone.ts) over the same archive: the lanes' share of the
+  // whole-process figure, without threads, stores or the other isolates' compilation and GC.
+  const laneAlone = child<{ events: number; firstRoundUs: number; steadyUs: number }>('lane-alone.js', [path.join(OUT, 'config-1.json'), '3']);
+  process.stderr.write(`lane alone: ${us(laneAlone.firstRoundUs)} us/event first round, ${us(laneAlone.steadyUs)} steady\n`);
+
   // Start-up (process, module loading, lane start-up, first compilation, the archive index) measured on a small
   // archive and subtracted, as the issue measured: what each further event costs once the worker runs.
   const smallCapture = path.join(OUT, 'capture-10k');
@@ -415,6 +420,8 @@ async function main(): Promise<void> {
     `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, column encoder + JavaScript Snappy | lane | ${us(encode.js.cpu / rows)} |`,
     `| Parquet encode, all ${raw.schema.columns.length} raw-table columns, column encoder + native Snappy${nativeSnappy() ? '' : ' (NOT LOADED: JavaScript)'} | lane | ${us(encode.native.cpu / rows)} |`,
     `| Parquet encode, same table, parquetjs-lite (first ${fmt(PARQUETJS_ROWS)} rows), for comparison | — | ${us(parquetjsUsPerRow)} |`,
+    `| a partition's whole lane (bench/lane-alone.ts: inflate, EventData, decode, gate and dedup, aggregates, cell, Parquet), first pass over the archive (compilation included) | lane | ${us(laneAlone.firstRoundUs)} |`,
+    `| the same, steady state (best of passes 2-3) | lane | ${us(laneAlone.steadyUs)} |`,
     '',
     `Files: ${fmt(encode.js.bytes)} bytes with JavaScript Snappy, ${fmt(encode.native.bytes)} with native Snappy (before: ${fmt(encodeBefore.js.bytes)} and ${fmt(encodeBefore.native.bytes)}; ${fmt(parquetjs.bytes)} for the parquetjs-lite sample).`,
     '',

@@ -12,7 +12,7 @@
 import { accumulate, initialState, merge, result } from './accumulators.js';
 import { GroupKeys } from './group-key.js';
 import type { AggregateRow, AggregationSpec, Aggregator, LateRow } from './window-aggregator.js';
-import { compareRows, countLate, sortedLate } from './window-aggregator.js';
+import { countLate, sortRows, sortedLate } from './window-aggregator.js';
 
 interface Session {
   start: number;
@@ -129,7 +129,7 @@ export class SessionAggregator implements Aggregator {
         for (const session of sessions) if (this.spanStart(session.start) === span) rows.push(this.toRow(session));
       }
     }
-    return rows.sort(compareRows);
+    return sortRows(rows);
   }
 
   spans(): number[] {

@@ -165,7 +165,7 @@ export class WindowAggregator implements Aggregator {
         for (const state of groups.values()) rows.push(this.toRow(start, state));
       }
     }
-    return rows.sort(compareRows);
+    return sortRows(rows);
   }
 
   /** Spans that have anything to show, fired or open. */
@@ -215,11 +215,14 @@ export function sortedLate(counts: Map<string, LateRow>): LateRow[] {
   return [...counts.values()].sort((a, b) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || compareKeys(groupKey(a.group), groupKey(b.group)));
 }
 
-/** Rows in a deterministic order (window start, then end, then typed group key), so files are byte-stable. */
-export function compareRows(a: AggregateRow, b: AggregateRow): number {
-  if (a.windowStart !== b.windowStart) return a.windowStart - b.windowStart;
-  if ((a.windowEnd ?? 0) !== (b.windowEnd ?? 0)) return (a.windowEnd ?? 0) - (b.windowEnd ?? 0);
-  return compareKeys(groupKey(a.group), groupKey(b.group));
+/**
+ * Rows in a deterministic order (window start, then end, then typed group key), so files are byte-stable. Each
+ * row's key is made once, not once per comparison.
+ */
+export function sortRows(rows: AggregateRow[]): AggregateRow[] {
+  const keyed = rows.map((row) => ({ row, key: groupKey(row.group) }));
+  keyed.sort((a, b) => a.row.windowStart - b.row.windowStart || (a.row.windowEnd ?? 0) - (b.row.windowEnd ?? 0) || compareKeys(a.key, b.key));
+  return keyed.map((k) => k.row);
 }
 
 function compareKeys(a: string, b: string): number {

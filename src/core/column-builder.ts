@@ -65,13 +65,15 @@ export class ColumnBuilder {
   constructor(
     readonly type: ColumnType,
     capacity = 1024,
+    /** utf8 columns: bytes to start with (a decoder that knows its rows' sizes saves the copies of growing) */
+    byteCapacity?: number,
   ) {
     this.kind = builderKind(type);
     const rows = Math.max(16, capacity);
     this.f64 = this.kind === 'float64' ? new Float64Array(rows) : new Float64Array(0);
     this.i32 = this.kind === 'int32' ? new Int32Array(rows) : new Int32Array(0);
     this.offsets = this.kind === 'utf8' ? new Uint32Array(rows + 1) : new Uint32Array(1);
-    this.bytes = this.kind === 'utf8' ? (Buffer.allocUnsafe(rows * 16) as SliceBuffer) : EMPTY;
+    this.bytes = this.kind === 'utf8' ? (Buffer.allocUnsafe(Math.max(16, byteCapacity ?? rows * 16)) as SliceBuffer) : EMPTY;
     this.values = [];
   }
 
@@ -175,6 +177,22 @@ export class ColumnBuilder {
     }
     this.byteLength = at;
     this.offsets[++this.rows] = at;
+  }
+
+  /**
+   * A value whose bytes were written in place, at bytes[byteLength .. end), by a writer that took `bytes` (and
+   * put back a grown one): checked like appendUtf8's unless the writer knows them to be valid UTF-8.
+   */
+  appendWritten(end: number, valid: boolean): void {
+    this.grow();
+    this.present();
+    const from = this.byteLength;
+    if (!valid && !isUtf8(this.bytes.subarray(from, end))) {
+      this.appendStringAt(this.bytes.utf8Slice(from, end));
+      return;
+    }
+    this.byteLength = end;
+    this.offsets[++this.rows] = end;
   }
 
   /** A JS string, as UTF-8 (lone surrogates become U+FFFD, as in the encoder's own conversion). */

@@ -299,6 +299,52 @@ describe('compiled Avro decoder vs avsc', () => {
     expect(Buffer.from(s.bytes.subarray(s.offsets[0]!, s.offsets[1]!))).toEqual(Buffer.from(bad[0]!.toString('utf8'), 'utf8'));
   });
 
+  it('makes the ids of a batch as the avsc path does: ASCII ones around dropped rows, and a batch with one non-ASCII or invalid UTF-8 id', () => {
+    const schemaJson = { type: 'record', name: 'Ids', fields: [{ name: 'id', type: 'string' }, { name: 'at', type: 'long' }, { name: 's', type: 'string' }] };
+    const type = avro.Type.forSchema(schemaJson as avro.Schema);
+    const body = (id: string, at = 1_700_000_000_000) => type.toBuffer({ id, at, s: `s-${id}` });
+    // ids of 1 to 40 characters (a slice of the batch's string is a copy below 13), rows dropped in between: a
+    // corrupt body, an empty id, a time outside eventTimeRange
+    const ascii = Array.from({ length: 40 }, (_, i) => body(`${'x'.repeat(i)}${i}`));
+    const dropped = [...ascii.slice(0, 10), body('a').subarray(0, 3), ...ascii.slice(10, 20), body(''), ...ascii.slice(20, 30), body('late', -5), ...ascii.slice(30)];
+    const result = expectSameRows(schemaJson, dropped);
+    expect(result.ids).toEqual(Array.from({ length: 40 }, (_, i) => `${'x'.repeat(i)}${i}`));
+    const invalid = Buffer.concat([Buffer.from([2 * 3, 0x61, 0xff, 0x62]), Buffer.from(type.toBuffer({ id: '', at: 1, s: 'q' }).subarray(1))]);
+    expectSameRows(schemaJson, [...ascii.slice(0, 5), body('é😀'), ...ascii.slice(5, 10)]);
+    expect(expectSameRows(schemaJson, [...ascii.slice(0, 5), invalid, ...ascii.slice(5, 10)]).ids[5]).toBe('a\ufffdb');
+  });
+
+  it('writes JSON text into its column in place: values past the room of the column, a body failing half-way through one, batches sized by the one before', () => {
+    const schemaJson = {
+      type: 'record',
+      name: 'Big',
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'at', type: 'long' },
+        { name: 'a', type: { type: 'array', items: 'string' } },
+        { name: 'm', type: { type: 'map', values: { type: 'array', items: 'string' } } },
+        { name: 's', type: 'string' },
+      ],
+    };
+    const type = avro.Type.forSchema(schemaJson as avro.Schema);
+    const long = (n: number, text: string) => Array.from({ length: n }, (_, i) => `${text}${i}`);
+    const body = (i: number, n: number) => type.toBuffer({ id: `i${i}`, at: 1_700_000_000_000 + i, a: long(n, 'x'.repeat(40)), m: { k: long(n, 'é"') }, s: `s${i}` });
+    const big = body(1, 200);
+    const bodies = [body(0, 1), big, big.subarray(0, big.length - 300), body(2, 3), big.subarray(0, 2000), body(3, 0), body(4, 500)];
+    // the same stream (so the same builders' sizing) for one batch of large rows, then one of small rows, twice over
+    const compiled = spec(schemaJson, 'avro', 'compiled');
+    const reference = spec(schemaJson, 'avro', 'avsc');
+    const batches = [bodies, [body(5, 1), body(6, 2)], bodies, [body(7, 0)]];
+    for (const batch of batches) {
+      const a = decodeBatch({ spec: compiled, ...packBodies(batch.map((b) => ({ body: b }))) });
+      const r = decodeBatch({ spec: reference, ...packBodies(batch.map((b) => ({ body: b }))) });
+      expect([...a.status]).toEqual([...r.status]);
+      expect(a.ids).toEqual(r.ids);
+      expect(a.columns.map((c) => Array.from({ length: a.ids.length }, (_, row) => cell(c, row)))).toEqual(r.columns.map((c) => Array.from({ length: r.ids.length }, (_, row) => cell(c, row))));
+    }
+    expect(decodeBatch({ spec: compiled, ...packBodies(bodies.map((b) => ({ body: b }))) }).status.filter((s) => s === DecodeStatus.Decode).length).toBe(2);
+  });
+
   it('falls back to avsc for unions other than null + one type, and says so', () => {
     const schemaJson = { type: 'record', name: 'U', fields: [{ name: 'id', type: 'string' }, { name: 'at', type: 'long' }, { name: 'u', type: ['null', 'string', 'long'] }] };
     const outcome = compileBodyDecoder(schemaJson, undefined, projectColumns(schemaJson));

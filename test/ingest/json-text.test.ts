@@ -1,5 +1,5 @@
 /**
- * Numbers in nested JSON text (src/ingest/decode/compiled/json-text.ts) are written as `String(value)` writes them
+ * Numbers (and ASCII fragments) in nested JSON text (src/ingest/decode/compiled/json-text.ts) are written as `String(value)` writes them
  * (what the avsc path's JSON.stringify gives): amounts with two decimals take a digit-by-digit path, everything
  * else String itself; both must agree with String on every double.
  */
@@ -26,5 +26,31 @@ describe('JSON text of numbers', () => {
       }),
       { numRuns: 20000 },
     );
+  });
+
+  it('equals String(value) for every 32-bit integer written digit by digit, the extremes included', () => {
+    const ints = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -1100, max: 1100 }), fc.constantFrom(0, 9, 10, -1, -10, 2 ** 31 - 1, -(2 ** 31), -(2 ** 31) + 1));
+    fc.assert(
+      fc.property(fc.array(ints, { maxLength: 4 }), (values) => {
+        json.reset();
+        for (const value of values) {
+          json.appendInteger(value);
+          json.appendByte(0x2c);
+        }
+        expect(json.text()).toBe(values.map((v) => `${String(v)},`).join(''));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+});
+
+describe('JSON text of ASCII fragments', () => {
+  it('copies ASCII text as its bytes, and leaves other text to append', () => {
+    expect(json.asciiBytes('{"a_1":')).toEqual(new Uint8Array(Buffer.from('{"a_1":')));
+    expect(json.asciiBytes('{"é":')).toBeUndefined();
+    json.reset();
+    json.appendAscii(json.asciiBytes(',"k":')!);
+    json.appendByte(0x5b);
+    expect(json.text()).toBe(',"k":[');
   });
 });

@@ -3,6 +3,7 @@
  * (runtime/lane-partition.ts), and their bodies are decoded here. Compiles each stream's schema once per thread and
  * caches writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
  */
+import { isAscii } from 'node:buffer';
 import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
@@ -32,6 +33,8 @@ interface CompiledStream {
   getTime: (record: Record<string, unknown>) => unknown;
   timeIsMicros: boolean;
   resolvers: Map<number, { resolver: avro.Resolver; guard: BoundsGuard }>;
+  /** per column, the bytes per row of the last batch (utf8 columns): their builders start that large */
+  bytesPerRow: number[];
 }
 
 const compiled = new Map<string, CompiledStream>();
@@ -62,6 +65,7 @@ function compile(spec: StreamDecodeSpec): CompiledStream {
     getTime: pathGetter(spec.eventTimePath),
     timeIsMicros: timeColumn?.type === 'timestamp_us',
     resolvers: new Map(),
+    bytesPerRow: columns.map(() => 0),
   };
   compiled.set(key, entry);
   return entry;
@@ -183,8 +187,19 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const times: number[] = [];
   // One builder per column for the batch: the compiled decoder appends to them as it reads, the avsc path appends
   // its projected values; either way the batch leaves as typed columns.
-  const columns = stream.columns.map((c) => new ColumnBuilder(c.type, count));
+  // Strings and JSON start with room for what rows of the last batch held (+1/8), not grown (copied) as they fill;
+  // at most twice this batch's bytes each (a batch of large bodies must not size the next one's builders).
+  const byteCapacity = (k: number) => (stream.bytesPerRow[k]! > 0 ? Math.min(Math.ceil(stream.bytesPerRow[k]! * count * 1.125), 2 * task.bodies.byteLength + 1024) : undefined);
+  // Pushed, not Array.map: a mapped array's elements kind differed from batch to batch, and every compiled op
+  // that reads `columns[k]` was deoptimized ("wrong map", --trace-deopt) and compiled again.
+  const columns: ColumnBuilder[] = [];
+  for (let k = 0; k < stream.columns.length; k++) columns.push(new ColumnBuilder(stream.columns[k]!.type, count, byteCapacity(k)));
   const getters = stream.getters;
+  // Raw Avro bodies all take the stream's compiled decoder (or all avsc): looked up once, not per body.
+  const avroDecoder = spec.bodyFormat === 'avro' && stream.decoder ? { decode: stream.decoder, guard: stream.guard } : undefined;
+  // A utf8 id column the compiled decoder fills: its ids are made after the loop, all at once (batchIds).
+  const idBuilder = stream.idColumn >= 0 && columns[stream.idColumn]!.kind === 'utf8' ? columns[stream.idColumn]! : undefined;
+  const laterRows: number[] = [];
   const drop = (rows: number) => {
     for (let c = 0; c < columns.length; c++) columns[c]!.truncate(rows);
   };
@@ -196,7 +211,9 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
       errors.push([i, `event body of ${end - start} bytes exceeds maxEventBytes ${spec.maxEventBytes}`]);
       continue;
     }
-    const decoder = bodyDecoder(stream, spec, all, start, end, task.writerSchemas);
+    const framed = avroDecoder || spec.bodyFormat === 'avro' ? undefined : bodyDecoder(stream, spec, all, start, end, task.writerSchemas);
+    const decoder = avroDecoder ?? framed;
+    const from = framed ? framed.start : start;
     let id: unknown;
     let time: number;
     let record: Record<string, unknown> | undefined;
@@ -206,10 +223,10 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
         // before anything is allocated for it), so the guard runs only for a body it refuses: a hostile body
         // then gets the guard's error text, as on the avsc path (dead letters, tests).
         try {
-          decoder.decode(all, decoder.start, end, columns);
+          decoder.decode(all, from, end, columns);
         } catch (error) {
           if (!(error instanceof BodyError)) throw error;
-          const failure = decoder.guard.check(all.subarray(start, end), decoder.start - start);
+          const failure = decoder.guard.check(all.subarray(start, end), from - start);
           if (failure) throw new BodyError(`bad Avro bytes at byte ${failure.offset}: ${failure.message}`);
           throw error;
         }
@@ -226,7 +243,10 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
     if (record === undefined) {
       // The row the decoder just appended; it is dropped again below if the id or time is not acceptable.
       const row = ids.length;
-      id = columns[stream.idColumn]!.valueAt(row);
+      if (idBuilder) {
+        // The id string is made after the loop (see batchIds); here only whether there is one.
+        id = idBuilder.validity !== undefined && idBuilder.validity[row] === 0 ? null : idBuilder.offsets[row + 1] === idBuilder.offsets[row] ? '' : LATER;
+      } else id = columns[stream.idColumn]!.valueAt(row);
       // NaN marks "use the enqueued time", which only the main thread knows.
       time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(columns[stream.timeColumn]!.valueAt(row), stream.timeIsMicros);
     } else {
@@ -253,11 +273,33 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
       errors.push([i, `${field} is ${describeTime(checked)}, outside processing.eventTimeRange ${describeTime(range.minMs)} .. ${describeTime(range.maxMs)}`]);
       continue;
     }
-    ids.push(String(id));
+    if (id === LATER) laterRows.push(ids.length);
+    ids.push(id === LATER ? '' : String(id));
     times.push(time);
     if (record !== undefined) for (let c = 0; c < getters.length; c++) columns[c]!.appendValue(getters[c]!(record));
   }
+  if (laterRows.length > 0) batchIds(idBuilder!, ids, laterRows);
+  for (let c = 0; c < columns.length; c++) if (columns[c]!.rows > 0 && columns[c]!.kind === 'utf8') stream.bytesPerRow[c] = columns[c]!.byteLength / columns[c]!.rows;
   return { status, errors, ids, eventTimes: Float64Array.from(times), columns: columns.map((c) => c.column()) };
+}
+
+/** Stands for an id the compiled decoder wrote into a utf8 id column (neither null nor empty), made by batchIds. */
+const LATER = Symbol('id made later');
+
+/**
+ * The strings of the ids the compiled decoder wrote (rows marked LATER): the column's bytes become one string
+ * and each id a slice of it (no copy), instead of a native UTF-8 decode per row. Only when every byte is ASCII,
+ * where a byte offset is a character offset; else each row is decoded alone, as valueAt does. Same strings
+ * either way, so the same dedup hashes.
+ */
+function batchIds(column: ColumnBuilder, ids: string[], rows: number[]): void {
+  const offsets = column.offsets;
+  if (isAscii(column.bytes.subarray(0, column.byteLength))) {
+    const text = column.bytes.latin1Slice(0, column.byteLength);
+    for (const row of rows) ids[row] = text.slice(offsets[row]!, offsets[row + 1]!);
+  } else {
+    for (const row of rows) ids[row] = column.bytes.utf8Slice(offsets[row]!, offsets[row + 1]!);
+  }
 }
 
 /*

@@ -316,9 +316,10 @@ function columnOp(reader: avro.Type, writer: avro.Type, k: number, column: Proje
     }
     const text = jsonOp(reader, writer);
     return () => {
-      json.reset();
+      const column = out[k]!;
+      json.writeInto(column);
       text();
-      json.copyTo(out[k]!);
+      json.finishInto(column);
     };
   }
   const read = primitiveReader(reader, writer);
@@ -407,18 +408,18 @@ function jsonOp(reader: avro.Type, writer: avro.Type, stack = new Set<avro.Type>
       const item = jsonOp((reader as avro.types.ArrayType).itemsType, itemWriter, stack);
       const min = minBytes(itemWriter);
       return () => {
-        json.append('[');
+        json.appendByte(0x5b); // [
         let first = true;
         for (let n = cur.readBlockCount(min, 'array'); n !== 0; n = cur.readBlockCount(min, 'array')) {
           const blockEnd = cur.blockEnd;
           for (let i = 0; i < n; i++) {
-            if (!first) json.append(',');
+            if (!first) json.appendByte(0x2c); // ,
             first = false;
             item();
           }
           cur.checkBlockEnd(blockEnd, 'array');
         }
-        json.append(']');
+        json.appendByte(0x5d); // ]
       };
     }
     case 'map': {
@@ -468,6 +469,17 @@ function jsonRecordOp(reader: avro.types.RecordType, writer: avro.Type, stack: S
     const ops = reader.fields.map((f, i) => jsonOp(f.type, writerFields[i]!.type, stack));
     stack.delete(reader);
     if (ops.length === 0) return () => json.append('{}');
+    const keyBytes = keyText.map(json.asciiBytes);
+    if (keyBytes.every((k) => k !== undefined)) {
+      const keys = keyBytes as Uint8Array[];
+      return () => {
+        for (let i = 0; i < ops.length; i++) {
+          json.appendAscii(keys[i]!);
+          ops[i]!();
+        }
+        json.appendByte(0x7d); // }
+      };
+    }
     return () => {
       for (let i = 0; i < ops.length; i++) {
         json.append(keyText[i]!);

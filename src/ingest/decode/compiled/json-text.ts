@@ -3,9 +3,11 @@
  * avsc path produces (`JSON.stringify` of avsc's value, bytes as base64): numbers as `String(n)` (non-finite ones
  * as `null`), strings with JSON's escaping, map keys in a JavaScript object's property order.
  *
- * The text is written as UTF-8 into one scratch buffer and becomes a string once per value: a string built by
- * concatenation is a tree of pieces that costs more memory than its characters for as long as the row is held
- * (measured: ~90 B more per order row), and string values from the body are copied as bytes, never decoded.
+ * The text is written as UTF-8 straight into the json_text column's bytes (writeInto / finishInto: no string, no
+ * copy afterwards; bench/decode-orders.ts), or into a scratch buffer where a piece must become a string (map
+ * values, record fields written out of order): a string built by concatenation is a tree of pieces that costs more
+ * memory than its characters for as long as the row is held (measured: ~90 B more per order row), and string
+ * values from the body are copied as bytes, never decoded.
  */
 
 import type { ColumnBuilder } from '../../../core/column-builder.js';
@@ -15,7 +17,11 @@ interface SliceBuffer extends Buffer {
   latin1Slice(start: number, end: number): string;
 }
 
-let scratch = Buffer.allocUnsafe(1 << 16) as SliceBuffer;
+const own = Buffer.allocUnsafe(1 << 16) as SliceBuffer;
+/** where the text is written: `own`, or a column's bytes (writeInto) */
+let scratch = own;
+/** the text is scratch[base .. length) */
+let base = 0;
 let length = 0;
 /** every byte written so far is ASCII, so the text decodes as latin1 (cheaper, same result) */
 let ascii = true;
@@ -27,30 +33,47 @@ function reserve(bytes: number): void {
   scratch = grown;
 }
 
+/** Starts a text in the own buffer. */
 export function reset(): void {
-  length = 0;
+  scratch = own;
+  base = 0;
+  restart();
+}
+
+/** Starts the text again where it began. */
+function restart(): void {
+  length = base;
   ascii = true;
 }
 
 /** The text written since the last reset. */
 export function text(): string {
-  return ascii ? scratch.latin1Slice(0, length) : scratch.utf8Slice(0, length);
+  return ascii ? scratch.latin1Slice(base, length) : scratch.utf8Slice(base, length);
 }
 
 /**
- * Appends the text written since the last reset to a utf8 column as bytes (no string): as they stand when they
- * are valid UTF-8, else as text() decodes them (a string value's invalid bytes, copied as they were, become
- * U+FFFD there).
+ * Starts a text written straight into a utf8 column's bytes, after its last value (no copy afterwards): the
+ * column must not be appended to until `finishInto` (a throw in between leaves it as it was).
  */
-export function copyTo(column: ColumnBuilder): void {
-  if (ascii) column.appendValidUtf8(scratch, 0, length);
-  else column.appendUtf8(scratch, 0, length);
+export function writeInto(column: ColumnBuilder): void {
+  scratch = column.bytes;
+  base = column.byteLength;
+  restart();
+}
+
+/**
+ * Ends the text begun by writeInto as the column's next value: its bytes as they stand when they are valid
+ * UTF-8, else as text() decodes them (a string value's invalid bytes, copied as they were, become U+FFFD there).
+ */
+export function finishInto(column: ColumnBuilder): void {
+  column.bytes = scratch as ColumnBuilder['bytes']; // grown while writing, with the column's bytes copied
+  column.appendWritten(length, ascii);
 }
 
 /** Starts a nested piece of text (a map value, a record field written out of order); returns the text so far. */
 export function swap(next: string): string {
   const previous = text();
-  reset();
+  restart();
   append(next);
   return previous;
 }
@@ -69,11 +92,44 @@ export function append(fragment: string): void {
   }
 }
 
-/** Small integers (counts, quantities) from a table instead of a number-to-string conversion each. */
-const SMALL_INTEGERS = Array.from({ length: 1024 }, (_, i) => String(i));
+/**
+ * Text known to be ASCII (a record's `{"name":` keys, brackets), as its bytes: a byte copy, where append() reads
+ * the string a character at a time and checks each for UTF-8.
+ */
+export function appendAscii(bytes: Uint8Array): void {
+  const n = bytes.length;
+  reserve(n);
+  const at = length;
+  for (let i = 0; i < n; i++) scratch[at + i] = bytes[i]!;
+  length = at + n;
+}
 
+/** One ASCII character, by its code. */
+export function appendByte(code: number): void {
+  reserve(1);
+  scratch[length++] = code;
+}
+
+/** The bytes of `text` when it is all ASCII (for appendAscii), else undefined. */
+export function asciiBytes(text: string): Uint8Array | undefined {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length === text.length ? new Uint8Array(bytes) : undefined;
+}
+
+/** A 32-bit integer (an Avro int) in decimal, as String(value) writes it, digit by digit. */
 export function appendInteger(value: number): void {
-  append(value >= 0 && value < 1024 ? SMALL_INTEGERS[value]! : String(value));
+  if (value < 0) {
+    if (value === -2147483648) {
+      append('-2147483648'); // its magnitude is past writeDigits' range
+      return;
+    }
+    reserve(12);
+    scratch[length++] = 0x2d;
+    writeDigits(-value);
+    return;
+  }
+  reserve(11);
+  writeDigits(value);
 }
 
 /**
