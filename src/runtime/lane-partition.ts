@@ -131,6 +131,8 @@ export class LanePartition {
   private gate: EventTimeGate;
   private aggregators: Aggregator[];
   private cell: OpenCell | undefined;
+  /** the last completed cell's tail buffers, for the next cell */
+  private spareTail: ColumnBuilder[] | undefined;
   /** every position below this has been processed by this owner (skip redeliveries) */
   private nextPosition = 0;
   private lastOffset = '';
@@ -307,7 +309,18 @@ export class LanePartition {
   }
 
   private openCell(start: number, firstEnqueuedMs: number): OpenCell {
-    return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], tail: this.emptyTail(), tailRows: 0 };
+    const tail = this.spareTail ?? this.emptyTail();
+    this.spareTail = undefined;
+    return { start, partHourMs: hourOf(firstEnqueuedMs), part: 0, rows: 0, bodyBytes: 0, deadLetters: [], tail, tailRows: 0 };
+  }
+
+  /**
+   * The tail emptied for the next rows, its buffers kept: a sealed group is encoded (copied) before this, and
+   * reusing the buffers spares the lane a heap's worth of new ones per row group (what drives its major GCs).
+   */
+  private static emptied(tail: ColumnBuilder[]): ColumnBuilder[] {
+    for (const builder of tail) builder.truncate(0);
+    return tail;
   }
 
   private emptyTail(): ColumnBuilder[] {
@@ -350,7 +363,7 @@ export class LanePartition {
     if (++cell.tailRows === this.plan.rowGroupRows) {
       this.copyPending(cell);
       this.steps.push({ kind: 'stage', key: this.rawKey(cell), group: encodeRowGroup(tailTable(this.plan.raw, cell.tail)) });
-      cell.tail = this.emptyTail();
+      cell.tail = LanePartition.emptied(cell.tail);
       cell.tailRows = 0;
     }
     cell.bodyBytes += events.ends[i]! - events.starts[i]!;
@@ -383,7 +396,7 @@ export class LanePartition {
     cell.part++;
     cell.rows = 0;
     cell.bodyBytes = 0;
-    cell.tail = this.emptyTail();
+    cell.tail = LanePartition.emptied(cell.tail);
     cell.tailRows = 0;
   }
 
@@ -437,6 +450,8 @@ export class LanePartition {
     const seen = snapshot.gate.seen;
     snapshot.gate = { ...snapshot.gate, seen: { first: seen.first, hashes: seen.hashes.slice(), times: seen.times.slice() } };
     this.steps.push({ kind: 'snapshot', snapshot });
+    // its rows are encoded (writeCell): the next cell fills the same buffers
+    this.spareTail = LanePartition.emptied(cell.tail);
     this.cell = undefined;
   }
 
