@@ -354,12 +354,7 @@ class Reader implements OnePassReader {
    */
   private textValue(map: { branches: V[]; union: boolean }): boolean {
     const at = this.pos;
-    let kind: V;
-    if (map.union) {
-      const index = this.long();
-      if (index < 0 || index >= map.branches.length) throw REFUSE;
-      kind = map.branches[index]!;
-    } else kind = map.branches[0]!;
+    const kind = this.branch(map);
     if (kind !== V.String && kind !== V.Bytes) {
       this.pos = at;
       this.value(map, Make.Nothing);
@@ -408,19 +403,21 @@ class Reader implements OnePassReader {
     return n;
   }
 
+  /** A map value's type: its union branch (read and checked), or the map's one value type. */
+  private branch(map: { branches: V[]; union: boolean }): V {
+    if (!map.union) return map.branches[0]!;
+    const index = this.long();
+    if (index < 0 || index >= map.branches.length) throw REFUSE;
+    return map.branches[index]!;
+  }
+
   /**
    * One map value, checked and passed over; `make` says what to make of it: nothing (the usual case: no string
    * or number per system property), or the value as a property.
    */
   private value(map: { branches: V[]; union: boolean }, make: Make): unknown {
     const property = make === Make.Property;
-    let kind: V;
-    if (map.union) {
-      const index = this.long();
-      if (index < 0 || index >= map.branches.length) throw REFUSE;
-      kind = map.branches[index]!;
-    } else kind = map.branches[0]!;
-    switch (kind) {
+    switch (this.branch(map)) {
       case V.Null:
         return null;
       case V.Boolean: {
