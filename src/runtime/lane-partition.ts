@@ -102,7 +102,8 @@ export interface LaneOutcome {
   failure?: { code: 'INPUT_UNREADABLE'; message: string };
 }
 
-export type DecodeFunction = (task: DecodeTask, enqueuedTimes?: Float64Array) => DecodeResult;
+/** Decodes a batch; `reuse` holds builders it may empty and fill again (see decodeBatch in ingest/decode/worker.ts). */
+export type DecodeFunction = (task: DecodeTask, enqueuedTimes?: Float64Array, reuse?: ColumnBuilder[]) => DecodeResult;
 
 interface OpenCell {
   start: number;
@@ -131,6 +132,8 @@ export class LanePartition {
   private gate: EventTimeGate;
   private aggregators: Aggregator[];
   private cell: OpenCell | undefined;
+  /** the body decoder's column builders, emptied and refilled per batch */
+  private readonly decodeBuilders: ColumnBuilder[] = [];
   /** the last completed cell's tail buffers, for the next cell */
   private spareTail: ColumnBuilder[] | undefined;
   /** every position below this has been processed by this owner (skip redeliveries) */
@@ -221,7 +224,8 @@ export class LanePartition {
     let commit: LaneOutcome['commit'];
     let duplicates = 0;
     let applied = 0;
-    const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes) : undefined;
+    // the decoder's builders are this partition's, refilled every batch: nothing here keeps a batch's columns
+    const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes, this.decodeBuilders) : undefined;
     if (decoded) {
       const aggregateColumns = this.aggregatorColumns(decoded.columns);
       this.current = { events, columns: decoded.columns, positions: { kind: 'float64', values: events.positions }, enqueuedTimes: { kind: 'float64', values: events.enqueuedTimes } };

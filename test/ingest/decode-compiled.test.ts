@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { compileBodyDecoder } from '../../src/ingest/decode/compiled/decoder.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { projectColumns } from '../../src/ingest/decode/projection.js';
-import { builderKind, valueAt, type BatchColumn } from '../../src/core/column-builder.js';
+import { builderKind, valueAt, type BatchColumn, type ColumnBuilder } from '../../src/core/column-builder.js';
 import { DecodeStatus, type DecodeResult, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { confluentFrame } from '../../src/gen/body.js';
@@ -181,6 +181,35 @@ describe('compiled Avro decoder vs avsc', () => {
         expect([...result.status.subarray(0, valid.length)].every((s) => s !== DecodeStatus.Decode)).toBe(true);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('gives every batch the same result whether it fills builders of its own or reused ones (what a lane does)', () => {
+    fc.assert(
+      fc.property(streamSchemaArb, fc.integer(), fc.constantFrom<'compiled' | 'avsc'>('compiled', 'avsc'), (schemaJson, seed, decoder) => {
+        const rng = seededRng(seed);
+        const type = avro.Type.forSchema(schemaJson as avro.Schema);
+        const streamSpec = spec(schemaJson, 'avro', decoder);
+        const reuse: ColumnBuilder[] = [];
+        // batches of valid and corrupt bodies (nulls, failed rows dropped half-way) one after the other
+        for (let batch = 0; batch < 4; batch++) {
+          const valid = valuesOf(schemaJson, 1 + Math.floor(rng() * 8), rng).map((v) => type.toBuffer(v));
+          const bodies = rng() < 0.5 ? [...valid, ...corruptions(valid, rng)] : valid;
+          const packed = packBodies(bodies.map((body) => ({ body })));
+          const own = decodeBatch({ spec: streamSpec, ...packed });
+          const reused = decodeBatch({ spec: streamSpec, ...packBodies(bodies.map((body) => ({ body }))) }, undefined, reuse);
+          expect(reuse.length).toBe(own.columns.length);
+          expect([...reused.status]).toEqual([...own.status]);
+          expect(reused.errors).toEqual(own.errors);
+          expect(reused.ids).toEqual(own.ids);
+          expect([...reused.eventTimes]).toEqual([...own.eventTimes]);
+          const rows = own.ids.length;
+          for (let c = 0; c < own.columns.length; c++) {
+            for (let row = 0; row < rows; row++) expect(cell(reused.columns[c]!, row)).toEqual(cell(own.columns[c]!, row));
+          }
+        }
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
-import { ColumnBuilder } from '../../core/column-builder.js';
+import { ColumnBuilder, builderKind } from '../../core/column-builder.js';
 import { compileGetter, projectColumns, type ProjectedColumn } from './projection.js';
 import { LanePartition, type LaneInput, type LanePlan, type LaneStep } from '../../runtime/lane-partition.js';
 import type { PartitionSnapshot } from '../../aggregate/snapshot.js';
@@ -175,7 +175,12 @@ function describeTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? `${ms} ms` : `${date.toISOString()} (${ms} ms)`;
 }
 
-export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Array): DecodeResult {
+/**
+ * `reuse`: builders of an earlier batch of the same stream, emptied and filled again (the partition's lane passes
+ * its own, whose columns it never keeps past a batch: fewer new buffers per batch, so fewer major GCs); an empty
+ * array is filled with this batch's builders. Without it, every batch gets its own.
+ */
+export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Array, reuse?: ColumnBuilder[]): DecodeResult {
   const { spec, offsets, ends } = task;
   const range = spec.eventTimeRange ?? DEFAULT_EVENT_TIME_RANGE;
   const stream = compile(spec);
@@ -192,8 +197,14 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const byteCapacity = (k: number) => (stream.bytesPerRow[k]! > 0 ? Math.min(Math.ceil(stream.bytesPerRow[k]! * count * 1.125), 2 * task.bodies.byteLength + 1024) : undefined);
   // Pushed, not Array.map: a mapped array's elements kind differed from batch to batch, and every compiled op
   // that reads `columns[k]` was deoptimized ("wrong map", --trace-deopt) and compiled again.
-  const columns: ColumnBuilder[] = [];
-  for (let k = 0; k < stream.columns.length; k++) columns.push(new ColumnBuilder(stream.columns[k]!.type, count, byteCapacity(k)));
+  let columns: ColumnBuilder[] = [];
+  if (reuse !== undefined && reuse.length === stream.columns.length && reuse.every((b, k) => b.kind === builderKind(stream.columns[k]!.type))) {
+    for (const builder of reuse) builder.truncate(0);
+    columns = reuse;
+  } else {
+    for (let k = 0; k < stream.columns.length; k++) columns.push(new ColumnBuilder(stream.columns[k]!.type, count, byteCapacity(k)));
+    if (reuse !== undefined) reuse.splice(0, reuse.length, ...columns);
+  }
   const getters = stream.getters;
   // Raw Avro bodies all take the stream's compiled decoder (or all avsc): looked up once, not per body.
   const avroDecoder = spec.bodyFormat === 'avro' && stream.decoder ? { decode: stream.decoder, guard: stream.guard } : undefined;
