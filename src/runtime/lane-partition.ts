@@ -27,7 +27,7 @@ import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/par
 import type { TableData, TableSchema } from '../core/table.js';
 import { ColumnBuilder, columnValues, stringAt, stringOrNullAt, utf8ColumnOf, type BatchColumn } from '../core/column-builder.js';
 import { Utf8Interner } from '../core/utf8-interner.js';
-import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+import { captureBlockColumns, type BodiesScratch, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
 export interface LanePlan {
@@ -193,7 +193,7 @@ export class LanePartition {
     let failure: LaneOutcome['failure'];
     let events: Columnar;
     if (input.kind === 'capture') {
-      const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition);
+      const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition, LANE_BODIES);
       failure = read.failure;
       events = read.columns;
     } else {
@@ -502,6 +502,13 @@ export class LanePartition {
 
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
 
+/**
+ * Where a Capture batch's inflated blocks are joined: one buffer per lane (this module is loaded once per worker
+ * thread), reused by every partition's batches. A batch is applied synchronously and nothing keeps its bodies
+ * past it (dead letters copy theirs), so the next batch may overwrite them.
+ */
+const LANE_BODIES: BodiesScratch = { buffer: Buffer.alloc(0) };
+
 /** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
 function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
   const columns: unknown[][] = [];
@@ -543,8 +550,11 @@ function fromPacked(input: PackedEvents): Columnar {
   };
 }
 
-/** The ArrayBuffer the decoder reads: the bodies' own when they fill it, else a copy. */
+/**
+ * The ArrayBuffer the decoder reads: the bodies' own when they start it (the spans index from its start; bytes
+ * past the bodies are never read), else a copy.
+ */
 function bodiesBuffer(bodies: Buffer): ArrayBuffer {
-  if (bodies.byteOffset === 0 && bodies.byteLength === bodies.buffer.byteLength && bodies.buffer instanceof ArrayBuffer) return bodies.buffer;
+  if (bodies.byteOffset === 0 && bodies.buffer instanceof ArrayBuffer) return bodies.buffer;
   return bodies.buffer.slice(bodies.byteOffset, bodies.byteOffset + bodies.byteLength) as ArrayBuffer;
 }

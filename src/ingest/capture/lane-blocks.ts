@@ -167,12 +167,33 @@ export interface CaptureColumns {
   envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
 }
 
+/** A buffer the caller lends for a batch's joined blocks, kept (and grown) from one batch to the next. */
+export interface BodiesScratch {
+  buffer: Buffer;
+}
+
+/** The chunks back to back: in the scratch buffer when one is lent (a view of it), else in a new one. */
+function joined(chunks: Buffer[], total: number, scratch: BodiesScratch | undefined): Buffer {
+  if (!scratch) return Buffer.concat(chunks, total);
+  if (scratch.buffer.length < total) scratch.buffer = Buffer.allocUnsafeSlow(Math.max(total, Math.ceil(scratch.buffer.length * 1.5)));
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(scratch.buffer, at);
+  return scratch.buffer.subarray(0, total);
+}
+
 /**
  * The batch for the lane, without an object per event: the blocks' inflated bytes are joined once per batch and
  * each body is a span into them. Events below `nextPosition` (redelivered) are dropped, except one whose position
  * goes backwards, which is kept so that it is dead-lettered instead of lost silently.
  */
-export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadState, warnings: Array<{ message: string; fields: Record<string, unknown> }>, propertyNames: readonly string[], nextPosition: number): { columns: CaptureColumns; failure?: CaptureBlockOutcome['failure'] } {
+export function captureBlockColumns(
+  input: CaptureBlocks,
+  state: CaptureReadState,
+  warnings: Array<{ message: string; fields: Record<string, unknown> }>,
+  propertyNames: readonly string[],
+  nextPosition: number,
+  scratch?: BodiesScratch,
+): { columns: CaptureColumns; failure?: CaptureBlockOutcome['failure'] } {
   const onePass = onePassFor(input.schema);
   const chunks: Buffer[] = [];
   let total = 0;
@@ -265,7 +286,7 @@ export function captureBlockColumns(input: CaptureBlocks, state: CaptureReadStat
       }
     },
   }, onePass);
-  const bodies = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  const bodies = chunks.length === 1 ? chunks[0]! : joined(chunks, total, scratch);
   const columns: CaptureColumns = {
     count,
     bodies,
