@@ -132,8 +132,8 @@ export class LanePartition {
   private gate: EventTimeGate;
   private aggregators: Aggregator[];
   private cell: OpenCell | undefined;
-  /** the body decoder's column builders, emptied and refilled per batch */
-  private readonly decodeBuilders: ColumnBuilder[] = [];
+  /** the body decoder's column builders, emptied and refilled per batch (shared by the lane's partitions of the stream) */
+  private readonly decodeBuilders: ColumnBuilder[];
   /** the last completed cell's tail buffers, for the next cell */
   private spareTail: ColumnBuilder[] | undefined;
   /** every position below this has been processed by this owner (skip redeliveries) */
@@ -172,6 +172,7 @@ export class LanePartition {
     this.dirtySpans = plan.aggregations.map(() => new Set());
     this.aggregateColumns = [...new Set(plan.aggregations.flatMap((a) => [...a.spec.groupColumns, ...a.spec.measures.map((m) => m.column).filter((c) => c >= 0)]))];
     this.partitionBytes = Buffer.from(plan.partition, 'utf8');
+    this.decodeBuilders = laneDecodeBuilders(plan.stream);
     if (snapshot) {
       this.gate = EventTimeGate.restore(plan.gate, snapshot.gate);
       this.aggregators = plan.aggregations.map((a) => {
@@ -224,7 +225,7 @@ export class LanePartition {
     let commit: LaneOutcome['commit'];
     let duplicates = 0;
     let applied = 0;
-    // the decoder's builders are this partition's, refilled every batch: nothing here keeps a batch's columns
+    // the decoder's builders are the lane's for this stream, refilled every batch: nothing here keeps a batch's columns
     const decoded = events.count > 0 ? this.decode({ spec: this.plan.decode, bodies: bodiesBuffer(events.bodies), offsets: events.starts, ends: events.ends, ...(events.writerSchemas ? { writerSchemas: events.writerSchemas } : {}) }, events.enqueuedTimes, this.decodeBuilders) : undefined;
     if (decoded) {
       const aggregateColumns = this.aggregatorColumns(decoded.columns);
@@ -508,6 +509,15 @@ const EMPTY_COLUMN: ArrayLike<unknown> = [];
  * past it (dead letters copy theirs), so the next batch may overwrite them.
  */
 const LANE_BODIES: BodiesScratch = { buffer: Buffer.alloc(0) };
+
+/** The decoder's builders per stream, one set per lane for the same reason (and refilled per batch, whoever's). */
+const LANE_DECODE_BUILDERS = new Map<string, ColumnBuilder[]>();
+
+function laneDecodeBuilders(stream: string): ColumnBuilder[] {
+  let builders = LANE_DECODE_BUILDERS.get(stream);
+  if (!builders) LANE_DECODE_BUILDERS.set(stream, (builders = []));
+  return builders;
+}
 
 /** The open part's tail as a table: typed columns where the kind has a typed form, JS values for the rest. */
 function tailTable(schema: TableSchema, tail: readonly ColumnBuilder[]): TableData {
