@@ -27,6 +27,11 @@ export interface WorkerOptions {
   observers?: PipelineObserver[];
   /** replace the configured source (tests, benchmarks) */
   source?: Source;
+  /**
+   * wraps the configured source, made here with the run's stores (the archive through the same store wrapper as
+   * the others: shutdown signal, error metric, `wrapStore`); range replay cuts it at the range's end
+   */
+  wrapSource?: (source: Source) => Source;
   /** readiness for /readyz: true once the source runs */
   onReady?: () => void;
   /**
@@ -70,7 +75,8 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     state,
     snapshots: new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention)),
   };
-  const source = options.source ?? createSource(config, { state: stores.state, log, openStore: (archive) => open('archive', archive) });
+  const configured = (): Source => createSource(config, { state: stores.state, log, openStore: (archive) => open('archive', archive) });
+  const source = options.source ?? (options.wrapSource ? options.wrapSource(configured()) : configured());
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;
   const router = new PartitionRouter(

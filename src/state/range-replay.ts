@@ -27,10 +27,9 @@ import type { ObjectStore } from '../core/object-store.js';
 import type { PartitionBatch, PartitionFeed, PartitionHandler, ResumePoint, RunOptions, Source } from '../core/source.js';
 import { CapturePositions } from '../ingest/capture/positions.js';
 import { hubPlans } from '../ingest/eventhubs/config.js';
-import { createSource } from '../ingest/source-factory.js';
 import type { PipelineObserver } from '../runtime/observer.js';
 import { loadStreamPlans } from '../runtime/stream-plan.js';
-import { runWorker, type RunSummary } from '../runtime/worker.js';
+import { runWorker, type RunSummary, type WorkerOptions } from '../runtime/worker.js';
 import { snapshotKey } from '../sink/lake-layout.js';
 import { LocalObjectStore } from '../sink/local-object-store.js';
 import { ObjectCheckpointStore } from '../sink/object-checkpoint-store.js';
@@ -52,6 +51,8 @@ export interface RangeReplayOptions {
   signal: AbortSignal;
   log: Logger;
   observers?: PipelineObserver[];
+  /** wraps each store the replay's run uses (tests inject faults here), as WorkerOptions.wrapStore */
+  wrapStore?: WorkerOptions['wrapStore'];
 }
 
 export interface RangeReplaySummary extends RunSummary {
@@ -87,7 +88,7 @@ interface RangeReader {
   positions: SourcePositions;
   source: TributaryConfig['source'];
   cleanup: () => Promise<void>;
-  /** the source to read the range with, when not the configured one built from `source` (createSource) */
+  /** the source to read the range with, when not the configured one built from `source` (the worker makes that) */
   open?: (log: Logger, until: (stream: string, partition: string) => number | undefined) => Promise<Source>;
 }
 
@@ -227,11 +228,18 @@ async function replay(
       for (const table of [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.spec.name, a.lateSchema.name])]) tableStream.set(table, plan.stream);
     }
     const tracker = new FlushTracker(tableStream);
-    const inner = reader.open
-      ? await reader.open(options.log, (stream, partition) => ranges.get(`${stream}/${partition}`)?.endCell)
-      : createSource(scratchConfig, { state: scratchState, log: options.log });
-    const bounded = new RangeSource(inner, ranges, tracker);
-    const summary = await runWorker(scratchConfig, { bounded: true, signal: options.signal, log: options.log, source: bounded, observers: [tracker, ...(options.observers ?? [])] });
+    // A Capture source is made by the worker (its archive store then goes through the run's store wrapper, as in
+    // a run); Event Hubs and Kafka readers are opened here, cut at the range's end.
+    const cut = (inner: Source): Source => new RangeSource(inner, ranges, tracker);
+    const source = reader.open ? { source: cut(await reader.open(options.log, (stream, partition) => ranges.get(`${stream}/${partition}`)?.endCell)) } : { wrapSource: cut };
+    const summary = await runWorker(scratchConfig, {
+      bounded: true,
+      signal: options.signal,
+      log: options.log,
+      ...source,
+      observers: [tracker, ...(options.observers ?? [])],
+      ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
+    });
 
     const copied: string[] = [];
     const inRange = (stream: string, key: string): boolean => {
