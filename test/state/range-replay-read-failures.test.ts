@@ -6,38 +6,19 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TributaryConfig } from '../../src/config/schema.js';
-import { TributaryError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
-import type { ObjectStore } from '../../src/core/object-store.js';
 import { generateArchive } from '../../src/gen/archive.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import { runRange } from '../../src/state/range-replay.js';
 import { embeddedConfig } from '../support/embedded-config.js';
 import { snapshotLake } from '../support/lake.js';
+import { unreadableAfterIndexing } from '../support/faulty-store.js';
 import { createWorkspace, type Workspace } from '../support/workspace.js';
 
 const log = createLogger('silent');
 let ws: Workspace;
 let config: TributaryConfig;
-
-/** Reads of each archive file after its first (the index's) fail as a transient fault would, every time. */
-function unreadableAfterIndexing(store: ObjectStore, failures: string[]): ObjectStore {
-  const readOnce = new Set<string>();
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property !== 'get') return Reflect.get(target, property, receiver) as unknown;
-      return async (key: string, options?: unknown) => {
-        if (key.endsWith('.avro') && readOnce.has(key)) {
-          failures.push(key);
-          throw new TributaryError('STORAGE_TRANSIENT', `injected: ${key} cannot be read`);
-        }
-        readOnce.add(key);
-        return target.get(key, options as Parameters<ObjectStore['get']>[1]);
-      };
-    },
-  });
-}
 
 beforeAll(async () => {
   ws = await createWorkspace('tributary-range-reads-');

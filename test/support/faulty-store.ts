@@ -71,3 +71,24 @@ export class FaultyStore implements ObjectStore {
     return run();
   }
 }
+
+/**
+ * An archive store whose reads of each Capture file after its first (the index's) fail as a transient fault
+ * would, every time: the keys are pushed to `failures`.
+ */
+export function unreadableAfterIndexing(store: ObjectStore, failures: string[]): ObjectStore {
+  const readOnce = new Set<string>();
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property !== 'get') return Reflect.get(target, property, receiver) as unknown;
+      return async (key: string, options?: StoreCallOptions) => {
+        if (key.endsWith('.avro') && readOnce.has(key)) {
+          failures.push(key);
+          throw new TributaryError('STORAGE_TRANSIENT', `injected: ${key} cannot be read`);
+        }
+        readOnce.add(key);
+        return target.get(key, options);
+      };
+    },
+  });
+}
