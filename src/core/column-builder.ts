@@ -380,7 +380,8 @@ export class ColumnBuilder {
   }
 }
 
-function grown<T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(array: T, size: number): T {
+/** A copy of `array` in a larger one of its kind (at least `size`, else twice its length). */
+export function grown<T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(array: T, size: number): T {
   const bigger = new (array.constructor as new (n: number) => T)(Math.max(size, array.length * 2));
   bigger.set(array);
   return bigger;

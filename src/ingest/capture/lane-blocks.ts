@@ -16,7 +16,7 @@ import { blockDataSync } from './container.js';
 import { captureBlockReader, type CaptureBlockReader } from './event-reader.js';
 import { corruptBlockError, recordFailureReason, unreadableEvent } from './file-events.js';
 import { offsetText, onePassReader, partitionKeyText, type EnvelopeColumns, type OnePassReader } from './onepass-reader.js';
-import { ColumnBuilder } from '../../core/column-builder.js';
+import { ColumnBuilder, grown } from '../../core/column-builder.js';
 import type { Utf8Column } from '../../core/table.js';
 
 /** What reading carries from one batch of a partition to the next (one ownership period). */
@@ -50,11 +50,6 @@ const onePassReaders = new Map<string, OnePassReader | undefined>();
 /** Columns sized up front for at most this many events (a batch is a few thousand); more grow by doubling. */
 const MAX_PRESIZED_EVENTS = 1 << 16;
 
-function grown<T extends Uint32Array | Float64Array>(array: T, size: number): T {
-  const bigger = new (array.constructor as new (n: number) => T)(size);
-  bigger.set(array);
-  return bigger;
-}
 
 function onePassFor(schema: string): OnePassReader | undefined {
   if (!onePassReaders.has(schema)) onePassReaders.set(schema, onePassReader(JSON.parse(schema) as avro.Schema));
