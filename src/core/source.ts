@@ -62,6 +62,20 @@ export type CaptureItem =
   | { count: number; from: number; to: number; start: number; end: number; dataStart: number }
   | { reason: string; from: number; to: number; start: number; end: number };
 
+/** A record's place in the archive, as the Capture index keeps a file's first and last. */
+export interface CaptureEdge {
+  position: number;
+  enqueuedTimeMs: number;
+  offset: string;
+}
+
+/** A block's first and last record, from a handler that read it in one pass (`start`: its byte offset in the file). */
+export interface CaptureBlockEdges {
+  start: number;
+  first: CaptureEdge;
+  last: CaptureEdge;
+}
+
 export interface PartitionBatch {
   /** Logical stream name from config (`orders`, `telemetry`). */
   stream: string;
@@ -70,6 +84,9 @@ export interface PartitionBatch {
   events: SourceEvent[];
   /** Capture blocks for the handler to read (only to a handler that `takesCaptureBlocks`) */
   capture?: CaptureBlocks;
+  /** called with the edges of the `capture` blocks the handler read whole, once it has read them: what the source's
+   * archive index would otherwise inflate the blocks a second time for */
+  onCaptureEdges?: (edges: CaptureBlockEdges[]) => void;
   /** the last position the source knows to exist in the partition (Kafka high watermark - 1, Event Hubs last
    * enqueued sequence number), when it knows one: the consumer lag is reported from it */
   endPosition?: number;

@@ -18,7 +18,7 @@ import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator, AggregationSpec } from '../aggregate/window-aggregator.js';
 import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
-import type { ApplicationProperties, CaptureBlocks, SourceEvent } from '../core/source.js';
+import type { ApplicationProperties, CaptureBlockEdges, CaptureBlocks, SourceEvent } from '../core/source.js';
 import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from '../ingest/decode/task.js';
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
 import { aggregateFileKey, deadLetterKey, hourOf, rawFileKey } from '../sink/lake-layout.js';
@@ -97,6 +97,8 @@ export interface LaneOutcome {
   nextPosition: number;
   /** log lines for the main thread (the lane has no logger) */
   warnings: Array<{ message: string; fields: Record<string, unknown> }>;
+  /** a Capture batch: the edges of the blocks read in one pass (the source's index takes its files' edges from them) */
+  captureEdges?: CaptureBlockEdges[];
   /** the batch could not be read past some point (a corrupt Capture block under onCorruptBlock: fail): the steps
    * for what came before it are still to be performed, then the partition fails with this */
   failure?: { code: 'INPUT_UNREADABLE'; message: string };
@@ -192,16 +194,18 @@ export class LanePartition {
   batch(input: LaneInput): LaneOutcome {
     const warnings: LaneOutcome['warnings'] = [];
     let failure: LaneOutcome['failure'];
+    let captureEdges: CaptureBlockEdges[] | undefined;
     let events: Columnar;
     if (input.kind === 'capture') {
       const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition, LANE_BODIES);
       failure = read.failure;
       events = read.columns;
+      captureEdges = read.edges;
     } else {
       events = fromPacked(input);
     }
     const outcome = this.apply(events);
-    return { ...outcome, warnings, ...(failure ? { failure } : {}) };
+    return { ...outcome, warnings, ...(captureEdges ? { captureEdges } : {}), ...(failure ? { failure } : {}) };
   }
 
   /**

@@ -65,6 +65,7 @@ export interface DecodedBatch {
   endPosition: number | undefined;
   started: number;
   signal: AbortSignal;
+  onCaptureEdges?: PartitionBatch['onCaptureEdges'];
 }
 
 let processorIncarnation = 0;
@@ -165,7 +166,7 @@ export class PartitionProcessor {
    */
   async decode(batch: PartitionBatch, signal: AbortSignal): Promise<DecodedBatch> {
     const started = performance.now();
-    if (batch.capture) return { input: { kind: 'capture', blocks: batch.capture }, endPosition: batch.endPosition, started, signal };
+    if (batch.capture) return { input: { kind: 'capture', blocks: batch.capture }, endPosition: batch.endPosition, started, signal, ...(batch.onCaptureEdges ? { onCaptureEdges: batch.onCaptureEdges } : {}) };
     // Redelivered events are dropped here; one whose position goes backwards inside the batch is kept, so it is
     // dead-lettered instead of lost silently.
     const events = batch.events.filter((e, i) => e.position >= this.nextPosition || (i > 0 && e.position <= batch.events[i - 1]!.position));
@@ -175,10 +176,11 @@ export class PartitionProcessor {
   }
 
   /** The ordered half: the lane decides (dedup, lateness, windows, files); the steps it returns are performed here. */
-  async apply({ input, endPosition, started }: DecodedBatch): Promise<CommitPoint | undefined> {
+  async apply({ input, endPosition, started, onCaptureEdges }: DecodedBatch): Promise<CommitPoint | undefined> {
     if (!input) return undefined;
     if (!this.opened) await this.open(undefined);
     const outcome = await this.pool.partitionBatch(this.lane, this.laneId, input);
+    if (outcome.captureEdges && onCaptureEdges) onCaptureEdges(outcome.captureEdges);
     this.nextPosition = outcome.nextPosition;
     for (const warning of outcome.warnings) this.log.warn(warning.fields, warning.message);
     for (const [reason, count] of Object.entries(outcome.deadLettered)) this.observer.deadLettered(this.plan.stream, reason as DeadLetterReason, count);

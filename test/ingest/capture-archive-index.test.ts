@@ -10,7 +10,8 @@ import type { TributaryConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/core/log.js';
 import type { ObjectStore } from '../../src/core/object-store.js';
 import { generateArchive } from '../../src/gen/archive.js';
-import { filesFrom, indexArchive } from '../../src/ingest/capture/archive-index.js';
+import { filesFrom, indexArchive, withEdges, type IndexedFile } from '../../src/ingest/capture/archive-index.js';
+import type { PartitionHandler } from '../../src/core/source.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
 import { runWorker } from '../../src/runtime/worker.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
@@ -96,6 +97,47 @@ describe('Capture source: start at the file holding the resume position', () => 
       const readAgain = [...new Set(again.filter((k) => k.split('/')[2] === partition))].sort();
       expect(readAgain, `partition ${partition} resumes at ${resume}`).toEqual(needed);
     }
+  });
+
+  it("with edges: 'last', decodes only each partition's last file; withEdges decodes the rest as the full index does, and caches them", async () => {
+    const archive = { store: new LocalObjectStore(ws.file('capture')), namespace: 'test', hubs: { orders: 'orders' } };
+    const full = await indexArchive(archive, undefined);
+    const lazy = await indexArchive(archive, undefined, undefined, { edges: 'last' });
+    const cache = new LocalObjectStore(ws.file('edges-cache'));
+    for (const [partition, files] of full.get('orders')!) {
+      const pending = lazy.get('orders')!.get(partition)!;
+      expect(pending.map((f) => [f.key, f.count])).toEqual(files.map((f) => [f.key, f.count]));
+      // the last file has its edges (the partition's end, for the lag); every other file waits for them
+      expect(pending.at(-1)).toEqual(files.at(-1));
+      expect(pending.slice(0, -1).every((f) => f.edgesPending === true && f.first === undefined && f.last === undefined)).toBe(true);
+      const completed = await withEdges(archive, cache, 'orders', partition, pending);
+      expect(completed).toEqual(files);
+      const cached = JSON.parse(Buffer.from((await cache.get(`capture-index/test/orders/partition=${partition}.json`))!).toString()) as IndexedFile[];
+      expect(cached).toEqual(files);
+    }
+  });
+
+  it('a resume with no index cache decodes the missing edges first, and hands over only the files from the one holding the position', async () => {
+    const store = new LocalObjectStore(ws.file('capture'));
+    const keys = (await store.list('test/orders/0/')).map((o) => o.key).filter((k) => k.endsWith('.avro')).sort();
+    const positions = await Promise.all(keys.map((k) => positionsOf(path.join(ws.file('capture'), k))));
+    // a position inside the third file: the two before it hold nothing to read
+    const resume = positions[2]![1]!;
+    const needed = keys.filter((_, i) => positions[i]!.some((p) => p >= resume));
+    const handed: string[] = [];
+    const handler: PartitionHandler = {
+      takesCaptureBlocks: true,
+      onAssigned: async (_stream, partition) => (partition === '0' ? { position: resume } : undefined),
+      onBatch: async (batch) => {
+        if (batch.partition === '0') handed.push(batch.capture!.name);
+      },
+      onRevoked: async () => undefined,
+    };
+    const state = new LocalObjectStore(ws.file('state-no-cache'));
+    const source = new CaptureSource({ store, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('warn'), indexCache: state });
+    await source.run(handler, { signal: new AbortController().signal, bounded: true });
+    expect(needed.length).toBeLessThan(keys.length);
+    expect([...new Set(handed)]).toEqual(needed.map((k) => `${store.location}/${k}`));
   });
 
   it('with several unreadable files, indexing fails on the first in file order, whichever is found first', async () => {

@@ -14,7 +14,8 @@ import { createLogger } from '../../src/core/log.js';
 import type { ApplicationProperties, CaptureItem, PartitionHandler, ResumePoint, SourceEvent } from '../../src/core/source.js';
 import { CAPTURE_SCHEMA, captureKey } from '../../src/ingest/capture/format.js';
 import { captureBlockEdges, captureEventReader } from '../../src/ingest/capture/event-reader.js';
-import { captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
+import { captureBlockColumns, captureBlockEvents, type CaptureReadState } from '../../src/ingest/capture/lane-blocks.js';
+import { indexArchive, type IndexedFile } from '../../src/ingest/capture/archive-index.js';
 import { CaptureSource } from '../../src/ingest/capture/source.js';
 import { packEvents } from '../../src/runtime/partition-processor.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
@@ -167,6 +168,45 @@ describe('Capture blocks read in the lane', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("the edges a lane reports give each file the index's own first and last record, hostile files included", async () => {
+    /** files whose edges were learned from the lane, over all runs: the property holds for more than empty caches */
+    let learned = 0;
+    await fc.assert(
+      fc.asyncProperty(archivePlan, async (plan) => {
+        const archive = await writeArchive(plan);
+        const state = new LocalObjectStore(ws.file(`state-${++run}`));
+        const readState: CaptureReadState = { resumeAt: 0, previousPosition: undefined, highest: -1 };
+        const handler: PartitionHandler = {
+          takesCaptureBlocks: true,
+          onAssigned: async () => undefined,
+          onBatch: async (batch) => {
+            const read = captureBlockColumns(batch.capture!, readState, [], [], 0);
+            batch.onCaptureEdges?.(read.edges);
+          },
+          onRevoked: async () => undefined,
+        };
+        const options = { store: archive, namespace: 'ns', hubs: { orders: 'orders' }, onCorruptBlock: 'deadletter' as const, log };
+        await new CaptureSource({ ...options, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: plan.batchSize, indexCache: state }).run(handler, {
+          signal: new AbortController().signal,
+          bounded: true,
+        });
+        const full = (await indexArchive(options, undefined)).get('orders')!.get('0')!;
+        const cachedBytes = await state.get('capture-index/ns/orders/partition=0.json');
+        const cached = cachedBytes ? (JSON.parse(Buffer.from(cachedBytes).toString()) as IndexedFile[]) : [];
+        // what is cached is what the index itself would say of the file
+        for (const entry of cached) expect(entry).toEqual(full.find((f) => f.key === entry.key));
+        // a file of sound blocks is never left for a later run to decode
+        plan.files.forEach((file, i) => {
+          const sound = file.blocks.every((b) => (b.corrupt === undefined || (b.corrupt === 'deflate' && file.codec !== 'deflate')) && (b.poison === undefined || b.records === 0));
+          if (sound) expect(cached.map((f) => f.key)).toContain(full[i]!.key);
+        });
+        learned += cached.filter((f, i) => f.first !== undefined && i < cached.length - 1).length;
+      }),
+      { numRuns: 40 },
+    );
+    expect(learned).toBeGreaterThan(0);
   });
 
   it('under onCorruptBlock: fail, stops with the same error naming the file and byte, after the same good events', async () => {

@@ -3,6 +3,11 @@
  * the number of records. Capture file names give only the window a file covers, so the first and last records
  * are read (two blocks; the other blocks' record counts come from their headers, without inflating them).
  *
+ * A run that reads every file anyway does not need those edges before it starts: with `edges: 'last'` only each
+ * partition's last file (its end, for the lag) is decoded, every file's structure is still checked, and the other
+ * files' edges come from the lanes as they read them (`fileEdgesFrom`), so the cache is filled without inflating
+ * the archive a second time. A resume inside the archive decodes the edges still missing (`withEdges`).
+ *
  * It lets the source start at the file that holds a resume position instead of decoding the archive from its
  * first file, and lets `tributary reset` turn times into positions and count the events a replay reads. It is
  * cached in the state store (`capture-index/<namespace>/<hub>/partition=<p>.json`); a file whose size changed
@@ -11,7 +16,7 @@
  */
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
-import type { SourceEvent } from '../../core/source.js';
+import type { CaptureBlockEdges, CaptureEdge, SourceEvent } from '../../core/source.js';
 import type { Logger } from '../../core/log.js';
 import { blockData, readContainer, type Container } from './container.js';
 import { corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
@@ -24,8 +29,16 @@ export interface IndexedFile {
   windowStart: number;
   /** records in the file (0 for an empty or header-only file, which has no positions) */
   count: number;
-  first?: { position: number; enqueuedTimeMs: number; offset: string };
-  last?: { position: number; enqueuedTimeMs: number; offset: string };
+  first?: CaptureEdge;
+  last?: CaptureEdge;
+  /** only the file's structure was read: its edges are not known yet (until then it is read in full) */
+  edgesPending?: true;
+}
+
+
+export interface IndexOptions {
+  /** decode every file's first and last record (the default), or only each partition's last file's */
+  edges?: 'all' | 'last';
 }
 
 /** stream -> partition -> files in archive order */
@@ -44,7 +57,7 @@ export interface ArchiveLocation {
 }
 
 /** Lists the archive and indexes the files not yet in the cache (or whose size changed); updates the cache. */
-export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore | undefined, signal?: AbortSignal): Promise<ArchiveIndex> {
+export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore | undefined, signal?: AbortSignal, options: IndexOptions = {}): Promise<ArchiveIndex> {
   const index: ArchiveIndex = new Map();
   // Cache writes wait until every file is indexed: a bad file fails the run with nothing written at all.
   const cacheWrites: Array<[string, IndexedFile[]]> = [];
@@ -62,12 +75,12 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
       files.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : 1));
       const cached = cache ? await readCache(cache, cacheKey(archive.namespace, hub, partition), archive.log) : new Map<string, IndexedFile>();
       let changed = false;
-      const indexed = await inOrder(files, INDEX_CONCURRENCY, async (file) => {
+      const indexed = await inOrder(files, INDEX_CONCURRENCY, async (file, at) => {
         signal?.throwIfAborted();
         const known = cached.get(file.key);
         if (known && known.size === file.size) return known;
         changed = true;
-        return indexFile(archive, file);
+        return indexFile(archive, file, options.edges !== 'last' || at === files.length - 1);
       });
       if (cache && (changed || cached.size !== indexed.length)) {
         cacheWrites.push([cacheKey(archive.namespace, hub, partition), indexed]);
@@ -76,15 +89,52 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
     }
     index.set(stream, partitions);
   }
-  for (const [key, files] of cacheWrites) {
-    try {
-      await cache!.put(key, Buffer.from(JSON.stringify(files)));
-    } catch (error) {
-      // The index is only a shortcut: without its cache the next run indexes these files again.
-      archive.log?.warn({ cache: `${cache!.location}/${key}`, err: errorMessage(error) }, 'could not cache the archive index; the next run indexes again');
-    }
-  }
+  for (const [key, files] of cacheWrites) await writeCache(archive, cache!, key, files);
   return index;
+}
+
+/** Caches the files whose edges are known (a file without them is indexed again by the next run that needs it). */
+async function writeCache(archive: ArchiveLocation, cache: ObjectStore, key: string, files: IndexedFile[]): Promise<void> {
+  try {
+    await cache.put(key, Buffer.from(JSON.stringify(files.filter((file) => !file.edgesPending))));
+  } catch (error) {
+    // The index is only a shortcut: without its cache the next run indexes these files again.
+    archive.log?.warn({ cache: `${cache.location}/${key}`, err: errorMessage(error) }, 'could not cache the archive index; the next run indexes again');
+  }
+}
+
+/** Caches a partition's index as it stands (after `fileEdgesFrom` completed some of its files). */
+export async function cachePartitionIndex(archive: ArchiveLocation, cache: ObjectStore, stream: string, partition: string, files: IndexedFile[]): Promise<void> {
+  await writeCache(archive, cache, cacheKey(archive.namespace, archive.hubs[stream]!, partition), files);
+}
+
+/**
+ * A partition's index with every file's edges decoded (those `edges: 'last'` left pending), cached: what a resume
+ * inside the archive needs to start at the right file.
+ */
+export async function withEdges(archive: ArchiveLocation, cache: ObjectStore | undefined, stream: string, partition: string, files: IndexedFile[], signal?: AbortSignal): Promise<IndexedFile[]> {
+  if (!files.some((file) => file.edgesPending)) return files;
+  const complete = await inOrder(files, INDEX_CONCURRENCY, async (file) => {
+    signal?.throwIfAborted();
+    return file.edgesPending ? indexFile(archive, file, true) : file;
+  });
+  if (cache) await cachePartitionIndex(archive, cache, stream, partition, complete);
+  return complete;
+}
+
+/**
+ * The file's edges from its blocks' edges as a lane read them: what `indexFile` would decode, taken from the
+ * first and last blocks holding records (a lane reports a block only when it read it in one pass, every record
+ * sound); undefined when either is missing, and the file stays pending.
+ */
+export function fileEdgesFrom(file: IndexedFile, blocks: { start: number; count: number }[], read: ReadonlyMap<number, CaptureBlockEdges>): IndexedFile | undefined {
+  const firstBlock = blocks.find((b) => b.count > 0);
+  const lastBlock = [...blocks].reverse().find((b) => b.count > 0);
+  if (!firstBlock || !lastBlock) return undefined;
+  const first = read.get(firstBlock.start)?.first;
+  const last = read.get(lastBlock.start)?.last;
+  if (!first || !last || !Number.isSafeInteger(first.position) || !Number.isSafeInteger(last.position)) return undefined;
+  return { key: file.key, size: file.size, windowStart: file.windowStart, count: file.count, first, last };
 }
 
 /**
@@ -98,7 +148,7 @@ const INDEX_CONCURRENCY = 4;
  * is what rejects, as when one item was done after the other: no item is started after a failure, and every item
  * before a failing one was started before it.
  */
-async function inOrder<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+async function inOrder<T, R>(items: readonly T[], limit: number, work: (item: T, at: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   const failures: Array<{ at: number; error: unknown }> = [];
   let next = 0;
@@ -106,7 +156,7 @@ async function inOrder<T, R>(items: readonly T[], limit: number, work: (item: T)
     while (next < items.length && failures.length === 0) {
       const at = next++;
       try {
-        results[at] = await work(items[at]!);
+        results[at] = await work(items[at]!, at);
       } catch (error) {
         failures.push({ at, error });
       }
@@ -136,8 +186,10 @@ async function readCache(cache: ObjectStore, key: string, log: Logger | undefine
   }
 }
 
-async function indexFile(archive: ArchiveLocation, file: { key: string; size: number; windowStart: number }): Promise<IndexedFile> {
+/** Reads a file and checks its structure; `edges`: decodes its first and last record too (else they are pending). */
+async function indexFile(archive: ArchiveLocation, listed: { key: string; size: number; windowStart: number }, edges: boolean): Promise<IndexedFile> {
   const { store } = archive;
+  const file = { key: listed.key, size: listed.size, windowStart: listed.windowStart };
   const name = `${store.location}/${file.key}`;
   const bytes = await store.get(file.key);
   if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
@@ -152,6 +204,7 @@ async function indexFile(archive: ArchiveLocation, file: { key: string; size: nu
   }
   const count = container.blocks.reduce((sum, block) => sum + block.count, 0);
   const entry: IndexedFile = { ...file, count };
+  if (!edges) return count > 0 ? { ...entry, edgesPending: true } : entry;
   const firstBlock = container.blocks.find((b) => b.count > 0);
   const lastBlock = [...container.blocks].reverse().find((b) => b.count > 0);
   if (firstBlock && lastBlock) {

@@ -11,7 +11,7 @@
  * reader, which decides the hostile cases.
  */
 import avro from 'avsc';
-import { propertyText, type ApplicationProperties, type CaptureBlocks, type SourceEvent } from '../../core/source.js';
+import { propertyText, type ApplicationProperties, type CaptureBlockEdges, type CaptureBlocks, type CaptureEdge, type SourceEvent } from '../../core/source.js';
 import { blockDataSync } from './container.js';
 import { captureBlockReader, type CaptureBlockReader } from './event-reader.js';
 import { corruptBlockError, recordFailureReason, unreadableEvent } from './file-events.js';
@@ -68,7 +68,14 @@ interface BatchSink {
  * Reads a batch into `sink`. A block goes through the one-pass reader when it is plainly good; any other block
  * (and any schema not of Capture's shape) through the avsc-based reader, which decides every hostile case.
  */
-function readBatch(input: CaptureBlocks, state: CaptureReadState, warnings: Array<{ message: string; fields: Record<string, unknown> }>, sink: BatchSink, onePass: OnePassReader | undefined): CaptureBlockOutcome['failure'] {
+function readBatch(
+  input: CaptureBlocks,
+  state: CaptureReadState,
+  warnings: Array<{ message: string; fields: Record<string, unknown> }>,
+  sink: BatchSink,
+  onePass: OnePassReader | undefined,
+  edges?: CaptureBlockEdges[],
+): CaptureBlockOutcome['failure'] {
   if (input.newPass) state.highest = -1;
   const { name } = input;
   const data = Buffer.from(input.data);
@@ -109,6 +116,7 @@ function readBatch(input: CaptureBlocks, state: CaptureReadState, warnings: Arra
     }
     const block = onePass?.read(records, item.count);
     if (block) {
+      if (edges && block.count > 0) edges.push({ start: item.start, first: edgeOf(records, block, 0), last: edgeOf(records, block, block.count - 1) });
       for (let i = 0; i < block.count; i++) if (admit(block.positions[i]!)) sink.record(records, block, i);
       continue;
     }
@@ -120,6 +128,10 @@ function readBatch(input: CaptureBlocks, state: CaptureReadState, warnings: Arra
     if (stop) return stop;
   }
   return undefined;
+}
+
+function edgeOf(records: Buffer, block: EnvelopeColumns, i: number): CaptureEdge {
+  return { position: block.positions[i]!, enqueuedTimeMs: block.enqueuedTimes[i]!, offset: offsetText(records, block, i) };
 }
 
 /**
@@ -188,7 +200,7 @@ export function captureBlockColumns(
   propertyNames: readonly string[],
   nextPosition: number,
   scratch?: BodiesScratch,
-): { columns: CaptureColumns; failure?: CaptureBlockOutcome['failure'] } {
+): { columns: CaptureColumns; edges: CaptureBlockEdges[]; failure?: CaptureBlockOutcome['failure'] } {
   const onePass = onePassFor(input.schema);
   const chunks: Buffer[] = [];
   let total = 0;
@@ -242,6 +254,7 @@ export function captureBlockColumns(
     }
     return lastBase;
   };
+  const edges: CaptureBlockEdges[] = [];
   const failure = readBatch(input, state, warnings, {
     event: (event) => {
       if (!wanted(event.position)) return;
@@ -280,7 +293,7 @@ export function captureBlockColumns(
         onePass!.appendProperties(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyColumns);
       }
     },
-  }, onePass);
+  }, onePass, edges);
   const bodies = chunks.length === 1 ? chunks[0]! : joined(chunks, total, scratch);
   const columns: CaptureColumns = {
     count,
@@ -295,5 +308,5 @@ export function captureBlockColumns(
     properties: (i) => objects.get(i) ?? onePass!.properties(bodies, propertyStarts[i]!, propertyEnds[i]!),
     envelope,
   };
-  return failure ? { columns, failure } : { columns };
+  return failure ? { columns, edges, failure } : { columns, edges };
 }

@@ -1,20 +1,24 @@
 /**
  * Reads an Event Hubs Capture archive (from a folder or a blob container, through ObjectStore) as a source:
- * each hub folder is a stream, each partition folder a partition, files in capture-window order. Every file is
- * checked before any event is processed, so a missing archive or an unreadable file fails the run before it
- * writes anything. Without `bounded`, the archive is polled for new files.
+ * each hub folder is a stream, each partition folder a partition, files in capture-window order. Every file's
+ * structure is checked before any event is processed, so a missing archive or an unreadable file fails the run
+ * before it writes anything. Without `bounded`, the archive is polled for new files.
+ *
+ * The archive index (archive-index.ts) is built with `edges: 'last'`: a partition read from its start needs no
+ * file's edges, and a handler that reads the blocks in its lane reports them (`onCaptureEdges`), so the index
+ * cache is filled as the files are read; a resume inside the archive decodes the edges still missing first.
  */
 import { TributaryError, errorMessage, isRestartable, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
-import type { CaptureBlocks, CaptureItem, PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
+import type { CaptureBlockEdges, CaptureBlocks, CaptureItem, PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 import type { Container, ContainerBlock, CorruptRegion } from './container.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
 import { captureFileEvents, corruptBlockError, openCaptureFile, type CorruptBlockPolicy } from './file-events.js';
 import { parseCaptureKey } from './format.js';
-import { filesFrom, indexArchive, type IndexedFile } from './archive-index.js';
+import { cachePartitionIndex, fileEdgesFrom, filesFrom, indexArchive, withEdges, type ArchiveLocation, type IndexedFile } from './archive-index.js';
 
 export interface CaptureSourceOptions {
   store: ObjectStore;
@@ -69,7 +73,7 @@ export class CaptureSource implements Source {
     // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
     // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
     // The last record of each partition's last file is its end, which the consumer lag is reported from.
-    const index = await indexArchive({ ...this.options, onCorruptBlock: this.options.onCorruptBlock ?? 'fail' }, this.options.indexCache, signal);
+    const index = await indexArchive(this.archive(), this.options.indexCache, signal, { edges: 'last' });
     const ends = new Map<string, number>();
     for (const [stream, partitions] of index) {
       for (const [partition, files] of partitions) {
@@ -165,12 +169,16 @@ export class CaptureSource implements Source {
     }
   }
 
+  private archive(): ArchiveLocation {
+    return { ...this.options, onCorruptBlock: this.options.onCorruptBlock ?? 'fail' };
+  }
+
   private leaseOptions(): LeaseOptions {
     return { store: this.options.leases, owner: this.options.owner, ttlMs: this.options.leaseTtlMs ?? 30_000, log: this.options.log };
   }
 
   private async session(work: PartitionWork, handler: PartitionHandler, signal: AbortSignal, leaseLost: AbortSignal, bounded: boolean): Promise<void> {
-    const { stream, partition, files, indexed, endPosition } = work;
+    const { stream, partition, files, endPosition } = work;
     const feed: PartitionFeed = {
       commit: (position, offset) => this.options.checkpoints.update({ stream, partition, nextPosition: position, offset }),
     };
@@ -179,13 +187,18 @@ export class CaptureSource implements Source {
     const deliver = (events: SourceEvent[]): Promise<void> =>
       handler.onBatch({ stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
     let done = new Set<string>();
-    // Start at the file that holds the resume position: the files before it hold nothing to read.
-    const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
-    let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
-    for (const file of files) if (!pending.includes(file)) done.add(file.key);
     /** the position of the last event read, which places events whose own position cannot be read */
     let previousPosition: number | undefined;
+    /** files whose edges a lane reported since the index was last cached */
+    let edgesLearned = false;
     try {
+      // Start at the file that holds the resume position: the files before it hold nothing to read. Finding it
+      // needs every file's edges; those no run has decoded or learned from a lane yet are decoded now.
+      if (resumeAt > 0) work.indexed = await withEdges(this.archive(), this.options.indexCache, stream, partition, work.indexed, signal);
+      const { indexed } = work;
+      const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
+      let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+      for (const file of files) if (!pending.includes(file)) done.add(file.key);
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
@@ -199,10 +212,12 @@ export class CaptureSource implements Source {
             continue;
           }
           if (handler.takesCaptureBlocks) {
-            // The handler's lane reads the records (and skips what lies below the resume point).
+            // The handler's lane reads the records (and skips what lies below the resume point), and reports the
+            // edges of the blocks it read whole: a file the index has no edges for gets them from there.
+            const learn = this.edgeLearner(work, file.key, container, () => (edgesLearned = true));
             for (const blocks of this.blockBatches(container, name, file.windowStart)) {
               if (signal.aborted) return;
-              await handler.onBatch({ stream, partition, events: [], capture: { ...blocks, newPass }, ...(endPosition !== undefined ? { endPosition } : {}) });
+              await handler.onBatch({ stream, partition, events: [], capture: { ...blocks, newPass }, ...(endPosition !== undefined ? { endPosition } : {}), ...(learn ? { onCaptureEdges: learn } : {}) });
               newPass = false;
             }
             done.add(file.key);
@@ -232,6 +247,11 @@ export class CaptureSource implements Source {
         }
         if (signal.aborted) return;
         if (handler.onCaughtUp) await handler.onCaughtUp(stream, partition);
+        // everything handed over is processed: every edge the lanes will report for these files is in
+        if (edgesLearned && this.options.indexCache) {
+          edgesLearned = false;
+          await cachePartitionIndex(this.archive(), this.options.indexCache, stream, partition, work.indexed);
+        }
         if (bounded) return;
         await sleep(this.options.pollIntervalMs ?? 10_000, signal);
         const fresh = (await this.discover()).get(stream)?.get(partition) ?? [];
@@ -248,6 +268,24 @@ export class CaptureSource implements Source {
       // 'lost' when another instance took the lease: nothing more may be written for this partition.
       await handler.onRevoked(stream, partition, leaseLost.aborted ? 'lost' : 'shutdown');
     }
+  }
+
+  /**
+   * Collects the edges a lane reports for a file the index has no edges for, and completes its entry once the
+   * first and last blocks holding records were both read whole; undefined when the file needs none.
+   */
+  private edgeLearner(work: PartitionWork, key: string, container: Container, learned: () => void): ((edges: CaptureBlockEdges[]) => void) | undefined {
+    if (!work.indexed.some((f) => f.key === key && f.edgesPending)) return undefined;
+    const read = new Map<number, CaptureBlockEdges>();
+    return (edges) => {
+      for (const edge of edges) read.set(edge.start, edge);
+      const at = work.indexed.findIndex((f) => f.key === key && f.edgesPending);
+      if (at < 0) return;
+      const complete = fileEdgesFrom(work.indexed[at]!, container.blocks, read);
+      if (!complete) return;
+      work.indexed = work.indexed.map((file, i) => (i === at ? complete : file));
+      learned();
+    };
   }
 
   /**
