@@ -508,7 +508,7 @@ export class LanePartition {
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
 
 /**
- * Where a Capture batch's inflated blocks are joined: one buffer per lane (this module is loaded once per worker
+ * Where a Capture batch's blocks are inflated, back to back: one buffer per lane (this module is loaded once per worker
  * thread), reused by every partition's batches. A batch is applied synchronously and nothing keeps its bodies
  * past it (dead letters copy theirs), so the next batch may overwrite them.
  */

@@ -9,7 +9,7 @@
  * region (its byte range and why) and reading resumes after it (at the next sync marker when its size cannot be
  * trusted), so the caller decides whether a corrupt block fails the partition or becomes a dead letter.
  */
-import { inflateRaw, inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import avro from 'avsc';
 import { TributaryError } from '../../core/errors.js';
@@ -189,6 +189,93 @@ export function blockDataSync(codec: string, stored: Buffer, blockStart: number,
     const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
     fail(name, `corrupt deflate block at byte ${blockStart}: ${tooLarge ? `inflates past ${MAX_BLOCK_BYTES} bytes` : (error as Error).message}`);
   }
+}
+
+/** A buffer lent for inflated bytes, kept (and grown) from one use to the next. */
+export interface InflateTarget {
+  buffer: Buffer;
+}
+
+/** The native handle under a node:zlib stream, as its own synchronous functions drive it. */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): void;
+  reset(): void;
+  onerror: (message: string, errno: number, code?: string) => void;
+}
+
+/**
+ * Inflates blocks into a buffer the caller keeps, where inflateRawSync allocates a new output buffer per block. In
+ * a lane those buffers were most of what its external memory grew by, and that growth is what starts V8's major
+ * GCs (bench/NOTES.md "External memory"). It drives the native handle of one InflateRaw stream, reset per block,
+ * the way node:zlib's own synchronous functions do (same flush, same loop, so the same bytes and the same errors);
+ * where the handle does not have that shape (another Node), it inflates with inflateRawSync and copies.
+ */
+export class BlockInflater {
+  private handle: ZlibHandle | undefined;
+  private state: Uint32Array | undefined;
+  /** this Node's zlib streams have no handle of the known shape */
+  private unsupported = false;
+  private error: { message: string; code: string | undefined } | undefined;
+
+  /** Inflates `stored` into `target` at `at` (growing it, keeping what lies before `at`); returns the bytes written. */
+  inflateInto(stored: Buffer, target: InflateTarget, at: number, blockStart: number, name: string): number {
+    const handle = this.handle ?? (this.unsupported ? undefined : this.open());
+    if (!handle) {
+      const records = blockDataSync('deflate', stored, blockStart, name);
+      reserve(target, at, records.length);
+      return records.copy(target.buffer, at);
+    }
+    const state = this.state!;
+    handle.reset();
+    let produced = 0;
+    let inOffset = 0;
+    let inLength = stored.length;
+    for (;;) {
+      if (target.buffer.length - at - produced < INFLATE_STEP) reserve(target, at + produced, Math.max(INFLATE_STEP, stored.length * 4));
+      const outLength = Math.min(target.buffer.length - at - produced, MAX_BLOCK_BYTES + 1 - produced);
+      handle.writeSync(zlibConstants.Z_FINISH, stored, inOffset, inLength, target.buffer, at + produced, outLength);
+      if (this.error) {
+        const { message } = this.error;
+        // the handle is not trusted after a failure: the next block gets a new one
+        this.handle = undefined;
+        this.error = undefined;
+        fail(name, `corrupt deflate block at byte ${blockStart}: ${message}`);
+      }
+      const outLeft = state[0]!;
+      produced += outLength - outLeft;
+      inOffset += inLength - state[1]!;
+      inLength = state[1]!;
+      if (produced > MAX_BLOCK_BYTES) fail(name, `corrupt deflate block at byte ${blockStart}: inflates past ${MAX_BLOCK_BYTES} bytes`);
+      // output space left over: the stream ended (or zlib said why not, above)
+      if (outLeft !== 0) return produced;
+    }
+  }
+
+  private open(): ZlibHandle | undefined {
+    const stream = createInflateRaw() as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
+    const handle = stream._handle;
+    if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || !(stream._writeState instanceof Uint32Array)) {
+      this.unsupported = true;
+      return undefined;
+    }
+    handle.onerror = (message, _errno, code) => {
+      this.error = { message, code };
+    };
+    this.state = stream._writeState;
+    this.handle = handle as ZlibHandle;
+    return this.handle;
+  }
+}
+
+/** Output room asked of zlib per call at least */
+const INFLATE_STEP = 64 << 10;
+
+/** `target` with room for `bytes` more at `at`, its first `at` bytes kept. */
+export function reserve(target: InflateTarget, at: number, bytes: number): void {
+  if (target.buffer.length >= at + bytes) return;
+  const buffer = Buffer.allocUnsafeSlow(Math.max(at + bytes, Math.ceil(target.buffer.length * 1.5)));
+  target.buffer.copy(buffer, 0, 0, at);
+  target.buffer = buffer;
 }
 
 /** Records of a block, as far as they could be read, and why the rest could not. */

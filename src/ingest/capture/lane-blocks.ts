@@ -12,7 +12,7 @@
  */
 import avro from 'avsc';
 import { propertyText, type ApplicationProperties, type CaptureBlockEdges, type CaptureBlocks, type CaptureEdge, type SourceEvent } from '../../core/source.js';
-import { blockDataSync } from './container.js';
+import { BlockInflater, blockDataSync, reserve, type InflateTarget } from './container.js';
 import { captureBlockReader, type CaptureBlockReader } from './event-reader.js';
 import { corruptBlockError, recordFailureReason, unreadableEvent } from './file-events.js';
 import { offsetText, onePassReader, partitionKeyText, type EnvelopeColumns, type OnePassReader } from './onepass-reader.js';
@@ -74,8 +74,9 @@ function readBatch(
   warnings: Array<{ message: string; fields: Record<string, unknown> }>,
   sink: BatchSink,
   onePass: OnePassReader | undefined,
-  edges?: CaptureBlockEdges[],
+  lane: { edges?: CaptureBlockEdges[]; inflate?: (stored: Buffer, blockStart: number) => Buffer } = {},
 ): CaptureBlockOutcome['failure'] {
+  const { edges } = lane;
   if (input.newPass) state.highest = -1;
   const { name } = input;
   const data = Buffer.from(input.data);
@@ -108,7 +109,7 @@ function readBatch(
     }
     let records: Buffer;
     try {
-      records = blockDataSync(input.codec, stored, item.start, name);
+      records = lane.inflate ? lane.inflate(stored, item.start) : blockDataSync(input.codec, stored, item.start, name);
     } catch (error) {
       const stop = unreadable(item.start, item.end, (error as Error).message.replace(`${name}: `, ''), stored);
       if (stop) return stop;
@@ -174,19 +175,11 @@ export interface CaptureColumns {
   envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
 }
 
-/** A buffer the caller lends for a batch's joined blocks, kept (and grown) from one batch to the next. */
-export interface BodiesScratch {
-  buffer: Buffer;
-}
+/** A buffer the caller lends for a batch's bodies (its blocks inflated back to back), kept from one batch to the next. */
+export type BodiesScratch = InflateTarget;
 
-/** The chunks back to back: in the scratch buffer when one is lent (a view of it), else in a new one. */
-function joined(chunks: Buffer[], total: number, scratch: BodiesScratch | undefined): Buffer {
-  if (!scratch) return Buffer.concat(chunks, total);
-  if (scratch.buffer.length < total) scratch.buffer = Buffer.allocUnsafeSlow(Math.max(total, Math.ceil(scratch.buffer.length * 1.5)));
-  let at = 0;
-  for (const chunk of chunks) at += chunk.copy(scratch.buffer, at);
-  return scratch.buffer.subarray(0, total);
-}
+/** One per lane (this module is loaded once per worker thread): its zlib state is reused by every block. */
+const LANE_INFLATER = new BlockInflater();
 
 /**
  * The batch for the lane, without an object per event: the blocks' inflated bytes are joined once per batch and
@@ -202,8 +195,17 @@ export function captureBlockColumns(
   scratch?: BodiesScratch,
 ): { columns: CaptureColumns; edges: CaptureBlockEdges[]; failure?: CaptureBlockOutcome['failure'] } {
   const onePass = onePassFor(input.schema);
-  const chunks: Buffer[] = [];
-  let total = 0;
+  // The batch's bodies: its blocks inflated back to back into `target`, and anything else (stored blocks, events
+  // of unreadable regions) copied after them, so each body is a span of one buffer.
+  const target: InflateTarget = scratch ?? { buffer: Buffer.alloc(0) };
+  let end = 0;
+  const inflate = (stored: Buffer, blockStart: number): Buffer => {
+    if (input.codec !== 'deflate') return stored;
+    const bytes = LANE_INFLATER.inflateInto(stored, target, end, blockStart, input.name);
+    const records = target.buffer.subarray(end, end + bytes);
+    end += bytes;
+    return records;
+  };
   let lastChunk: Buffer | undefined;
   let lastBase = 0;
   // a block yields at most its count of events (an unreadable region one): typed columns of that size, grown
@@ -245,12 +247,16 @@ export function captureBlockColumns(
     previous = position;
     return take;
   };
+  /** where `chunk` starts in `target`: an inflated block is there already, other bytes are copied there */
   const base = (chunk: Buffer): number => {
-    if (chunk !== lastChunk) {
-      chunks.push(chunk);
-      lastChunk = chunk;
-      lastBase = total;
-      total += chunk.length;
+    if (chunk === lastChunk) return lastBase;
+    lastChunk = chunk;
+    if (chunk.buffer === target.buffer.buffer) {
+      lastBase = chunk.byteOffset - target.buffer.byteOffset;
+    } else {
+      reserve(target, end, chunk.length);
+      lastBase = end;
+      end += chunk.copy(target.buffer, end);
     }
     return lastBase;
   };
@@ -293,8 +299,8 @@ export function captureBlockColumns(
         onePass!.appendProperties(records, block.propertyStarts[r]!, block.propertyEnds[r]!, propertyKeys, propertyColumns);
       }
     },
-  }, onePass, edges);
-  const bodies = chunks.length === 1 ? chunks[0]! : joined(chunks, total, scratch);
+  }, onePass, { edges, inflate });
+  const bodies = target.buffer.subarray(0, end);
   const columns: CaptureColumns = {
     count,
     bodies,
