@@ -47,7 +47,8 @@ const stored = fc.oneof(
   }),
   fc.tuple(payload, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([p, at, xor]) => {
     const bytes = Buffer.from(deflateRawSync(p));
-    bytes[at % bytes.length] ^= xor;
+    const i = at % bytes.length;
+    bytes[i] = bytes[i]! ^ xor;
     return bytes;
   }),
   fc.tuple(payload, fc.uint8Array({ minLength: 1, maxLength: 50 })).map(([p, tail]) => Buffer.concat([deflateRawSync(p), tail])),
