@@ -178,10 +178,12 @@ describe('Capture blocks read in the lane', () => {
         const archive = await writeArchive(plan);
         const state = new LocalObjectStore(ws.file(`state-${++run}`));
         const readState: CaptureReadState = { resumeAt: 0, previousPosition: undefined, highest: -1 };
+        const handed = new Set<string>();
         const handler: PartitionHandler = {
           takesCaptureBlocks: true,
           onAssigned: async () => undefined,
           onBatch: async (batch) => {
+            handed.add(batch.capture!.name);
             const read = captureBlockColumns(batch.capture!, readState, [], [], 0);
             batch.onCaptureEdges?.(read.edges);
           },
@@ -197,8 +199,9 @@ describe('Capture blocks read in the lane', () => {
         const cached = cachedBytes ? (JSON.parse(Buffer.from(cachedBytes).toString()) as IndexedFile[]) : [];
         // what is cached is what the index itself would say of the file
         for (const entry of cached) expect(entry).toEqual(full.find((f) => f.key === entry.key));
-        // a file of sound blocks is never left for a later run to decode
+        // a file of sound blocks is never left for a later run to decode, and a run from the start reads every file
         plan.files.forEach((file, i) => {
+          expect(handed).toContain(`${archive.location}/${full[i]!.key}`);
           const sound = file.blocks.every((b) => (b.corrupt === undefined || (b.corrupt === 'deflate' && file.codec !== 'deflate')) && (b.poison === undefined || b.records === 0));
           if (sound) expect(cached.map((f) => f.key)).toContain(full[i]!.key);
         });

@@ -192,12 +192,15 @@ export class CaptureSource implements Source {
     /** files whose edges a lane reported since the index was last cached */
     let edgesLearned = false;
     try {
-      // Start at the file that holds the resume position: the files before it hold nothing to read. Finding it
-      // needs every file's edges; those no run has decoded or learned from a lane yet are decoded now.
-      if (resumeAt > 0) work.indexed = await withEdges(this.archive(), this.options.indexCache, stream, partition, work.indexed, signal);
-      const { indexed } = work;
-      const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
-      let pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+      // Resuming, start at the file that holds the resume position: the files before it hold nothing to read.
+      // Finding it needs every file's edges; those no run has decoded or learned from a lane yet are decoded now.
+      // From the start, every file is read (even in an archive whose positions start again at 0 part-way through).
+      let pending = files;
+      if (resumeAt > 0) {
+        const indexed = (work.indexed = await withEdges(this.archive(), this.options.indexCache, stream, partition, work.indexed, signal));
+        const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
+        pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+      }
       for (const file of files) if (!pending.includes(file)) done.add(file.key);
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
