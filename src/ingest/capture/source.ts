@@ -279,12 +279,14 @@ export class CaptureSource implements Source {
    */
   private edgeLearner(work: PartitionWork, key: string, container: Container, learned: () => void): ((edges: CaptureBlockEdges[]) => void) | undefined {
     if (!work.indexed.some((f) => f.key === key && f.edgesPending)) return undefined;
+    // the blocks' places only: the file's bytes are not kept alive until its last batch is processed
+    const blocks = container.blocks.map(({ start, count }) => ({ start, count }));
     const read = new Map<number, CaptureBlockEdges>();
     return (edges) => {
       for (const edge of edges) read.set(edge.start, edge);
       const at = work.indexed.findIndex((f) => f.key === key && f.edgesPending);
       if (at < 0) return;
-      const complete = fileEdgesFrom(work.indexed[at]!, container.blocks, read);
+      const complete = fileEdgesFrom(work.indexed[at]!, blocks, read);
       if (!complete) return;
       work.indexed = work.indexed.map((file, i) => (i === at ? complete : file));
       learned();
