@@ -226,7 +226,8 @@ class MemoryStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    return this.objects.get(key);
+    const bytes = this.objects.get(key);
+    return bytes && Uint8Array.from(bytes);
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
