@@ -60,8 +60,7 @@ export interface ObjectStore {
   put(key: string, bytes: Uint8Array, metadata?: Record<string, string>, options?: StoreCallOptions): Promise<void>;
   /** `put` that only an owner of the newest epoch can do (see Fence). */
   putFenced(key: string, bytes: Uint8Array, metadata: Record<string, string>, fence: Fence, options?: StoreCallOptions): Promise<void>;
-  /** undefined when absent; else bytes the caller owns (never a view of something the store keeps: the Capture
-   * source moves a file's buffer to a lane) */
+  /** undefined when absent */
   get(key: string, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
   /** Keys under a prefix, in lexical order, with metadata. */
   list(prefix: string, options?: StoreCallOptions): Promise<ObjectInfo[]>;

@@ -226,8 +226,7 @@ class MemoryStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const bytes = this.objects.get(key);
-    return bytes && Uint8Array.from(bytes);
+    return this.objects.get(key);
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {

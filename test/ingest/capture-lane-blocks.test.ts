@@ -212,59 +212,6 @@ describe('Capture blocks read in the lane', () => {
     expect(learned).toBeGreaterThan(0);
   });
 
-  it('a file that makes one batch goes in its own buffer, no copy; one of several batches, or in a shared buffer, as copies of its blocks', async () => {
-    const plan: ArchivePlan = {
-      files: [{ codec: 'deflate', blocks: [0, 1, 2].map(() => ({ records: 3, corrupt: undefined, poison: undefined, back: 0 })) }],
-      resume: undefined,
-      batchSize: 9,
-    };
-    const archive = await writeArchive(plan);
-    const [key] = (await archive.list('ns/')).map((o) => o.key);
-    const file = (await archive.get(key!))!;
-    const handedOver = async (store: LocalObjectStore, batchSize: number): Promise<Array<{ data: ArrayBuffer; items: CaptureItem[] }>> => {
-      const batches: Array<{ data: ArrayBuffer; items: CaptureItem[] }> = [];
-      const handler: PartitionHandler = {
-        takesCaptureBlocks: true,
-        onAssigned: async () => undefined,
-        onBatch: async (batch) => {
-          batches.push({ data: batch.capture!.data, items: batch.capture!.items });
-        },
-        onRevoked: async () => undefined,
-      };
-      await source(store, { ...plan, batchSize }, 'fail').run(handler, { signal: new AbortController().signal, bounded: true });
-      return batches;
-    };
-    const storedOf = (data: ArrayBuffer, items: CaptureItem[]): Buffer[] => items.map((item) => Buffer.from(data).subarray(item.from, item.to));
-    const fileStored = (items: CaptureItem[]): Buffer[] => items.map((item) => Buffer.from(file).subarray('dataStart' in item ? item.dataStart : item.start, item.end - ('dataStart' in item ? 16 : 0)));
-
-    const one = await handedOver(archive, 9);
-    expect(one.length).toBe(1);
-    expect(Buffer.from(one[0]!.data).equals(Buffer.from(file))).toBe(true);
-    expect(storedOf(one[0]!.data, one[0]!.items)).toEqual(fileStored(one[0]!.items));
-
-    const several = await handedOver(archive, 3);
-    expect(several.length).toBe(3);
-    for (const batch of several) {
-      expect(batch.data.byteLength).toBe(batch.items.reduce((sum, item) => sum + item.to - item.from, 0));
-      expect(storedOf(batch.data, batch.items)).toEqual(fileStored(batch.items));
-    }
-
-    // a store handing out views of one larger buffer: the file's buffer is not the source's to move
-    const shared = Object.assign(Object.create(archive) as LocalObjectStore, {
-      get: async (k: string) => {
-        const bytes = await archive.get(k);
-        if (!bytes) return undefined;
-        const larger = new Uint8Array(bytes.byteLength + 8);
-        larger.set(bytes, 8);
-        return larger.subarray(8);
-      },
-    });
-    const copied = await handedOver(shared, 9);
-    expect(copied.length).toBe(1);
-    expect(copied[0]!.data.byteLength).toBe(copied[0]!.items.reduce((sum, item) => sum + item.to - item.from, 0));
-    expect(storedOf(copied[0]!.data, copied[0]!.items)).toEqual(fileStored(copied[0]!.items));
-  });
-
   it('under onCorruptBlock: fail, stops with the same error naming the file and byte, after the same good events', async () => {
     /** runs where the lane itself met the bad bytes (not the archive index's preflight) */
     let metInLane = 0;

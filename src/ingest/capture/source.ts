@@ -209,8 +209,7 @@ export class CaptureSource implements Source {
         let newPass = true;
         for (const file of pending) {
           const name = `${this.options.store.location}/${file.key}`;
-          const bytes = await this.mustGet(file.key);
-          const container = openCaptureFile(bytes, { name, log: this.options.log });
+          const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
           if (!container) {
             done.add(file.key);
             continue;
@@ -219,7 +218,7 @@ export class CaptureSource implements Source {
             // The handler's lane reads the records (and skips what lies below the resume point), and reports the
             // edges of the blocks it read whole: a file the index has no edges for gets them from there.
             const learn = this.edgeLearner(work, file.key, container, () => (edgesLearned = true));
-            for (const blocks of this.blockBatches(container, name, file.windowStart, bytes)) {
+            for (const blocks of this.blockBatches(container, name, file.windowStart)) {
               if (signal.aborted) return;
               await handler.onBatch({ stream, partition, events: [], capture: { ...blocks, newPass }, ...(endPosition !== undefined ? { endPosition } : {}), ...(learn ? { onCaptureEdges: learn } : {}) });
               newPass = false;
@@ -300,15 +299,10 @@ export class CaptureSource implements Source {
    * batch is handed over, as on the path that parses on this thread; under deadletter it goes along, to become one
    * dead letter in the lane.
    */
-  private *blockBatches(container: Container, name: string, windowStartMs: number, file: Uint8Array): Generator<Omit<CaptureBlocks, 'newPass'>> {
+  private *blockBatches(container: Container, name: string, windowStartMs: number): Generator<Omit<CaptureBlocks, 'newPass'>> {
     const policy = this.options.onCorruptBlock ?? 'fail';
     const schema = container.schemaJson;
     const items: Array<ContainerBlock | CorruptRegion> = [...container.blocks, ...container.corrupt].sort((a, b) => a.start - b.start);
-    const whole = this.wholeFileBatch(items, policy, file);
-    if (whole) {
-      yield { name, windowStartMs, schema, codec: container.codec, onCorruptBlock: policy, data: file.buffer as ArrayBuffer, items: whole };
-      return;
-    }
     let group: Array<ContainerBlock | CorruptRegion> = [];
     let records = 0;
     const pack = (): Omit<CaptureBlocks, 'newPass'> => {
@@ -333,30 +327,6 @@ export class CaptureSource implements Source {
       if (records >= this.options.batchSize) yield pack();
     }
     if (group.length > 0) yield pack();
-  }
-
-  /**
-   * A file whose items make one batch, in a buffer of its own, goes as it is: the items point into the file and
-   * its buffer moves to the lane, where a copy of its blocks would be made (and, on this thread, collected) per
-   * file. Undefined when the file makes more than one batch or shares its buffer. (The caller must not read the
-   * file's bytes once the batch is handed over.)
-   */
-  private wholeFileBatch(items: Array<ContainerBlock | CorruptRegion>, policy: CorruptBlockPolicy, file: Uint8Array): CaptureItem[] | undefined {
-    if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength || !(file.buffer instanceof ArrayBuffer)) return undefined;
-    let records = 0;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      // the fail policy stops at a corrupt region before handing over anything of the file, as below
-      if ('reason' in item && policy === 'fail') return undefined;
-      records += 'reason' in item ? 1 : item.count;
-      if (records >= this.options.batchSize && i < items.length - 1) return undefined;
-    }
-    if (items.some((item) => item.stored.buffer !== file.buffer)) return undefined;
-    return items.map((item) => {
-      const from = item.stored.byteOffset;
-      const to = from + item.stored.byteLength;
-      return 'reason' in item ? { reason: item.reason, from, to, start: item.start, end: item.end } : { count: item.count, from, to, start: item.start, end: item.end, dataStart: item.dataStart };
-    });
   }
 
   private async mustGet(key: string): Promise<Uint8Array> {
