@@ -35,7 +35,6 @@ export interface IndexedFile {
   edgesPending?: true;
 }
 
-
 export interface IndexOptions {
   /** decode every file's first and last record (the default), or only each partition's last file's */
   edges?: 'all' | 'last';

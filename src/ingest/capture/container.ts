@@ -200,7 +200,8 @@ export interface InflateTarget {
 interface ZlibHandle {
   writeSync(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): void;
   reset(): void;
-  onerror: (message: string, errno: number, code?: string) => void;
+  close(): void;
+  onerror: (message: string) => void;
 }
 
 /**
@@ -215,7 +216,7 @@ export class BlockInflater {
   private state: Uint32Array | undefined;
   /** this Node's zlib streams have no handle of the known shape */
   private unsupported = false;
-  private error: { message: string; code: string | undefined } | undefined;
+  private error: string | undefined;
 
   /** Inflates `stored` into `target` at `at` (growing it, keeping what lies before `at`); returns the bytes written. */
   inflateInto(stored: Buffer, target: InflateTarget, at: number, blockStart: number, name: string): number {
@@ -234,11 +235,12 @@ export class BlockInflater {
       if (target.buffer.length - at - produced < INFLATE_STEP) reserve(target, at + produced, Math.max(INFLATE_STEP, stored.length * 4));
       const outLength = Math.min(target.buffer.length - at - produced, MAX_BLOCK_BYTES + 1 - produced);
       handle.writeSync(zlibConstants.Z_FINISH, stored, inOffset, inLength, target.buffer, at + produced, outLength);
-      if (this.error) {
-        const { message } = this.error;
+      if (this.error !== undefined) {
+        const message = this.error;
         // the handle is not trusted after a failure: the next block gets a new one
         this.handle = undefined;
         this.error = undefined;
+        handle.close();
         fail(name, `corrupt deflate block at byte ${blockStart}: ${message}`);
       }
       const outLeft = state[0]!;
@@ -254,12 +256,12 @@ export class BlockInflater {
   private open(): ZlibHandle | undefined {
     const stream = createInflateRaw() as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
     const handle = stream._handle;
-    if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || !(stream._writeState instanceof Uint32Array)) {
+    if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || typeof handle.close !== 'function' || !(stream._writeState instanceof Uint32Array)) {
       this.unsupported = true;
       return undefined;
     }
-    handle.onerror = (message, _errno, code) => {
-      this.error = { message, code };
+    handle.onerror = (message) => {
+      this.error = message;
     };
     this.state = stream._writeState;
     this.handle = handle as ZlibHandle;

@@ -182,8 +182,8 @@ export type BodiesScratch = InflateTarget;
 const LANE_INFLATER = new BlockInflater();
 
 /**
- * The batch for the lane, without an object per event: the blocks' inflated bytes are joined once per batch and
- * each body is a span into them. Events below `nextPosition` (redelivered) are dropped, except one whose position
+ * The batch for the lane, without an object per event: the blocks are inflated back to back into one buffer (the
+ * lent `scratch`) and each body is a span of it; `edges` are the blocks' first and last records, for the index. Events below `nextPosition` (redelivered) are dropped, except one whose position
  * goes backwards, which is kept so that it is dead-lettered instead of lost silently.
  */
 export function captureBlockColumns(

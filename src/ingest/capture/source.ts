@@ -54,6 +54,8 @@ interface PartitionWork {
   partition: string;
   files: CaptureFile[];
   indexed: IndexedFile[];
+  /** file key -> its place in `indexed` (made when first needed) */
+  indexAt?: Map<string, number>;
   endPosition: number | undefined;
 }
 
@@ -199,9 +201,11 @@ export class CaptureSource implements Source {
       if (resumeAt > 0) {
         const indexed = (work.indexed = await withEdges(this.archive(), this.options.indexCache, stream, partition, work.indexed, signal));
         const startKeys = new Set(filesFrom(indexed, resumeAt).map((f) => f.key));
-        pending = files.filter((f) => startKeys.has(f.key) || !indexed.some((i) => i.key === f.key));
+        const indexedKeys = new Set(indexed.map((f) => f.key));
+        pending = files.filter((f) => startKeys.has(f.key) || !indexedKeys.has(f.key));
       }
-      for (const file of files) if (!pending.includes(file)) done.add(file.key);
+      const reading = new Set(pending);
+      for (const file of files) if (!reading.has(file)) done.add(file.key);
       for (;;) {
         // the highest position read in archive order: an event at or below it goes backwards (delivered, so the
         // driver dead-letters it), one below the resume point in order is a redelivery (skipped)
@@ -278,17 +282,19 @@ export class CaptureSource implements Source {
    * first and last blocks holding records were both read whole; undefined when the file needs none.
    */
   private edgeLearner(work: PartitionWork, key: string, container: Container, learned: () => void): ((edges: CaptureBlockEdges[]) => void) | undefined {
-    if (!work.indexed.some((f) => f.key === key && f.edgesPending)) return undefined;
+    // work.indexed may be replaced by a later session's withEdges, always file for file in the same order
+    const at = (work.indexAt ??= new Map(work.indexed.map((f, i) => [f.key, i]))).get(key);
+    if (at === undefined || !work.indexed[at]!.edgesPending) return undefined;
     // the blocks' places only: the file's bytes are not kept alive until its last batch is processed
     const blocks = container.blocks.map(({ start, count }) => ({ start, count }));
     const read = new Map<number, CaptureBlockEdges>();
     return (edges) => {
       for (const edge of edges) read.set(edge.start, edge);
-      const at = work.indexed.findIndex((f) => f.key === key && f.edgesPending);
-      if (at < 0) return;
-      const complete = fileEdgesFrom(work.indexed[at]!, blocks, read);
+      const entry = work.indexed[at]!;
+      if (!entry.edgesPending) return;
+      const complete = fileEdgesFrom(entry, blocks, read);
       if (!complete) return;
-      work.indexed = work.indexed.map((file, i) => (i === at ? complete : file));
+      work.indexed[at] = complete;
       learned();
     };
   }
