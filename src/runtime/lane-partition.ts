@@ -27,7 +27,8 @@ import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/par
 import type { TableData, TableSchema } from '../core/table.js';
 import { ColumnBuilder, columnValues, stringAt, stringOrNullAt, utf8ColumnOf, type BatchColumn } from '../core/column-builder.js';
 import { Utf8Interner } from '../core/utf8-interner.js';
-import { captureBlockColumns, type BodiesScratch, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
+import type { InflateTarget } from '../ingest/capture/container.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
 export interface LanePlan {
@@ -512,7 +513,7 @@ const EMPTY_COLUMN: ArrayLike<unknown> = [];
  * thread), reused by every partition's batches. A batch is applied synchronously and nothing keeps its bodies
  * past it (dead letters copy theirs), so the next batch may overwrite them.
  */
-const LANE_BODIES: BodiesScratch = { buffer: Buffer.alloc(0) };
+const LANE_BODIES: InflateTarget = { buffer: Buffer.alloc(0) };
 
 /** The decoder's builders per stream, one set per lane for the same reason (and refilled per batch, whoever's). */
 const LANE_DECODE_BUILDERS = new Map<string, ColumnBuilder[]>();

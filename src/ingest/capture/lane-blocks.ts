@@ -175,9 +175,6 @@ export interface CaptureColumns {
   envelope: Map<number, { error: string; reason: 'schema' | 'decode' }>;
 }
 
-/** A buffer the caller lends for a batch's bodies (its blocks inflated back to back), kept from one batch to the next. */
-export type BodiesScratch = InflateTarget;
-
 /** One per lane (this module is loaded once per worker thread): its zlib state is reused by every block. */
 const LANE_INFLATER = new BlockInflater();
 
@@ -192,7 +189,7 @@ export function captureBlockColumns(
   warnings: Array<{ message: string; fields: Record<string, unknown> }>,
   propertyNames: readonly string[],
   nextPosition: number,
-  scratch?: BodiesScratch,
+  scratch?: InflateTarget,
 ): { columns: CaptureColumns; edges: CaptureBlockEdges[]; failure?: CaptureBlockOutcome['failure'] } {
   const onePass = onePassFor(input.schema);
   // The batch's bodies: its blocks inflated back to back into `target`, and anything else (stored blocks, events
