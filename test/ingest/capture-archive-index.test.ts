@@ -7,6 +7,7 @@ import path from 'node:path';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TributaryConfig } from '../../src/config/schema.js';
+import { TributaryError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
 import type { ObjectStore } from '../../src/core/object-store.js';
 import { generateArchive } from '../../src/gen/archive.js';
@@ -173,3 +174,50 @@ describe('Capture source: start at the file holding the resume position', () => 
     expect(filesFrom(files, 1000).map((x) => x.key)).toEqual(['c']);
   });
 });
+
+describe('Capture source: an index cache that cannot be written', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await createWorkspace('tributary-capture-index-unwritable-');
+  });
+  afterAll(() => ws?.cleanup());
+
+  it('does not fail the run; the next one, resuming, decodes the edges it lacks and caches them as the full index has them', async () => {
+    const input = embeddedConfig(ws);
+    input.processing.rowsPerFile = 400;
+    const { config } = await ws.writeConfig(input);
+    await generateArchive(config, { events: 2000, partitions: 2, span: '1h', seed: 7 });
+    const state = new LocalObjectStore(ws.file('state'));
+    const refused: string[] = [];
+    const unwritable: ObjectStore = new Proxy(state, {
+      get(target, property, receiver) {
+        if (property !== 'put') return Reflect.get(target, property, receiver) as unknown;
+        return async (key: string, bytes: Uint8Array) => {
+          if (key.startsWith('capture-index/')) {
+            refused.push(key);
+            throw new TributaryError('STORAGE_PERMANENT', `injected: ${key} cannot be written`);
+          }
+          return target.put(key, bytes);
+        };
+      },
+    });
+    const run = async (indexCache: ObjectStore) => {
+      const source = new CaptureSource({ store: new LocalObjectStore(ws.file('capture')), namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('silent'), indexCache });
+      await runWorker(config, { bounded: true, signal: new AbortController().signal, log: createLogger('silent'), source });
+    };
+    await run(unwritable);
+    // written at the start (each partition's last file) and after the pass (what the lanes reported): both refused
+    expect(new Set(refused)).toEqual(new Set(['capture-index/test/orders/partition=0.json', 'capture-index/test/orders/partition=1.json']));
+    expect(refused.length).toBe(4);
+    expect(await state.list('capture-index/')).toEqual([]);
+    const lake = await snapshotLake(new LocalObjectStore(ws.file('lake')));
+    await run(state);
+    expect(await snapshotLake(new LocalObjectStore(ws.file('lake')))).toEqual(lake);
+    const full = await indexArchive({ store: new LocalObjectStore(ws.file('capture')), namespace: 'test', hubs: { orders: 'orders' } }, undefined);
+    for (const [partition, files] of full.get('orders')!) {
+      const cached = JSON.parse(Buffer.from((await state.get(`capture-index/test/orders/partition=${partition}.json`))!).toString()) as IndexedFile[];
+      expect(cached).toEqual(files);
+    }
+  });
+});
+
