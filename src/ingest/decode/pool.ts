@@ -3,6 +3,10 @@ import { Piscina } from 'piscina';
 import type { SourceEvent } from '../../core/source.js';
 import type { LaneInput, LaneOutcome, LaneStep } from '../../runtime/lane-partition.js';
 import type { PartitionOpenTask } from './worker.js';
+import { detachBeforeCompiling } from './detach-early.js';
+
+// the main thread detaches every batch it hands to a lane: give the assumption up before its code is optimized
+detachBeforeCompiling();
 
 /**
  * The worker threads: one piscina pool of one thread per lane, and every partition pinned to a lane. A partition

@@ -7,6 +7,7 @@ import { isAscii } from 'node:buffer';
 import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
+import { detachBeforeCompiling } from './detach-early.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
 import { ColumnBuilder, builderKind } from '../../core/column-builder.js';
@@ -36,6 +37,9 @@ interface CompiledStream {
   /** per column, the bytes per row of the last batch (utf8 columns): their builders start that large */
   bytesPerRow: number[];
 }
+
+// before any of this lane's code is optimized (see detach-early.ts)
+detachBeforeCompiling();
 
 const compiled = new Map<string, CompiledStream>();
 
