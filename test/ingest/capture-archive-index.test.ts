@@ -141,6 +141,45 @@ describe('Capture source: start at the file holding the resume position', () => 
     expect([...new Set(handed)]).toEqual(needed.map((k) => `${store.location}/${k}`));
   });
 
+  it("a resume whose missing edges cannot be read fails its partition through the handler's read-failure mapping, handing nothing over", async () => {
+    const inner = new LocalObjectStore(ws.file('capture'));
+    const keys = (await inner.list('test/orders/0/')).map((o) => o.key).filter((k) => k.endsWith('.avro')).sort();
+    const positions = await Promise.all(keys.map((k) => positionsOf(path.join(ws.file('capture'), k))));
+    const resume = positions[2]![1]!;
+    // partition 0's files read once (the index's structure check) and never again
+    const readOnce = new Set<string>();
+    const store: ObjectStore = {
+      ...counting(inner, []),
+      get: async (key, options) => {
+        if (key.startsWith('test/orders/0/') && key.endsWith('.avro') && readOnce.has(key)) throw new TributaryError('STORAGE_TRANSIENT', `injected: ${key} cannot be read`);
+        readOnce.add(key);
+        return inner.get(key, options);
+      },
+    };
+    const handed: string[] = [];
+    const mapped: Array<{ partition: string; error: string }> = [];
+    const handler: PartitionHandler = {
+      takesCaptureBlocks: true,
+      onAssigned: async (_stream, partition) => (partition === '0' ? { position: resume } : undefined),
+      onBatch: async (batch) => {
+        if (batch.partition === '0') handed.push(batch.capture!.name);
+      },
+      onRevoked: async () => undefined,
+      onReadFailed: (_stream, partition, error) => {
+        mapped.push({ partition, error: (error as Error).message });
+        return new TributaryError('STORAGE_PERMANENT', `partition ${partition} cannot be read: ${(error as Error).message}`);
+      },
+    };
+    const state = new LocalObjectStore(ws.file('state-unreadable-edges'));
+    const source = new CaptureSource({ store, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('warn'), indexCache: state });
+    await expect(source.run(handler, { signal: new AbortController().signal, bounded: true })).rejects.toMatchObject({ code: 'STORAGE_PERMANENT', message: expect.stringMatching(/^partition 0 cannot be read: injected: test\/orders\/0\/.*cannot be read$/) });
+    expect(mapped.map((m) => m.partition)).toEqual(['0']);
+    // the read that failed is withEdges' decode of a file the lazy index left without edges (not the last file)
+    const failedKey = /injected: (\S+) cannot be read/.exec(mapped[0]!.error)![1]!;
+    expect(keys.slice(0, -1)).toContain(failedKey);
+    expect(handed).toEqual([]);
+  });
+
   it('with several unreadable files, indexing fails on the first in file order, whichever is found first', async () => {
     const inner: ObjectStore = new LocalObjectStore(ws.file('capture'));
     const keys = (await inner.list('test/orders/'))
