@@ -115,7 +115,17 @@ async function rangeSource(config: TributaryConfig, mainState: ObjectStore, log:
           await oneOff.close();
         }
       };
-      return { positions, source: { ...source, groupId, startFrom: 'earliest' }, cleanup };
+      const replaySource = { ...source, groupId, startFrom: 'earliest' as const };
+      return {
+        positions,
+        source: replaySource,
+        cleanup,
+        // cut at the range's end, so a short range of a long topic is not read to the topic's end
+        open: async (sourceLog, until) => {
+          const { KafkaSource } = await import('../ingest/kafka/source.js');
+          return new KafkaSource({ config: replaySource, batchSize: config.processing.batchSize, log: sourceLog.child({ component: 'kafka-source' }), until });
+        },
+      };
     }
     case 'eventhubs': {
       // The data plane cannot create a consumer group, and readers on the main group would take the main run's

@@ -199,6 +199,31 @@ describe('bounded', () => {
     expect(handler.revoked.map(([, , reason]) => reason)).toEqual(['shutdown', 'shutdown', 'shutdown']);
     expect((await broker.describeGroup(groupId)).members).toEqual([]);
   });
+
+  it("with until (a range replay's end), hands over nothing at or past each partition's end and stops fetching there", async () => {
+    const { broker, topic, config } = await scenario(kafka());
+    const producer = await producerFor(broker, cleanups);
+    // 30 record batches per partition, and fetches of about one batch: reading to the end would take 30 fetches
+    for (let from = 0; from < 300; from += 10) for (const partition of [0, 1, 2]) await producer.send({ topic, messages: messages(partition, 10, from) });
+    const ends: Record<string, number> = { '0': 37, '1': 1000, '2': 0 };
+    const handler = new RecordingHandler(10);
+    const kafkaSource = source(config({ fetch: { maxWait: '100ms', maxBytesPerPartition: 256 } }), { until: (stream, partition) => (stream === 'orders' ? ends[partition] : undefined) });
+    const fetchedTo = new Map<number, number>();
+    handler.beforeBatch = async () => {
+      for (const lane of kafkaSource.stats()) fetchedTo.set(lane.partition, Math.max(fetchedTo.get(lane.partition) ?? 0, lane.nextFetchOffset));
+    };
+    await kafkaSource.run(handler, { signal: new AbortController().signal, bounded: true });
+
+    expect(handler.positions('orders/0')).toEqual([...Array(37).keys()]);
+    // an end past the high-water mark reads to the high-water mark, as a plain bounded run does
+    expect(handler.positions('orders/1')).toEqual([...Array(300).keys()]);
+    // an end at the start: nothing to read, and the partition is done at once
+    expect(handler.positions('orders/2')).toEqual([]);
+    expect(handler.caughtUp.sort()).toEqual(['orders/0', 'orders/1', 'orders/2']);
+    // partition 0 stopped fetching near its end (a fetch in flight may add a batch or two), not at 300
+    expect(fetchedTo.get(0)).toBeGreaterThanOrEqual(37);
+    expect(fetchedTo.get(0)).toBeLessThan(100);
+  });
 });
 
 describe('group membership', () => {

@@ -34,8 +34,10 @@ export interface GroupRunOptions {
   startFrom: KafkaStartFrom;
   handler: PartitionHandler;
   signal: AbortSignal;
-  /** bounded mode: topic -> partition -> high-water mark seen at start */
+  /** bounded mode: topic -> partition -> high-water mark seen at start (or the partition's `until`, if lower) */
   targets: ReadonlyMap<string, ReadonlyMap<number, number>> | undefined;
+  /** bounded mode: per partition, a position at which reading stops (a range replay's end; see KafkaSourceOptions) */
+  until?: (stream: string, partition: string) => number | undefined;
   batchSize: number;
   maxQueuedEvents: number;
   log: Logger;
@@ -174,10 +176,13 @@ export class GroupRun {
       lane.handlerOwns = true;
       const start = resume?.position ?? (await this.startOffset(lane.topic, lane.partition));
       if (lane.revoked || this.stopping) return;
-      lane.start(start);
+      lane.start(start, this.options.until?.(lane.stream, String(lane.partition)));
       consumer.seek({ topic: lane.topic, partition: lane.partition, offset: String(start) });
-      consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
-      lane.paused = false;
+      // a partition that starts at its end (a range that lies behind its snapshot) has nothing to fetch
+      if (!lane.fetchedToEnd) {
+        consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
+        lane.paused = false;
+      }
       lane.held = this.rebalancing;
       log.info({ stream: lane.stream, topic: lane.topic, partition: lane.partition, offset: start, from: resume ? 'snapshot' : 'group' }, 'kafka partition starts');
       lane.loop = this.process(lane);
@@ -232,7 +237,7 @@ export class GroupRun {
     }
     // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
     lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
-    if (!lane.paused && lane.queuedEvents >= this.options.maxQueuedEvents) {
+    if (!lane.paused && (lane.queuedEvents >= this.options.maxQueuedEvents || lane.fetchedToEnd)) {
       this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
       lane.paused = true;
     }
@@ -279,10 +284,11 @@ export class GroupRun {
         await this.maybeCaughtUp(lane);
         const events = await lane.take(batchSize);
         if (!events) return;
+        if (events.length === 0) continue;
         const endPosition = lane.highWatermark >= 0 ? lane.highWatermark - 1 : undefined;
         await handler.onBatch({ stream: lane.stream, partition, events, ...(endPosition !== undefined ? { endPosition } : {}) });
         lane.processedBelow = events[events.length - 1]!.position + 1;
-        if (lane.paused && !lane.caughtUp && !lane.isStopped && lane.queuedEvents <= maxQueuedEvents / 2) {
+        if (lane.paused && !lane.caughtUp && !lane.isStopped && !lane.fetchedToEnd && lane.queuedEvents <= maxQueuedEvents / 2) {
           consumer.resume([{ topic: lane.topic, partitions: [lane.partition] }]);
           lane.paused = false;
         }

@@ -38,6 +38,8 @@ export class PartitionLane {
   /** the partition's high watermark as last fetched (-1 until known), for lag */
   highWatermark = -1;
   processedBelow = 0;
+  /** where reading stops (a range replay's end): events at or past it are never queued */
+  private end = Number.POSITIVE_INFINITY;
   committedBelow: number | undefined;
   pendingCommit: { position: number; offset: string } | undefined;
   /** onAssigned resolved: the handler owns the partition until onRevoked */
@@ -62,28 +64,43 @@ export class PartitionLane {
     return this.queue.length - this.head;
   }
 
-  /** Starts the lane at `offset`: nothing below it is fetched or processed. */
-  start(offset: number): void {
+  /** Starts the lane at `offset`: nothing below it is fetched or processed, nothing at or past `end` either. */
+  start(offset: number, end = Number.POSITIVE_INFINITY): void {
     this.nextFetchOffset = offset;
-    this.processedBelow = offset;
+    this.processedBelow = Math.min(offset, end);
+    this.end = end;
     this.ready = true;
   }
 
-  /** Queues fetched events in order, dropping redeliveries below the fetch position. */
+  /** Everything below the lane's end has been fetched: fetch no more. */
+  get fetchedToEnd(): boolean {
+    return this.nextFetchOffset >= this.end;
+  }
+
+  /**
+   * Queues fetched events in order, dropping redeliveries below the fetch position and events at or past the end.
+   * A fetch that reaches the end with nothing left to queue marks everything below it processed once the queue
+   * drains (take answers an empty batch), so a partition whose range ends in a gap of offsets still finishes.
+   */
   enqueue(events: SourceEvent[], nextOffset: number): void {
-    for (const event of events) if (event.position >= this.nextFetchOffset) this.queue.push(event);
+    for (const event of events) if (event.position >= this.nextFetchOffset && event.position < this.end) this.queue.push(event);
     this.nextFetchOffset = Math.max(this.nextFetchOffset, nextOffset);
     this.notify();
   }
 
   /** Resolves with up to `max` events, or undefined once the lane is stopped. Waits while empty or held. */
   async take(max: number): Promise<SourceEvent[] | undefined> {
-    while (!this.stopped && (this.held || this.queuedEvents === 0)) {
+    while (!this.stopped && (this.held || (this.queuedEvents === 0 && !this.reachedEnd))) {
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });
     }
     if (this.stopped) return undefined;
+    if (this.queuedEvents === 0) {
+      // fetched past the end, and every event below it taken (and, the caller's loop being sequential, processed)
+      this.processedBelow = this.end;
+      return [];
+    }
     const end = Math.min(this.queue.length, this.head + max);
     const events = this.queue.slice(this.head, end);
     this.head = end;
@@ -92,6 +109,11 @@ export class PartitionLane {
       this.head = 0;
     }
     return events;
+  }
+
+  /** fetched to the end, with something below the end still to mark processed */
+  private get reachedEnd(): boolean {
+    return this.fetchedToEnd && this.processedBelow < this.end;
   }
 
   /** Wakes a waiting take() (new events, released hold). */

@@ -25,6 +25,12 @@ export interface KafkaSourceOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** kafkajs's per-operation retry policy; its defaults when not given */
   retry?: RetryOptions;
+  /**
+   * Bounded runs: per partition, where to stop when that comes before the partition's high-water mark at the start
+   * (a range replay's end), so a short range of a long topic is not read to the topic's end. The partition is done
+   * once everything below it is processed; a fetch may still hand over a few events past it (the caller drops them).
+   */
+  until?: (stream: string, partition: string) => number | undefined;
 }
 
 export class KafkaSource implements Source {
@@ -49,7 +55,7 @@ export class KafkaSource implements Source {
     await this.step(`connecting to ${config.brokers.join(',')}`, () => admin.connect());
     try {
       await this.checkTopics(admin);
-      const targets = bounded ? await this.step('reading high-water marks', () => highWaterMarks(admin, [...streams.keys()])) : undefined;
+      const targets = bounded ? cutAt(await this.step('reading high-water marks', () => highWaterMarks(admin, [...streams.keys()])), streams, this.options.until) : undefined;
       const consumer = kafka.consumer({
         groupId: config.groupId,
         sessionTimeout: config.sessionTimeout,
@@ -81,6 +87,7 @@ export class KafkaSource implements Source {
         handler,
         signal,
         targets,
+        ...(bounded && this.options.until ? { until: this.options.until } : {}),
         batchSize: this.options.batchSize,
         maxQueuedEvents: config.maxQueuedEventsPerPartition ?? 4 * this.options.batchSize,
         log,
@@ -109,6 +116,19 @@ export class KafkaSource implements Source {
       throw translateKafkaError(error, what);
     }
   }
+}
+
+/** A bounded run's targets, each lowered to its partition's `until` where that comes first. */
+function cutAt(targets: Map<string, Map<number, number>>, streams: ReadonlyMap<string, string>, until: KafkaSourceOptions['until']): Map<string, Map<number, number>> {
+  if (!until) return targets;
+  for (const [topic, partitions] of targets) {
+    const stream = streams.get(topic)!;
+    for (const [partition, high] of partitions) {
+      const end = until(stream, String(partition));
+      if (end !== undefined && end < high) partitions.set(partition, end);
+    }
+  }
+  return targets;
 }
 
 async function highWaterMarks(admin: Admin, topics: string[]): Promise<Map<string, Map<number, number>>> {
