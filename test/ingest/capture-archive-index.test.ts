@@ -142,7 +142,7 @@ describe('Capture source: start at the file holding the resume position', () => 
   });
 
   it("a resume whose missing edges cannot be read fails its partition through the handler's read-failure mapping, handing nothing over", async () => {
-    const inner = new LocalObjectStore(ws.file('capture'));
+    const inner: ObjectStore = new LocalObjectStore(ws.file('capture'));
     const keys = (await inner.list('test/orders/0/')).map((o) => o.key).filter((k) => k.endsWith('.avro')).sort();
     const positions = await Promise.all(keys.map((k) => positionsOf(path.join(ws.file('capture'), k))));
     const resume = positions[2]![1]!;
