@@ -200,6 +200,32 @@ describe('bounded', () => {
     expect((await broker.describeGroup(groupId)).members).toEqual([]);
   });
 
+  it('finishes on a topic written in transactions, whose partitions end in commit and abort markers (offsets that are not records)', { timeout: 60_000 }, async () => {
+    const { broker, topic, config } = await scenario(kafka());
+    const producer = new Kafka(broker.clientConfig('plaintext', { clientId: 'test-tx-producer' })).producer({ transactionalId: broker.uniqueName('tx'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    const inTransaction = async (send: Array<{ partition: number; count: number; from: number }>, outcome: 'commit' | 'abort') => {
+      const transaction = await producer.transaction();
+      for (const { partition, count, from } of send) await transaction.send({ topic, messages: messages(partition, count, from) });
+      await (outcome === 'commit' ? transaction.commit() : transaction.abort());
+    };
+    // partition 0: two committed transactions (each ends in a commit marker); partition 1: one committed, then one
+    // aborted (its records and its abort marker are the partition's end); partition 2: one committed transaction
+    await inTransaction([{ partition: 0, count: 7, from: 0 }, { partition: 1, count: 5, from: 0 }], 'commit');
+    await inTransaction([{ partition: 0, count: 4, from: 7 }, { partition: 2, count: 3, from: 0 }], 'commit');
+    await inTransaction([{ partition: 1, count: 6, from: 5 }], 'abort');
+    const handler = new RecordingHandler(10);
+    await source(config()).run(handler, { signal: new AbortController().signal, bounded: true });
+
+    // the records of committed transactions, each once and in order; the markers and aborted records are not events
+    expect(handler.positions('orders/0')).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
+    expect(handler.positions('orders/1')).toEqual([0, 1, 2, 3, 4]);
+    expect(handler.positions('orders/2')).toEqual([0, 1, 2]);
+    expect(handler.events.get('orders/0')!.map((e) => e.body.toString())).toEqual(['p0-0', 'p0-1', 'p0-2', 'p0-3', 'p0-4', 'p0-5', 'p0-6', 'p0-7', 'p0-8', 'p0-9', 'p0-10']);
+    expect(handler.caughtUp.sort()).toEqual(['orders/0', 'orders/1', 'orders/2']);
+  });
+
   it("with until (a range replay's end), hands over nothing at or past each partition's end and stops fetching there", async () => {
     const { broker, topic, config } = await scenario(kafka());
     const producer = await producerFor(broker, cleanups);

@@ -76,6 +76,7 @@ export class GroupRun {
       consumer.on(consumer.events.GROUP_JOIN, (event) => this.onAssignment(event.payload.memberAssignment)),
       consumer.on(consumer.events.REBALANCING, () => this.onRebalancing()),
       consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart)),
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => this.onPassedOver(event.payload)),
     ];
     try {
       if (!signal.aborted) {
@@ -176,7 +177,7 @@ export class GroupRun {
       lane.handlerOwns = true;
       const start = resume?.position ?? (await this.startOffset(lane.topic, lane.partition));
       if (lane.revoked || this.stopping) return;
-      lane.start(start, this.options.until?.(lane.stream, String(lane.partition)));
+      lane.start(start, this.options.until?.(lane.stream, String(lane.partition)), this.options.targets?.get(lane.topic)?.get(lane.partition));
       consumer.seek({ topic: lane.topic, partition: lane.partition, offset: String(start) });
       // a partition that starts at its end (a range that lies behind its snapshot) has nothing to fetch
       if (!lane.fetchedToEnd) {
@@ -238,6 +239,22 @@ export class GroupRun {
     // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
     lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
     if (!lane.paused && (lane.queuedEvents >= this.options.maxQueuedEvents || lane.fetchedToEnd)) {
+      this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
+      lane.paused = true;
+    }
+  }
+
+  /**
+   * A fetch whose offsets hold no event (only a transaction's markers or aborted records) is not handed to
+   * eachBatch; kafkajs moves its own position past it and reports it here. A bounded run waits for the lane to reach
+   * its target, and a partition written in transactions ends in a marker: without this it never would.
+   */
+  private onPassedOver(batch: { topic: string; partition: number; batchSize: number; firstOffset: string | null; lastOffset: string }): void {
+    if (batch.batchSize > 0 || batch.firstOffset === null) return;
+    const lane = this.lanes.get(laneKey(batch.topic, batch.partition));
+    if (!lane || !lane.ready || lane.isStopped) return;
+    lane.skip(Number(batch.firstOffset), Number(batch.lastOffset));
+    if (!lane.paused && lane.fetchedToEnd) {
       this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
       lane.paused = true;
     }

@@ -40,6 +40,8 @@ export class PartitionLane {
   processedBelow = 0;
   /** where reading stops (a range replay's end): events at or past it are never queued */
   private end = Number.POSITIVE_INFINITY;
+  /** bounded: the position the run reads up to (the high-water mark at the start, or `end` if lower) */
+  private target = Number.POSITIVE_INFINITY;
   committedBelow: number | undefined;
   pendingCommit: { position: number; offset: string } | undefined;
   /** onAssigned resolved: the handler owns the partition until onRevoked */
@@ -64,11 +66,15 @@ export class PartitionLane {
     return this.queue.length - this.head;
   }
 
-  /** Starts the lane at `offset`: nothing below it is fetched or processed, nothing at or past `end` either. */
-  start(offset: number, end = Number.POSITIVE_INFINITY): void {
+  /**
+   * Starts the lane at `offset`: nothing below it is fetched or processed, nothing at or past `end` is queued, and
+   * (bounded) the lane is done once everything below `target` is.
+   */
+  start(offset: number, end = Number.POSITIVE_INFINITY, target = Number.POSITIVE_INFINITY): void {
     this.nextFetchOffset = offset;
-    this.processedBelow = Math.min(offset, end);
+    this.processedBelow = offset;
     this.end = end;
+    this.target = Math.min(target, end);
     this.ready = true;
   }
 
@@ -77,28 +83,35 @@ export class PartitionLane {
     return this.nextFetchOffset >= this.end;
   }
 
-  /**
-   * Queues fetched events in order, dropping redeliveries below the fetch position and events at or past the end.
-   * A fetch that reaches the end with nothing left to queue marks everything below it processed once the queue
-   * drains (take answers an empty batch), so a partition whose range ends in a gap of offsets still finishes.
-   */
+  /** Queues fetched events in order, dropping redeliveries below the fetch position and events at or past the end. */
   enqueue(events: SourceEvent[], nextOffset: number): void {
     for (const event of events) if (event.position >= this.nextFetchOffset && event.position < this.end) this.queue.push(event);
     this.nextFetchOffset = Math.max(this.nextFetchOffset, nextOffset);
     this.notify();
   }
 
+  /**
+   * kafkajs passed over offsets [first, last] that hold no event (a transaction's commit or abort marker, aborted
+   * records) without handing them over: the fetch position moves past them, if they follow on from it.
+   */
+  skip(first: number, last: number): void {
+    if (first > this.nextFetchOffset || last < this.nextFetchOffset) return;
+    this.nextFetchOffset = last + 1;
+    this.notify();
+  }
+
   /** Resolves with up to `max` events, or undefined once the lane is stopped. Waits while empty or held. */
   async take(max: number): Promise<SourceEvent[] | undefined> {
-    while (!this.stopped && (this.held || (this.queuedEvents === 0 && !this.reachedEnd))) {
+    while (!this.stopped && (this.held || (this.queuedEvents === 0 && !this.reachedTarget))) {
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });
     }
     if (this.stopped) return undefined;
     if (this.queuedEvents === 0) {
-      // fetched past the end, and every event below it taken (and, the caller's loop being sequential, processed)
-      this.processedBelow = this.end;
+      // Fetched to the target, and every event below it taken (and, the caller's loop being sequential, processed):
+      // the offsets between the last event and the target hold none (markers, aborted records, compaction's gaps).
+      this.processedBelow = this.target;
       return [];
     }
     const end = Math.min(this.queue.length, this.head + max);
@@ -111,9 +124,9 @@ export class PartitionLane {
     return events;
   }
 
-  /** fetched to the end, with something below the end still to mark processed */
-  private get reachedEnd(): boolean {
-    return this.fetchedToEnd && this.processedBelow < this.end;
+  /** fetched to the target, with offsets below it not yet marked processed */
+  private get reachedTarget(): boolean {
+    return this.nextFetchOffset >= this.target && this.processedBelow < this.target;
   }
 
   /** Wakes a waiting take() (new events, released hold). */
