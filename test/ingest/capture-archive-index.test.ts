@@ -118,22 +118,29 @@ describe('Capture source: start at the file holding the resume position', () => 
     }
   });
 
-  it('a resume with no index cache decodes the missing edges first, and hands over only the files from the one holding the position', async () => {
-    const store = new LocalObjectStore(ws.file('capture'));
+  /** Partition 0's files in order, their positions, and a position inside the third: the two before it hold nothing to read. */
+  const partitionZero = async (store: ObjectStore) => {
     const keys = (await store.list('test/orders/0/')).map((o) => o.key).filter((k) => k.endsWith('.avro')).sort();
     const positions = await Promise.all(keys.map((k) => positionsOf(path.join(ws.file('capture'), k))));
-    // a position inside the third file: the two before it hold nothing to read
-    const resume = positions[2]![1]!;
+    return { keys, positions, resume: positions[2]![1]! };
+  };
+
+  /** A handler of Capture blocks that resumes partition 0 at `resume` (the others from their start), recording the files handed over for it. */
+  const resumingZeroAt = (resume: number, handed: string[]): PartitionHandler => ({
+    takesCaptureBlocks: true,
+    onAssigned: async (_stream, partition) => (partition === '0' ? { position: resume } : undefined),
+    onBatch: async (batch) => {
+      if (batch.partition === '0') handed.push(batch.capture!.name);
+    },
+    onRevoked: async () => undefined,
+  });
+
+  it('a resume with no index cache decodes the missing edges first, and hands over only the files from the one holding the position', async () => {
+    const store = new LocalObjectStore(ws.file('capture'));
+    const { keys, positions, resume } = await partitionZero(store);
     const needed = keys.filter((_, i) => positions[i]!.some((p) => p >= resume));
     const handed: string[] = [];
-    const handler: PartitionHandler = {
-      takesCaptureBlocks: true,
-      onAssigned: async (_stream, partition) => (partition === '0' ? { position: resume } : undefined),
-      onBatch: async (batch) => {
-        if (batch.partition === '0') handed.push(batch.capture!.name);
-      },
-      onRevoked: async () => undefined,
-    };
+    const handler = resumingZeroAt(resume, handed);
     const state = new LocalObjectStore(ws.file('state-no-cache'));
     const source = new CaptureSource({ store, namespace: 'test', hubs: { orders: 'orders' }, checkpoints: new ObjectCheckpointStore(state), leases: state, owner: 'test', batchSize: 500, log: createLogger('warn'), indexCache: state });
     await source.run(handler, { signal: new AbortController().signal, bounded: true });
@@ -143,9 +150,7 @@ describe('Capture source: start at the file holding the resume position', () => 
 
   it("a resume whose missing edges cannot be read fails its partition through the handler's read-failure mapping, handing nothing over", async () => {
     const inner: ObjectStore = new LocalObjectStore(ws.file('capture'));
-    const keys = (await inner.list('test/orders/0/')).map((o) => o.key).filter((k) => k.endsWith('.avro')).sort();
-    const positions = await Promise.all(keys.map((k) => positionsOf(path.join(ws.file('capture'), k))));
-    const resume = positions[2]![1]!;
+    const { keys, resume } = await partitionZero(inner);
     // partition 0's files read once (the index's structure check) and never again
     const readOnce = new Set<string>();
     const store: ObjectStore = {
@@ -159,12 +164,7 @@ describe('Capture source: start at the file holding the resume position', () => 
     const handed: string[] = [];
     const mapped: Array<{ partition: string; error: string }> = [];
     const handler: PartitionHandler = {
-      takesCaptureBlocks: true,
-      onAssigned: async (_stream, partition) => (partition === '0' ? { position: resume } : undefined),
-      onBatch: async (batch) => {
-        if (batch.partition === '0') handed.push(batch.capture!.name);
-      },
-      onRevoked: async () => undefined,
+      ...resumingZeroAt(resume, handed),
       onReadFailed: (_stream, partition, error) => {
         mapped.push({ partition, error: (error as Error).message });
         return new TributaryError('STORAGE_PERMANENT', `partition ${partition} cannot be read: ${(error as Error).message}`);
