@@ -28,7 +28,8 @@ export interface KafkaSourceOptions {
   /**
    * Bounded runs: per partition, where to stop when that comes before the partition's high-water mark at the start
    * (a range replay's end), so a short range of a long topic is not read to the topic's end. The partition is done
-   * once everything below it is processed; a fetch may still hand over a few events past it (the caller drops them).
+   * once everything below it is processed; nothing at or past it is handed over (a fetch in flight may read a little
+   * past it).
    */
   until?: (stream: string, partition: string) => number | undefined;
 }
