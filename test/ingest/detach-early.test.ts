@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -14,6 +15,7 @@ const INVALIDATED = 'Invalidating protector cell ArrayBufferDetaching';
 describe('one detach before anything is compiled', () => {
   for (const module of ['worker.js', 'pool.js']) {
     it(`${module} detaches a buffer while it loads`, () => {
+      expect(existsSync(new URL(built(module))), 'the built module (npm test builds first; alone: npm run build)').toBe(true);
       const trace = execFileSync(process.execPath, ['--trace-protector-invalidation', '--input-type=module', '-e', `await import(${JSON.stringify(built(module))}); console.log('loaded');`], { encoding: 'utf8' });
       const loaded = trace.indexOf('loaded');
       expect(loaded).toBeGreaterThan(0);
