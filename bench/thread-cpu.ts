@@ -2,9 +2,10 @@
  * One whole-pipeline run (bench/run-pipeline.ts) with the CPU of each of its threads: /proc/<pid>/task/<tid>/stat
  * sampled every 20 ms, threads named by creation order (Node starts the main thread, then V8's platform workers,
  * then libuv's pool, then the lanes). Prints one JSON line: run-pipeline's figures plus µs of CPU per event per
- * thread group. Linux only.
+ * thread group. Linux only. Node or V8 flags after the config go to the measured process (what a flag does to each
+ * thread: `--single-threaded-gc` puts the GC's work on the threads that own the heaps).
  *
- *   node dist/bench/thread-cpu.js <config.json>
+ *   node dist/bench/thread-cpu.js <config.json> [node flags...]
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +17,9 @@ import type { PipelineRun } from './run-pipeline.js';
 const V8_WORKERS = 4;
 const LIBUV_THREADS = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 
-const child = spawn(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), 'run-pipeline.js'), process.argv[2]!], { stdio: ['ignore', 'pipe', 'inherit'] });
+const [config, ...nodeFlags] = process.argv.slice(2);
+if (config === undefined) throw new Error('usage: node dist/bench/thread-cpu.js <config.json> [node flags...]');
+const child = spawn(process.execPath, [...nodeFlags, path.join(path.dirname(fileURLToPath(import.meta.url)), 'run-pipeline.js'), config], { stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
 /** tid -> CPU ms (utime + stime), kept from the last sample in which the thread was alive, and its name */
