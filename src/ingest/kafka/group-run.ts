@@ -34,9 +34,9 @@ export interface GroupRunOptions {
   startFrom: KafkaStartFrom;
   handler: PartitionHandler;
   signal: AbortSignal;
-  /** bounded mode: topic -> partition -> high-water mark seen at start (or the partition's `until`, if lower) */
+  /** bounded mode: topic -> partition -> high-water mark seen at start */
   targets: ReadonlyMap<string, ReadonlyMap<number, number>> | undefined;
-  /** bounded mode: per partition, a position at which reading stops (a range replay's end; see KafkaSourceOptions) */
+  /** bounded mode: per partition, a position at which reading stops if it comes first (a range replay's end; see KafkaSourceOptions) */
   until?: (stream: string, partition: string) => number | undefined;
   batchSize: number;
   maxQueuedEvents: number;
@@ -138,8 +138,7 @@ export class GroupRun {
           const lane = new PartitionLane(stream, topic, partition);
           this.lanes.set(lane.key, lane);
           // Nothing may be fetched before the resume point is known.
-          consumer.pause([{ topic, partitions: [partition] }]);
-          lane.paused = true;
+          this.pause(lane);
           lane.setup = this.setUp(lane);
           this.track(lane.setup);
         }
@@ -238,10 +237,7 @@ export class GroupRun {
     }
     // kafkajs fetches next after the batch's last offset, control records and aborted messages included.
     lane.enqueue(batch.messages.map(toSourceEvent), Number(batch.lastOffset()) + 1);
-    if (!lane.paused && (lane.queuedEvents >= this.options.maxQueuedEvents || lane.fetchedToEnd)) {
-      this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
-      lane.paused = true;
-    }
+    if (!lane.paused && (lane.queuedEvents >= this.options.maxQueuedEvents || lane.fetchedToEnd)) this.pause(lane);
   }
 
   /**
@@ -254,10 +250,7 @@ export class GroupRun {
     const lane = this.lanes.get(laneKey(batch.topic, batch.partition));
     if (!lane || !lane.ready || lane.isStopped) return;
     lane.skip(Number(batch.firstOffset), Number(batch.lastOffset));
-    if (!lane.paused && lane.fetchedToEnd) {
-      this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
-      lane.paused = true;
-    }
+    if (!lane.paused && lane.fetchedToEnd) this.pause(lane);
   }
 
   /**
@@ -328,19 +321,21 @@ export class GroupRun {
     this.revoke(failed, 'shutdown');
     const lane = new PartitionLane(failed.stream, failed.topic, failed.partition);
     this.lanes.set(lane.key, lane);
-    this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
-    lane.paused = true;
+    this.pause(lane);
     lane.setup = this.setUp(lane);
     this.track(lane.setup);
   }
 
-  private async maybeCaughtUp(lane: PartitionLane): Promise<void> {
-    const target = this.options.targets?.get(lane.topic)?.get(lane.partition);
-    if (target === undefined || lane.caughtUp || lane.queuedEvents > 0 || lane.processedBelow < target) return;
-    const { handler, consumer } = this.options;
-    // Bounded: what arrived after the start is not this run's; stop fetching it.
-    consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
+  private pause(lane: PartitionLane): void {
+    this.options.consumer.pause([{ topic: lane.topic, partitions: [lane.partition] }]);
     lane.paused = true;
+  }
+
+  private async maybeCaughtUp(lane: PartitionLane): Promise<void> {
+    if (lane.caughtUp || lane.queuedEvents > 0 || !lane.processedToTarget) return;
+    const { handler } = this.options;
+    // Bounded: what arrived after the start is not this run's; stop fetching it.
+    this.pause(lane);
     if (handler.onCaughtUp) await handler.onCaughtUp(lane.stream, String(lane.partition));
     lane.caughtUp = true;
     this.checkCaughtUp();

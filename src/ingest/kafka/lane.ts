@@ -40,7 +40,7 @@ export class PartitionLane {
   processedBelow = 0;
   /** where reading stops (a range replay's end): events at or past it are never queued */
   private end = Number.POSITIVE_INFINITY;
-  /** bounded: the position the run reads up to (the high-water mark at the start, or `end` if lower) */
+  /** bounded: the position the run reads up to (the high-water mark at the start, or `end` if lower); else none */
   private target = Number.POSITIVE_INFINITY;
   committedBelow: number | undefined;
   pendingCommit: { position: number; offset: string } | undefined;
@@ -122,6 +122,11 @@ export class PartitionLane {
       this.head = 0;
     }
     return events;
+  }
+
+  /** bounded: everything below the target is processed */
+  get processedToTarget(): boolean {
+    return this.processedBelow >= this.target;
   }
 
   /** fetched to the target, with offsets below it not yet marked processed */

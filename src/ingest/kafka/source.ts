@@ -56,7 +56,7 @@ export class KafkaSource implements Source {
     await this.step(`connecting to ${config.brokers.join(',')}`, () => admin.connect());
     try {
       await this.checkTopics(admin);
-      const targets = bounded ? cutAt(await this.step('reading high-water marks', () => highWaterMarks(admin, [...streams.keys()])), streams, this.options.until) : undefined;
+      const targets = bounded ? await this.step('reading high-water marks', () => highWaterMarks(admin, [...streams.keys()])) : undefined;
       const consumer = kafka.consumer({
         groupId: config.groupId,
         sessionTimeout: config.sessionTimeout,
@@ -117,19 +117,6 @@ export class KafkaSource implements Source {
       throw translateKafkaError(error, what);
     }
   }
-}
-
-/** A bounded run's targets, each lowered to its partition's `until` where that comes first. */
-function cutAt(targets: Map<string, Map<number, number>>, streams: ReadonlyMap<string, string>, until: KafkaSourceOptions['until']): Map<string, Map<number, number>> {
-  if (!until) return targets;
-  for (const [topic, partitions] of targets) {
-    const stream = streams.get(topic)!;
-    for (const [partition, high] of partitions) {
-      const end = until(stream, String(partition));
-      if (end !== undefined && end < high) partitions.set(partition, end);
-    }
-  }
-  return targets;
 }
 
 async function highWaterMarks(admin: Admin, topics: string[]): Promise<Map<string, Map<number, number>>> {
