@@ -18,6 +18,8 @@ export interface SourceDependencies {
    * configured, with the configured retry policy.
    */
   openStore?: (config: StoreConfig) => ObjectStore;
+  /** bounded runs: per partition, where reading stops if that comes first (a range replay's end; Kafka reads no further) */
+  until?: (stream: string, partition: string) => number | undefined;
 }
 
 /**
@@ -44,7 +46,7 @@ export function createSource(config: TributaryConfig, deps: SourceDependencies):
     case 'kafka':
       return lazySource(`kafka ${source.brokers.join(',')} group ${source.groupId} topics ${Object.values(source.topics).join(',')}`, async () => {
         const { KafkaSource } = await import('./kafka/source.js');
-        return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }) });
+        return new KafkaSource({ config: source, batchSize: config.processing.batchSize, log: deps.log.child({ component: 'kafka-source' }), ...(deps.until ? { until: deps.until } : {}) });
       });
     case 'eventhubs': {
       const namespace = source.fullyQualifiedNamespace ?? /Endpoint=sb:\/\/([^/;]+)/i.exec(source.connectionString ?? '')?.[1] ?? '?';

@@ -32,6 +32,8 @@ export interface WorkerOptions {
    * the others: shutdown signal, error metric, `wrapStore`); range replay cuts it at the range's end
    */
   wrapSource?: (source: Source) => Source;
+  /** passed to the configured source: per partition, where a bounded run stops reading (see SourceDependencies) */
+  until?: (stream: string, partition: string) => number | undefined;
   /** readiness for /readyz: true once the source runs */
   onReady?: () => void;
   /**
@@ -75,7 +77,7 @@ export async function runWorker(config: TributaryConfig, options: WorkerOptions)
     state,
     snapshots: new SnapshotStore(state, snapshotRetention(config.state.snapshotRetention)),
   };
-  const configured = (): Source => createSource(config, { state: stores.state, log, openStore: (archive) => open('archive', archive) });
+  const configured = (): Source => createSource(config, { state: stores.state, log, openStore: (archive) => open('archive', archive), ...(options.until ? { until: options.until } : {}) });
   const source = options.source ?? (options.wrapSource ? options.wrapSource(configured()) : configured());
   const pool = new DecodePool(config.processing.decodeThreads);
   const processing = config.processing;

@@ -115,17 +115,7 @@ async function rangeSource(config: TributaryConfig, mainState: ObjectStore, log:
           await oneOff.close();
         }
       };
-      const replaySource = { ...source, groupId, startFrom: 'earliest' as const };
-      return {
-        positions,
-        source: replaySource,
-        cleanup,
-        // cut at the range's end, so a short range of a long topic is not read to the topic's end
-        open: async (sourceLog, until) => {
-          const { KafkaSource } = await import('../ingest/kafka/source.js');
-          return new KafkaSource({ config: replaySource, batchSize: config.processing.batchSize, log: sourceLog.child({ component: 'kafka-source' }), until });
-        },
-      };
+      return { positions, source: { ...source, groupId, startFrom: 'earliest' }, cleanup };
     }
     case 'eventhubs': {
       // The data plane cannot create a consumer group, and readers on the main group would take the main run's
@@ -238,10 +228,12 @@ async function replay(
       for (const table of [plan.raw.name, ...plan.aggregations.flatMap((a) => [a.spec.name, a.lateSchema.name])]) tableStream.set(table, plan.stream);
     }
     const tracker = new FlushTracker(tableStream);
-    // A Capture source is made by the worker (its archive store then goes through the run's store wrapper, as in
-    // a run); Event Hubs and Kafka readers are opened here, cut at the range's end.
+    // Capture and Kafka sources are made by the worker, as in a run (the archive store through the run's store
+    // wrapper; Kafka told where each partition's range ends, so it reads no further); the Event Hubs reader is
+    // opened here, cut at the range's end.
     const cut = (inner: Source): Source => new RangeSource(inner, ranges, tracker);
-    const source = reader.open ? { source: cut(await reader.open(options.log, (stream, partition) => ranges.get(`${stream}/${partition}`)?.endCell)) } : { wrapSource: cut };
+    const rangeEnd = (stream: string, partition: string): number | undefined => ranges.get(`${stream}/${partition}`)?.endCell;
+    const source = reader.open ? { source: cut(await reader.open(options.log, rangeEnd)) } : { wrapSource: cut, until: rangeEnd };
     const summary = await runWorker(scratchConfig, {
       bounded: true,
       signal: options.signal,

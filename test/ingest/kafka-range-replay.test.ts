@@ -82,6 +82,23 @@ describeKafka('range replay of a Kafka topic into a second lake', (kafka) => {
     await untouched();
   });
 
+  it("a bounded run given until (as the range replay gives its ends) reads each partition only up to it, through the worker's own Kafka source", async () => {
+    // a group of its own and a lake of its own: the main run's offsets and files stay as they are
+    const source = { ...(config.source as Extract<TributaryConfig['source'], { kind: 'kafka' }>), groupId: broker.uniqueName('until') };
+    const own: TributaryConfig = {
+      ...config,
+      source,
+      lake: { kind: 'local', path: ws.file('lake-until') },
+      deadLetter: { kind: 'local', path: ws.file('dl-until') },
+      state: { kind: 'local', path: ws.file('state-until') },
+    };
+    const ends: Record<string, number> = { '0': 40, '1': 75 };
+    const summary = await runWorker(own, { bounded: true, signal: new AbortController().signal, log, until: (_stream, partition) => ends[partition] });
+    // every offset below the end is an event (produceWithFaults writes no transactions), none at or past it
+    expect(summary.totals.eventsRead).toBe(40 + 75);
+    await untouched();
+  });
+
   it('by times, over the whole topic: every raw file, each equal to the main lake file', async () => {
     const first = Math.min(...timestamps.flat());
     const last = Math.max(...timestamps.flat());
