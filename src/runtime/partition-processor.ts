@@ -23,6 +23,7 @@ import { packBodies, type DecodePool } from '../ingest/decode/pool.js';
 import { countsFromMetadata, type DeadLetterReason } from '../sink/dead-letter.js';
 import type { LaneInput, LanePlan, LaneStep, PackedEvents } from './lane-partition.js';
 import { StagedParquetFile } from '../sink/staged-parquet.js';
+import { releaseBytes } from '../core/release-bytes.js';
 import { TributaryError, abortError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ObjectStore } from '../core/object-store.js';
@@ -232,16 +233,19 @@ export class PartitionProcessor {
             await this.write(this.stores.deadLetters, step.key, step.bytes, step.metadata);
             this.observer.deadLettersWritten?.(this.plan.stream, step.key, countsFromMetadata(step.metadata ?? {}));
           } else await this.putFile(step.table, step.key, step.bytes, step.rows);
+          releaseBytes(step.bytes);
           break;
         case 'stage':
           if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
           await this.rawPart(step.key).addGroup(step.group, { signal: this.ownership.signal });
+          releaseBytes(step.group.bytes);
           break;
         case 'commitRaw': {
           if (this.ownership.signal.aborted) throw abortError(this.ownership.signal);
           const part = this.rawPart(step.key);
           const bytes = await part.commit(step.open, {}, { signal: this.ownership.signal, keepOpen: !step.final });
           if (step.final) this.rawParts.delete(step.key);
+          if (step.open) releaseBytes(step.open.bytes);
           this.landed(step.table, step.key, bytes, step.rows);
           break;
         }

@@ -12,6 +12,7 @@ import type { RowGroup } from 'hyparquet';
 import type { StagedUpload, StoreCallOptions, UploadCommitOptions } from '../core/object-store.js';
 import { assembleParquet, type EncodedRowGroup } from './parquet.js';
 import { shiftRowGroup } from './parquet/row-group.js';
+import { releaseBytes } from '../core/release-bytes.js';
 import type { TableSchema } from '../core/table.js';
 
 const MAGIC = Buffer.from('PAR1');
@@ -36,7 +37,10 @@ export class StagedParquetFile {
   /** Stages a sealed group as the next part; calling it again with the same group after a failure is harmless. */
   async addGroup(group: EncodedRowGroup, options?: StoreCallOptions): Promise<void> {
     const part = this.rowGroups.length;
-    await this.upload.stage(part, part === 0 ? Buffer.concat([MAGIC, group.bytes]) : group.bytes, options);
+    const bytes = part === 0 ? Buffer.concat([MAGIC, group.bytes]) : group.bytes;
+    await this.upload.stage(part, bytes, options);
+    // a copy made here is ours alone (the caller's group bytes are the caller's to give back)
+    if (bytes !== group.bytes) releaseBytes(bytes);
     this.rowGroups.push(shiftRowGroup(group.rowGroup, BigInt(this.size)));
     this.size += group.bytes.byteLength;
   }
@@ -46,7 +50,9 @@ export class StagedParquetFile {
   async commit(open: EncodedRowGroup | undefined, metadata: Record<string, string>, options?: UploadCommitOptions): Promise<number> {
     const tail = this.tail(open);
     await this.upload.commit(tail, metadata, options);
-    return (this.rowGroups.length > 0 ? MAGIC.length + this.size : 0) + tail.byteLength;
+    const size = (this.rowGroups.length > 0 ? MAGIC.length + this.size : 0) + tail.byteLength;
+    releaseBytes(tail);
+    return size;
   }
 
   /** Drops what was staged and not committed (an owner that lets go of the file). */

@@ -16,6 +16,7 @@
  */
 import { TributaryError, errorMessage } from '../../core/errors.js';
 import type { ObjectStore } from '../../core/object-store.js';
+import { releaseBytes } from '../../core/release-bytes.js';
 import type { CaptureBlockEdges, CaptureEdge, SourceEvent } from '../../core/source.js';
 import type { Logger } from '../../core/log.js';
 import { blockData, readContainer, type Container } from './container.js';
@@ -192,6 +193,15 @@ async function indexFile(archive: ArchiveLocation, listed: { key: string; size: 
   const name = `${store.location}/${file.key}`;
   const bytes = await store.get(file.key);
   if (!bytes) throw new TributaryError('INPUT_MISSING', `${name} disappeared while indexing the archive`);
+  try {
+    return await indexBytes(archive, file, name, bytes, edges);
+  } finally {
+    // the entry holds numbers and copied text only
+    releaseBytes(bytes);
+  }
+}
+
+async function indexBytes(archive: ArchiveLocation, file: { key: string; size: number; windowStart: number }, name: string, bytes: Uint8Array, edges: boolean): Promise<IndexedFile> {
   // Zero-length and header-only files hold no events: indexed with no positions, skipped when read.
   const container = openCaptureFile(bytes, { name, log: archive.log ?? SILENT });
   if (!container) return { ...file, count: 0 };

@@ -11,6 +11,7 @@
 import { TributaryError, errorMessage, isRestartable, isRetriable } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
+import { releaseBytes } from '../../core/release-bytes.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
 import type { ObjectStore } from '../../core/object-store.js';
 import type { CaptureBlockEdges, CaptureBlocks, CaptureItem, PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
@@ -213,7 +214,8 @@ export class CaptureSource implements Source {
         let newPass = true;
         for (const file of pending) {
           const name = `${this.options.store.location}/${file.key}`;
-          const container = openCaptureFile(await this.mustGet(file.key), { name, log: this.options.log });
+          const bytes = await this.mustGet(file.key);
+          const container = openCaptureFile(bytes, { name, log: this.options.log });
           if (!container) {
             done.add(file.key);
             continue;
@@ -227,6 +229,8 @@ export class CaptureSource implements Source {
               await handler.onBatch({ stream, partition, events: [], capture: { ...blocks, newPass }, ...(endPosition !== undefined ? { endPosition } : {}), ...(learn ? { onCaptureEdges: learn } : {}) });
               newPass = false;
             }
+            // every block was copied into a batch: nothing views the file's bytes any more
+            releaseBytes(bytes);
             done.add(file.key);
             continue;
           }
