@@ -54,6 +54,12 @@ export interface StagedUpload {
   abort(options?: StoreCallOptions): Promise<void>;
 }
 
+/**
+ * Bytes cross this boundary by ownership: a store reads the bytes handed to `put`, `putFenced`, `stage` and
+ * `commit` only until the call settles (one that keeps them, an in-memory double, copies them), and `get` returns
+ * bytes the caller owns. Callers give their buffers back as soon as a write has succeeded or a read is used up
+ * (core/release-bytes.ts), and every view of a buffer given back reads as empty.
+ */
 export interface ObjectStore {
   /** Human-readable location for summaries and logs (never contains secrets). */
   readonly location: string;

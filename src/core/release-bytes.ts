@@ -18,16 +18,15 @@ const closedPort = (() => {
   return port1;
 })();
 
-/** Below this, a buffer is not worth a message (and small Buffers share one pool slab anyway). */
-const WORTH_RELEASING = 64 * 1024;
-
 /**
- * Detaches the buffer under `bytes` when `bytes` spans all of it (a Buffer cut from a shared slab, a view of
- * part of a buffer, or shared memory is left alone); says whether it did.
+ * Detaches the buffer under `bytes` when `bytes` spans all of it (a small Buffer cut from Node's shared pool slab,
+ * a view of part of a buffer, or shared memory is left alone); says whether it did. Small buffers are released
+ * too: it costs one message, and every test that writes or reads a few bytes then checks that nothing uses them
+ * after they were given back.
  */
 export function releaseBytes(bytes: Uint8Array): boolean {
   const buffer = bytes.buffer;
-  if (!(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || buffer.byteLength < WORTH_RELEASING) return false;
+  if (!(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || buffer.byteLength === 0) return false;
   closedPort.postMessage(null, [buffer]);
   return true;
 }

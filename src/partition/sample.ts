@@ -217,16 +217,17 @@ class MemoryStore implements ObjectStore {
   readonly location = 'memory';
   private readonly objects = new Map<string, Uint8Array>();
 
+  // copies both ways: the bytes a caller hands over, and those it gets, are its own (ObjectStore)
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    this.objects.set(key, bytes);
+    this.objects.set(key, bytes.slice());
   }
 
   async putFenced(key: string, bytes: Uint8Array): Promise<void> {
-    this.objects.set(key, bytes);
+    this.objects.set(key, bytes.slice());
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    return this.objects.get(key);
+    return this.objects.get(key)?.slice();
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
