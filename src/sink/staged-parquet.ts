@@ -60,11 +60,17 @@ export class StagedParquetFile {
     await this.upload.abort(options);
   }
 
-  /** What follows the staged parts: the whole file when nothing is staged. */
+  /**
+   * What follows the staged parts: the open group and the footer; the whole file (the magic first) when nothing
+   * is staged. Built from the footer alone in both cases: assembling the whole file around the open group cost
+   * the main thread a zeroed buffer and two copies of it per commit (a raw part cut at an hour's end is usually
+   * one open group), ~0.25 µs per event on the long run.
+   */
   private tail(open: EncodedRowGroup | undefined): Uint8Array {
-    if (this.rowGroups.length === 0) return assembleParquet(this.schema, open ? [open] : []);
+    if (this.rowGroups.length === 0 && !open) return assembleParquet(this.schema, []);
     const rowGroups = open ? [...this.rowGroups, shiftRowGroup(open.rowGroup, BigInt(this.size))] : this.rowGroups;
     const footer = assembleParquet(this.schema, rowGroups.map((rowGroup) => ({ bytes: NO_BYTES, rowGroup }))).subarray(MAGIC.length);
-    return open ? Buffer.concat([open.bytes, footer]) : footer;
+    if (!open) return footer;
+    return Buffer.concat(this.rowGroups.length === 0 ? [MAGIC, open.bytes, footer] : [open.bytes, footer]);
   }
 }
