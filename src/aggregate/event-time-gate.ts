@@ -18,6 +18,11 @@ export interface GateSnapshot {
   maxEventTime: number | null;
   /** the dedup log: hashed ids and event times of the latest acceptances, oldest first (see state/dedup-set.ts) */
   seen: DedupEntries;
+  /**
+   * Only in a lane's snapshot on its way to the store: the log's live entries start here, before `seen.first`,
+   * and those before `seen.first` went with an earlier snapshot of the same lane (the store holds them).
+   */
+  liveFirst?: number;
 }
 
 export interface GateOptions {

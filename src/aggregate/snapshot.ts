@@ -67,14 +67,29 @@ interface ManifestBody extends PartitionSnapshot {
   dedup?: { end: number; segments: SegmentRef[] };
 }
 
+/**
+ * A gate's snapshot as a lane sends it: its dedup entries copied into buffers of their own, only those from
+ * `sentEnd` on (the end of what the lane's previous snapshot carried; all of them without it). The live entries
+ * before that are in the store already: `liveFirst` says where they start.
+ */
+export function gateSnapshotSince(gate: GateSnapshot, sentEnd: number | undefined): GateSnapshot {
+  const seen = gate.seen;
+  const from = Math.max(seen.first, sentEnd ?? seen.first);
+  const skip = from - seen.first;
+  const added = { first: from, hashes: seen.hashes.slice(skip * 2), times: seen.times.slice(skip) };
+  return skip > 0 ? { maxEventTime: gate.maxEventTime, seen: added, liveFirst: seen.first } : { maxEventTime: gate.maxEventTime, seen: added };
+}
+
 /** Encodes a manifest; with `segments`, the dedup entries are left out (they are in those segments). */
 export function encodeSnapshot(snapshot: PartitionSnapshot, segments?: SegmentRef[]): Uint8Array {
-  const seen = snapshot.gate.seen;
+  const { liveFirst, ...gate } = snapshot.gate;
+  const seen = gate.seen;
+  if (liveFirst !== undefined && !segments) throw new TributaryError('INTERNAL', 'a snapshot holding only the dedup entries added cannot be written inline');
   const body: ManifestBody = segments
     ? {
         ...snapshot,
         version: SNAPSHOT_VERSION,
-        gate: { ...snapshot.gate, seen: { first: seen.first, hashes: new Uint32Array(0), times: new Float64Array(0) } },
+        gate: { ...gate, seen: { first: liveFirst ?? seen.first, hashes: new Uint32Array(0), times: new Float64Array(0) } },
         dedup: { end: seen.first + seen.times.length, segments },
       }
     : { ...snapshot, version: SNAPSHOT_VERSION };

@@ -17,7 +17,7 @@
 import { EventTimeGate, type GateOptions } from '../aggregate/event-time-gate.js';
 import { createAggregator, restoreAggregator } from '../aggregate/aggregators.js';
 import type { Aggregator, AggregationSpec } from '../aggregate/window-aggregator.js';
-import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../aggregate/snapshot.js';
+import { SNAPSHOT_VERSION, gateSnapshotSince, type PartitionSnapshot } from '../aggregate/snapshot.js';
 import type { ApplicationProperties, CaptureBlockEdges, CaptureBlocks, SourceEvent } from '../core/source.js';
 import { DecodeStatus, type DecodeResult, type DecodeTask, type StreamDecodeSpec } from '../ingest/decode/task.js';
 import { deadLetterRecord, encodeDeadLetters, type DeadLetterReason, type DeadLetterRecord } from '../sink/dead-letter.js';
@@ -139,6 +139,8 @@ export class LanePartition {
   private readonly decodeBuilders: ColumnBuilder[];
   /** the last completed cell's tail buffers, for the next cell */
   private spareTail: ColumnBuilder[] | undefined;
+  /** the end of the dedup entries this lane's last snapshot carried (the next one carries only those after it) */
+  private dedupSentEnd: number | undefined;
   /** every position below this has been processed by this owner (skip redeliveries) */
   private nextPosition = 0;
   private lastOffset = '';
@@ -455,10 +457,13 @@ export class LanePartition {
       aggregators: structuredClone(Object.fromEntries(this.aggregators.map((a) => [a.spec.name, a.snapshot()]))),
     };
     // Copied now: the rest of the batch goes on changing the state the snapshot's values refer to. The dedup
-    // entries are views into the set's larger buffers (a structured clone would copy those whole): only the live
-    // entries are copied, into buffers of their own that then move to the main thread without another copy.
+    // entries are views into the set's larger buffers: only the entries added since this lane's previous snapshot
+    // are copied (all of them for its first), into buffers of their own that move to the main thread; the store
+    // holds the others already (every step before this one was performed, or the lane would have been dropped),
+    // so what crosses follows what changed, not the size of the set.
     const seen = snapshot.gate.seen;
-    snapshot.gate = { ...snapshot.gate, seen: { first: seen.first, hashes: seen.hashes.slice(), times: seen.times.slice() } };
+    snapshot.gate = gateSnapshotSince(snapshot.gate, this.dedupSentEnd);
+    this.dedupSentEnd = seen.first + seen.times.length;
     this.steps.push({ kind: 'snapshot', snapshot });
     // its rows are encoded (writeCell): the next cell fills the same buffers
     this.spareTail = LanePartition.emptied(cell.tail);

@@ -164,7 +164,17 @@ export class SnapshotStore {
     // Build on the last chain only if it is still there as written: a previous owner not yet fenced off may have
     // replaced that manifest, or its retention (or ours, past a newer manifest of its) deleted it and its segments.
     if (previous && !intact(previous, await this.store.list(snapshotPrefix(snapshot.stream, snapshot.partition), options))) previous = undefined;
-    const { segments, added } = plan(previous, snapshot, epoch, this.limits);
+    let planned = snapshot.gate.liveFirst === undefined ? undefined : planAdded(previous, snapshot, epoch, this.limits);
+    if (planned === 'compact') {
+      // the chain is due to be compacted: its live entries are read back, and the snapshot is written whole
+      snapshot = await this.withStoredEntries(previous!, snapshot, options).catch((error: unknown) => {
+        // a segment of this process's own chain, listed a moment ago, is gone: the same race as a chain not intact
+        if (!(error instanceof TributaryError) || error.code !== 'INPUT_UNREADABLE') throw error;
+        throw new TributaryError('PARTITION_FAILED', `${error.message}; the partition restarts from its last snapshot`, { cause: error });
+      });
+      planned = undefined;
+    }
+    const { segments, added } = planned ?? plan(previous, snapshot, epoch, this.limits);
     const writtenAt = String(this.now());
     if (added) {
       await this.put(segmentKey(snapshot.stream, snapshot.partition, { position: snapshot.position, epoch }), encodeSegment(added), { [WRITTEN_AT]: writtenAt }, fence, options);
@@ -173,8 +183,25 @@ export class SnapshotStore {
     // Only a manifest written in full makes the chain the one to build on: a failed write leaves the last one.
     this.chains.delete(id);
     await this.put(snapshotKey(snapshot.stream, snapshot.partition, snapshot.position), encodeSnapshot(snapshot, segments), metadata, fence, options);
-    this.chains.set(id, chainOf(snapshot, segments));
+    this.chains.set(id, chainOf(snapshot, segments, previous));
     await this.prune(snapshot.stream, snapshot.partition, options);
+  }
+
+  /** A lane's snapshot that carries only the entries added, made whole with the live ones its chain holds. */
+  private async withStoredEntries(chain: Chain, snapshot: PartitionSnapshot, options: StoreCallOptions): Promise<PartitionSnapshot> {
+    const { seen, liveFirst } = snapshot.gate;
+    const first = liveFirst!;
+    const name = `${this.store.location}/${snapshotKey(snapshot.stream, snapshot.partition, chain.position)}`;
+    const live = chain.segments.filter((s) => s.to > first);
+    const held = live.length > 0 ? await this.readSegments({ snapshot: { ...snapshot, gate: { maxEventTime: null, seen: { first, hashes: new Uint32Array(0), times: new Float64Array(0) } } }, segments: live, end: chain.end }, name, options) : { first, hashes: new Uint32Array(0), times: new Float64Array(0) };
+    const count = held.times.length + seen.times.length;
+    const hashes = new Uint32Array(count * 2);
+    const times = new Float64Array(count);
+    hashes.set(held.hashes);
+    hashes.set(seen.hashes, held.hashes.length);
+    times.set(held.times);
+    times.set(seen.times, held.times.length);
+    return { ...snapshot, gate: { maxEventTime: snapshot.gate.maxEventTime, seen: { first, hashes, times } } };
   }
 
   /** Which snapshots the retention removes from this history (never the newest). */
@@ -307,6 +334,32 @@ function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: n
   };
 }
 
+/**
+ * `plan` for a lane's snapshot that carries only the entries added since the lane's previous one (`liveFirst` set):
+ * it continues the chain that snapshot was written into, or nothing. 'compact' when the chain is due to be
+ * compacted, which needs the live entries the chain holds.
+ */
+function planAdded(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } | 'compact' {
+  const seen = snapshot.gate.seen;
+  const first = snapshot.gate.liveFirst!;
+  const from = seen.first;
+  const end = from + seen.times.length;
+  if (!previous || previous.end !== from || previous.position >= snapshot.position || previous.first > first || first > from) {
+    // Only when the chain this process wrote is no longer there as written (a previous owner's write, a reset):
+    // the partition restarts from its last snapshot, and the lane's first snapshot after that carries every entry.
+    throw new TributaryError(
+      'PARTITION_FAILED',
+      `the dedup entries of ${snapshot.stream}/${snapshot.partition} at ${snapshot.position} continue a snapshot chain that is not there as this process wrote it; the partition restarts from its last snapshot`,
+    );
+  }
+  const live = previous.segments.filter((s) => s.to > first);
+  const stored = live.reduce((sum, s) => sum + (s.to - s.from), 0) + (end - from);
+  const chainLength = live.length + (end > from ? 1 : 0);
+  if (chainLength > limits.maxSegments || stored > 2 * (end - first) + limits.slack) return 'compact';
+  if (end === from) return { segments: live, added: undefined };
+  return { segments: [...live, { position: snapshot.position, epoch, from, to: end }], added: seen };
+}
+
 function continues(previous: Chain, snapshot: PartitionSnapshot): boolean {
   const seen = snapshot.gate.seen;
   const first = seen.first;
@@ -330,16 +383,14 @@ function intact(chain: Chain, objects: ObjectInfo[]): boolean {
   return chain.segments.every((s) => listed.has(`${s.position}-${s.epoch}`));
 }
 
-function chainOf(snapshot: PartitionSnapshot, segments: SegmentRef[]): Chain {
+function chainOf(snapshot: PartitionSnapshot, segments: SegmentRef[], previous: Chain | undefined): Chain {
   const seen = snapshot.gate.seen;
   const n = seen.times.length;
-  return {
-    position: snapshot.position,
-    first: seen.first,
-    end: seen.first + n,
-    segments,
-    last: n > 0 ? [seen.hashes[(n - 1) * 2]!, seen.hashes[(n - 1) * 2 + 1]!, seen.times[n - 1]!] : undefined,
-  };
+  const first = snapshot.gate.liveFirst ?? seen.first;
+  const end = seen.first + n;
+  // a snapshot that added nothing to its chain's entries ends with the chain's last one
+  const last: Chain['last'] = n > 0 ? [seen.hashes[(n - 1) * 2]!, seen.hashes[(n - 1) * 2 + 1]!, seen.times[n - 1]!] : end > first ? previous?.last : undefined;
+  return { position: snapshot.position, first, end, segments, last };
 }
 
 function manifests(objects: ObjectInfo[]): SnapshotRef[] {

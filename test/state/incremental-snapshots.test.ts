@@ -4,7 +4,9 @@
  * (between the segment and the manifest included), a previous owner writing after a new one took over, resets to
  * any retained boundary and compactions gives the
  * verdicts of a plain Map of id -> time and acceptance number, and every retained snapshot reads back as it was
- * taken. Then: the bytes a snapshot writes follow the entries added, not the size of the set.
+ * taken. Half the runs write snapshots as a lane sends them (only the entries added since that process's previous
+ * snapshot, `gateSnapshotSince`), so chains are also built, and compacted, from what the store holds. Then: the
+ * bytes a snapshot writes follow the entries added, not the size of the set.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventTimeGate, type GateOptions } from '../../src/aggregate/event-time-gate.js';
-import { SNAPSHOT_VERSION, type PartitionSnapshot } from '../../src/aggregate/snapshot.js';
+import { SNAPSHOT_VERSION, gateSnapshotSince, type PartitionSnapshot } from '../../src/aggregate/snapshot.js';
+import { TributaryError, isRestartable } from '../../src/core/errors.js';
 import type { Fence, ObjectStore, StoreCallOptions } from '../../src/core/object-store.js';
 import { LocalObjectStore } from '../../src/sink/local-object-store.js';
 import type { DedupEntries } from '../../src/state/dedup-set.js';
@@ -63,7 +66,8 @@ describe('incremental snapshots', () => {
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 0, max: 8 }),
-        async (ops, keep, maxSegments, slack) => {
+        fc.boolean(),
+        async (ops, keep, maxSegments, slack, asLane) => {
           const counter = new OperationCounter();
           let failAt = -1;
           const store = new FaultyStore(new LocalObjectStore(await mkdtemp(path.join(dir, 'run-'))), 'state', counter, {
@@ -77,10 +81,17 @@ describe('incremental snapshots', () => {
           let model = new ModelGate(options);
           let position = 0;
           let epoch = 1;
+          /** as a lane: the end of the dedup entries this process's last snapshot carried */
+          let sentEnd: number | undefined;
+          /** what a process sends: the whole snapshot, or (asLane) only the entries added since its last one */
+          const sent = (snapshot: PartitionSnapshot, since: number | undefined): PartitionSnapshot =>
+            asLane ? { ...snapshot, gate: gateSnapshotSince(snapshot.gate, since) } : snapshot;
+          const endOf = (snapshot: PartitionSnapshot): number => snapshot.gate.seen.first + snapshot.gate.seen.times.length;
 
           /** A new process: restores the newest snapshot, as the processor does. */
           const restart = async (): Promise<void> => {
             snapshots = new SnapshotStore(store, retention, Date.now, limits);
+            sentEnd = undefined;
             const restored = await snapshots.latestAtOrBefore('orders', '0');
             if (!restored) {
               [gate, model, position] = [new EventTimeGate(options), new ModelGate(options), 0];
@@ -103,6 +114,18 @@ describe('incremental snapshots', () => {
             }
           };
 
+          /**
+           * A commit as the processor makes it: a lane's snapshot whose chain is no longer there as this process
+           * wrote it (its own retention may prune it when a previous owner wrote further ahead) fails the
+           * partition, which restarts from its newest snapshot; a whole snapshot never fails that way.
+           */
+          const commit = async (): Promise<void> => {
+            await take().catch(async (error: unknown) => {
+              if (!asLane || !isRestartable(error)) throw error;
+              await restart();
+            });
+          };
+
           /** Commits a cell; its snapshot counts as taken once its manifest is written (a crash may come after). */
           const take = async (): Promise<void> => {
             position++;
@@ -110,7 +133,8 @@ describe('incremental snapshots', () => {
             const record = { maxEventTime: snapshot.gate.maxEventTime, seen: structuredClone(snapshot.gate.seen), model: model.clone() };
             const start = counter.count;
             try {
-              await snapshots.write(snapshot, { epoch });
+              await snapshots.write(sent(snapshot, sentEnd), { epoch });
+              sentEnd = endOf(snapshot);
               taken.set(position, record);
             } catch (error) {
               const done = counter.log.slice(start, counter.count - 1);
@@ -125,7 +149,7 @@ describe('incremental snapshots', () => {
                 expect(gate.admit(step.id, step.time), `op ${i}: ${step.id} @ ${step.time}`).toBe(model.admit(step.id, step.time));
                 break;
               case 'snapshot':
-                await take();
+                await commit();
                 await expectHistoryReadable();
                 break;
               case 'crash': {
@@ -144,18 +168,23 @@ describe('incremental snapshots', () => {
               case 'zombie': {
                 // A new owner takes the partition (a higher epoch) while the previous one, not yet fenced off,
                 // still commits its next cells; its writes succeed until they meet a key the new owner wrote.
-                const old = { snapshots, gate, model, epoch };
+                const old = { snapshots, gate, model, epoch, sentEnd };
                 epoch++;
                 await restart();
                 for (let cell = 1; cell <= step.cells; cell++) {
                   for (const id of [`z${i}-${cell}`, `z${i}-${cell}b`]) expect(old.gate.admit(id, 1000)).toBe(old.model.admit(id, 1000));
                   const late = snapshotAt(old.gate, position + cell);
                   const record = { maxEventTime: late.gate.maxEventTime, seen: structuredClone(late.gate.seen), model: old.model.clone() };
-                  await old.snapshots.write(late, { epoch: old.epoch });
+                  const failed = await old.snapshots.write(sent(late, old.sentEnd), { epoch: old.epoch }).then(() => undefined, (error: unknown) => error);
+                  // as a lane, the previous owner's chain may have been pruned under it by an owner before it
+                  // that wrote further ahead: its partition fails (and would restart); it writes no more
+                  if (failed !== undefined && asLane && isRestartable(failed)) break;
+                  if (failed !== undefined) throw failed;
+                  old.sentEnd = endOf(late);
                   taken.set(late.position, record);
                 }
                 // the new owner commits its first cell, replacing the previous owner's snapshot there
-                await take();
+                await commit();
                 await expectHistoryReadable();
                 break;
               }
@@ -172,7 +201,7 @@ describe('incremental snapshots', () => {
             }
           }
           // The end state restores to the same verdicts for every id the run used.
-          await take();
+          await commit();
           // and the store holds the segments its retained snapshots name, no others
           const objects = await store.list('snapshots/orders/partition=0/');
           const named = new Set(objects.flatMap((o) => (o.key.endsWith('.snap') && o.metadata.segments !== 'none' ? o.metadata.segments!.split(',') : [])));
@@ -200,6 +229,28 @@ describe('incremental snapshots', () => {
       (await snapshots.read({ key: `snapshots/orders/partition=0/pos${String(position).padStart(16, '0')}.snap` }))?.gate.seen;
     expect(await read(2)).toEqual(structuredClone(other.snapshot().seen));
     expect(await read(3)).toEqual(structuredClone(one.snapshot().seen));
+  });
+
+  it("a lane's snapshot carries only the entries added; one that continues a chain the store no longer holds as written fails the partition", async () => {
+    const store = new LocalObjectStore(await mkdtemp(path.join(dir, 'lane-')));
+    const snapshots = new SnapshotStore(store);
+    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e12, dedupMaxIds: 1000 });
+    for (let i = 0; i < 40; i++) gate.admit(`a${i}`, i);
+    const first = snapshotAt(gate, 1);
+    await snapshots.write({ ...first, gate: gateSnapshotSince(first.gate, undefined) }, { epoch: 1 });
+    for (let i = 0; i < 3; i++) gate.admit(`b${i}`, 40 + i);
+    const second = snapshotAt(gate, 2);
+    const sent = gateSnapshotSince(second.gate, 40);
+    expect({ first: sent.seen.first, entries: sent.seen.times.length, liveFirst: sent.liveFirst }).toEqual({ first: 40, entries: 3, liveFirst: 0 });
+    // a reset removes the chain under this process: the entries before 40 are nowhere to build on
+    await snapshots.deleteAfter('orders', '0', Number.NEGATIVE_INFINITY);
+    const failed = await snapshots.write({ ...second, gate: sent }, { epoch: 1 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(TributaryError);
+    expect(failed).toMatchObject({ code: 'PARTITION_FAILED', message: expect.stringContaining('orders/0 at 2') });
+    // the partition restarts: its lane's first snapshot carries every entry, and reads back whole
+    const restarted = new SnapshotStore(store);
+    await restarted.write({ ...second, gate: gateSnapshotSince(second.gate, undefined) }, { epoch: 2 });
+    expect((await restarted.latestAtOrBefore('orders', '0'))?.gate.seen).toEqual(structuredClone(second.gate.seen));
   });
 
   it('writes bytes that follow the entries added, not the size of the set', async () => {
