@@ -10,8 +10,10 @@
  * (the rest of the state, small) naming a chain of dedup segments (`seg<16 digits>-<epoch>.dseg`, named by the
  * position of the snapshot that wrote them and the writer's fencing epoch), whose entries together are the set. A write stores the entries added since the
  * previous snapshot this process wrote as one new segment (the first write after a restore stores them all), then
- * the manifest: a crash between the two leaves the previous manifest
- * and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
+ * the manifest. A partition's lane sends only those entries (`liveFirst` says where the live ones start), so what
+ * crosses the thread boundary follows what changed too; a compaction then reads the chain's live segments back, and
+ * a chain no longer there as this process wrote it fails the partition (its restart writes whole). A crash
+ * between the segment and the manifest leaves the previous manifest and its chain untouched, and the orphan segment is overwritten by the next write at that position or deleted by
  * the retention. Segments whose entries have all been evicted drop out of the next manifest's chain. The chain is
  * compacted (the live entries written as one segment) when it grows past `maxSegments` or when more than half of
  * what it stores has been evicted, so a restore reads a bounded number of objects and storage stays within twice
