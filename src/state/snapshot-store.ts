@@ -316,24 +316,18 @@ export class SnapshotStore {
  * was added). The new snapshot continues the previous one when it is at a later position and its entries are the
  * previous ones' minus evictions at the head plus new ones at the tail; anything else is written whole.
  */
-function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } {
+type Plan = { segments: SegmentRef[]; added: DedupEntries | undefined };
+
+function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): Plan {
   const seen = snapshot.gate.seen;
   const first = seen.first;
   const end = first + seen.times.length;
-  const whole = (): { segments: SegmentRef[]; added: DedupEntries | undefined } =>
-    end > first ? { segments: [{ position: snapshot.position, epoch, from: first, to: end }], added: seen } : { segments: [], added: undefined };
+  const whole = (): Plan => (end > first ? { segments: [{ position: snapshot.position, epoch, from: first, to: end }], added: seen } : { segments: [], added: undefined });
   if (!previous || !continues(previous, snapshot)) return whole();
-  const live = previous.segments.filter((s) => s.to > first);
   const from = Math.max(previous.end, first);
-  const stored = live.reduce((sum, s) => sum + (s.to - s.from), 0) + (end - from);
-  const chainLength = live.length + (end > from ? 1 : 0);
-  if (chainLength > limits.maxSegments || stored > 2 * (end - first) + limits.slack) return whole();
-  if (end === from) return { segments: live, added: undefined };
   const skip = from - first;
-  return {
-    segments: [...live, { position: snapshot.position, epoch, from, to: end }],
-    added: { first: from, hashes: seen.hashes.subarray(skip * 2), times: seen.times.subarray(skip) },
-  };
+  const appended = append(previous, { first, from, end, position: snapshot.position, epoch }, limits, { first: from, hashes: seen.hashes.subarray(skip * 2), times: seen.times.subarray(skip) });
+  return appended === 'compact' ? whole() : appended;
 }
 
 /**
@@ -341,7 +335,7 @@ function plan(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: n
  * it continues the chain that snapshot was written into, or nothing. 'compact' when the chain is due to be
  * compacted, which needs the live entries the chain holds.
  */
-function planAdded(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): { segments: SegmentRef[]; added: DedupEntries | undefined } | 'compact' {
+function planAdded(previous: Chain | undefined, snapshot: PartitionSnapshot, epoch: number, limits: ChainLimits): Plan | 'compact' {
   const seen = snapshot.gate.seen;
   const first = snapshot.gate.liveFirst!;
   const from = seen.first;
@@ -354,12 +348,21 @@ function planAdded(previous: Chain | undefined, snapshot: PartitionSnapshot, epo
       `the dedup entries of ${snapshot.stream}/${snapshot.partition} at ${snapshot.position} continue a snapshot chain that is not there as this process wrote it; the partition restarts from its last snapshot`,
     );
   }
+  return append(previous, { first, from, end, position: snapshot.position, epoch }, limits, seen);
+}
+
+/**
+ * The chain `previous` with the entries [from, end) appended as one segment (the live ones start at `first`), or
+ * 'compact' when that chain would pass the limits.
+ */
+function append(previous: Chain, range: { first: number; from: number; end: number; position: number; epoch: number }, limits: ChainLimits, added: DedupEntries): Plan | 'compact' {
+  const { first, from, end } = range;
   const live = previous.segments.filter((s) => s.to > first);
   const stored = live.reduce((sum, s) => sum + (s.to - s.from), 0) + (end - from);
   const chainLength = live.length + (end > from ? 1 : 0);
   if (chainLength > limits.maxSegments || stored > 2 * (end - first) + limits.slack) return 'compact';
   if (end === from) return { segments: live, added: undefined };
-  return { segments: [...live, { position: snapshot.position, epoch, from, to: end }], added: seen };
+  return { segments: [...live, { position: range.position, epoch: range.epoch, from, to: end }], added };
 }
 
 function continues(previous: Chain, snapshot: PartitionSnapshot): boolean {
