@@ -18,6 +18,11 @@ const closedPort = (() => {
   return port1;
 })();
 
+/** Detaches `buffer` (every view of it reads as empty) and frees its memory at once. */
+export function detach(buffer: ArrayBuffer): void {
+  closedPort.postMessage(null, [buffer]);
+}
+
 /**
  * Detaches the buffer under `bytes` when `bytes` spans all of it (a small Buffer cut from Node's shared pool slab,
  * a view of part of a buffer, or shared memory is left alone); says whether it did. Small buffers are released
@@ -27,6 +32,6 @@ const closedPort = (() => {
 export function releaseBytes(bytes: Uint8Array): boolean {
   const buffer = bytes.buffer;
   if (!(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || buffer.byteLength === 0) return false;
-  closedPort.postMessage(null, [buffer]);
+  detach(buffer);
   return true;
 }

@@ -1,3 +1,5 @@
+import { detach } from '../../core/release-bytes.js';
+
 /**
  * Transfers move ArrayBuffers between the main thread and the lanes, detaching them in the sender. V8 compiles
  * typed-array code on the assumption that no buffer of the isolate was ever detached (its ArrayBufferDetaching
@@ -8,6 +10,5 @@
  * optimized gives the assumption up while there is nothing yet to throw away.
  */
 export function detachBeforeCompiling(): void {
-  const buffer = new ArrayBuffer(0);
-  structuredClone(buffer, { transfer: [buffer] });
+  detach(new ArrayBuffer(0));
 }
