@@ -253,6 +253,37 @@ describe('incremental snapshots', () => {
     expect((await restarted.latestAtOrBefore('orders', '0'))?.gate.seen).toEqual(structuredClone(second.gate.seen));
   });
 
+  it("a lane's snapshot whose compaction cannot read back a segment of its chain fails the partition, writing nothing", async () => {
+    const inner: ObjectStore = new LocalObjectStore(await mkdtemp(path.join(dir, 'readback-')));
+    // the segment is listed (the chain is intact) but gone when read: another process deleted it in between
+    let vanish = false;
+    const store: ObjectStore = {
+      location: inner.location,
+      put: (key, bytes, metadata, opts) => inner.put(key, bytes, metadata, opts),
+      putFenced: (key: string, bytes: Uint8Array, metadata: Record<string, string>, fence: Fence, opts?: StoreCallOptions) => inner.putFenced(key, bytes, metadata, fence, opts),
+      get: async (key, opts) => (vanish && key.endsWith('.dseg') ? undefined : inner.get(key, opts)),
+      list: (prefix, opts) => inner.list(prefix, opts),
+      delete: (key, opts) => inner.delete(key, opts),
+      openUpload: (key, fence) => inner.openUpload(key, fence),
+    };
+    // one segment per chain at most: the second snapshot compacts, which reads the first segment back
+    const snapshots = new SnapshotStore(store, undefined, Date.now, { maxSegments: 1, slack: 0 });
+    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e12, dedupMaxIds: 1000 });
+    for (let i = 0; i < 10; i++) gate.admit(`a${i}`, i);
+    const first = snapshotAt(gate, 1);
+    await snapshots.write({ ...first, gate: gateSnapshotSince(first.gate, undefined) }, { epoch: 1 });
+    for (let i = 0; i < 3; i++) gate.admit(`b${i}`, 10 + i);
+    const second = snapshotAt(gate, 2);
+    vanish = true;
+    const before = (await inner.list('snapshots/')).map((o) => o.key);
+    const failed = await snapshots.write({ ...second, gate: gateSnapshotSince(second.gate, 10) }, { epoch: 1 }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'PARTITION_FAILED', message: expect.stringMatching(/which is missing; the partition restarts from its last snapshot$/) });
+    expect((await inner.list('snapshots/')).map((o) => o.key)).toEqual(before);
+    // once the segment reads again, the first snapshot is intact and restores
+    vanish = false;
+    expect((await new SnapshotStore(store).latestAtOrBefore('orders', '0'))?.gate.seen).toEqual(structuredClone(first.gate.seen));
+  });
+
   it('writes bytes that follow the entries added, not the size of the set', async () => {
     const written: number[] = [];
     const inner: ObjectStore = new LocalObjectStore(await mkdtemp(path.join(dir, 'bytes-')));
