@@ -50,9 +50,18 @@ export class EventTimeGate {
    * acceptance is among the last `dedupMaxIds` acceptances and its time is at or after the horizon.
    */
   admit(id: string, eventTime: number): GateVerdict {
+    return this.decide(this.seen.get(id), eventTime);
+  }
+
+  /** `admit` of the id whose UTF-8 bytes are `bytes[start, end)`, without making its string (the same verdicts). */
+  admitUtf8(bytes: Uint8Array, start: number, end: number, eventTime: number): GateVerdict {
+    return this.decide(this.seen.getUtf8(bytes, start, end), eventTime);
+  }
+
+  /** The verdict for an event whose id was just looked up (`firstSeen`: its newest acceptance's time, if any). */
+  private decide(firstSeen: number | undefined, eventTime: number): GateVerdict {
     // Ids behind the horizon are ignored whether or not eviction has removed them yet, so the verdict never
     // depends on when eviction last ran (a restored snapshot evicts on a different schedule).
-    const firstSeen = this.seen.get(id);
     if (firstSeen !== undefined && firstSeen >= this.horizon) return 'duplicate';
     if (eventTime + this.options.allowedLatenessMs < this.watermark) return 'late';
     // The count rule evicts inside `add`, at every acceptance, so it is exact whatever the snapshot schedule.

@@ -241,6 +241,7 @@ export class LanePartition {
       const errors = new Map(decoded.errors);
       const timeFromSource = this.plan.decode.eventTimePath.length === 0;
       const { positions } = events;
+      const idColumn = decoded.idColumn;
       for (let i = 0; i < events.count; i++) {
         const position = positions[i]!;
         const status = decoded.status[i]!;
@@ -273,7 +274,8 @@ export class LanePartition {
         } else {
           const enqueued = events.enqueuedTimes[i]!;
           const eventTime = timeFromSource ? enqueued : decoded.eventTimes[row]!;
-          const verdict = this.gate.admit(decoded.ids[row]!, eventTime);
+          const id = decoded.ids[row]!;
+          const verdict = id === '' && idColumn ? this.gate.admitUtf8(idColumn.bytes, idColumn.offsets[row]!, idColumn.offsets[row + 1]!, eventTime) : this.gate.admit(id, eventTime);
           if (verdict === 'accept') {
             // a raw part holds one enqueued hour: the first row of another hour starts a new part
             if (this.cell.rows > 0 && hourOf(enqueued) !== this.cell.partHourMs) this.rollPart();

@@ -36,23 +36,53 @@ export function hash64(text: string): [number, number] {
 let hashHi = 0;
 let hashLo = 0;
 
-function hashInto(text: string): void {
-  let h1 = 0x9e3779b9 ^ text.length;
-  let h2 = 0x85ebca6b ^ Math.imul(text.length, 0xcc9e2d51);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x9e3779b1);
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 = (h2 << 15) | (h2 >>> 17);
-    h2 = (h2 + h1) | 0;
-  }
+// One hash, two inputs: a string's UTF-16 code units, or UTF-8 bytes that are all ASCII (the same units). The
+// steps below are shared so that the two loops cannot drift apart.
+const firstLane = (length: number): number => 0x9e3779b9 ^ length;
+const secondLane = (length: number): number => 0x85ebca6b ^ Math.imul(length, 0xcc9e2d51);
+function stepFirst(h1: number, unit: number): number {
+  const h = Math.imul(h1 ^ unit, 0x9e3779b1);
+  return (h << 13) | (h >>> 19);
+}
+function stepSecond(h2: number, h1: number, unit: number): number {
+  const h = Math.imul(h2 ^ unit, 0x5bd1e995);
+  return (((h << 15) | (h >>> 17)) + h1) | 0;
+}
+function finish(h1: number, h2: number): void {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b) ^ Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 0x27d4eb2f) ^ Math.imul(h1 ^ (h1 >>> 15), 0x165667b1);
   h1 ^= h1 >>> 16;
   h2 ^= h2 >>> 16;
   hashHi = h1 >>> 0;
   hashLo = h2 >>> 0;
+}
+
+function hashInto(text: string): void {
+  let h1 = firstLane(text.length);
+  let h2 = secondLane(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = stepFirst(h1, c);
+    h2 = stepSecond(h2, h1, c);
+  }
+  finish(h1, h2);
+}
+
+/**
+ * `hashInto` of the text of UTF-8 bytes [start, end) without making the string, when every byte is ASCII (a byte
+ * is then a code unit); false, with nothing hashed, at the first byte that is not (the caller decodes those).
+ */
+function hashAsciiInto(bytes: Uint8Array, start: number, end: number): boolean {
+  let h1 = firstLane(end - start);
+  let h2 = secondLane(end - start);
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 0x80) return false;
+    h1 = stepFirst(h1, c);
+    h2 = stepSecond(h2, h1, c);
+  }
+  finish(h1, h2);
+  return true;
 }
 
 /**
@@ -121,6 +151,20 @@ export class DedupSet {
   /** The time of this id's newest live entry, or undefined. */
   get(id: string): number | undefined {
     hashInto(id);
+    return this.lookUpLastHash();
+  }
+
+  /**
+   * `get` of the id whose UTF-8 bytes are `bytes[start, end)` (the same id, hence the same hash, as the string
+   * they decode to): ASCII ids are hashed from their bytes, others decoded first.
+   */
+  getUtf8(bytes: Uint8Array, start: number, end: number): number | undefined {
+    if (!hashAsciiInto(bytes, start, end)) hashInto(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', start, end));
+    return this.lookUpLastHash();
+  }
+
+  /** The time of the newest live entry of the hash just computed (kept for `addLastLookedUp`), or undefined. */
+  private lookUpLastHash(): number | undefined {
     this.lastHi = hashHi;
     this.lastLo = hashLo;
     const entry = this.index[this.find(hashHi, hashLo)]!;

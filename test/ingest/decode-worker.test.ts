@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { columnValues } from '../../src/core/column-builder.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
-import { DecodeStatus, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
+import { DecodeStatus, decodedIds, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
 import { confluentFrame } from '../../src/gen/body.js';
 
 const readerSchema = {
@@ -41,7 +41,7 @@ describe('decode worker', () => {
     const result = decodeBatch({ spec: spec('confluent-avro'), ...pack(bodies), writerSchemas: { 1: JSON.stringify(writerV1), 2: JSON.stringify(readerSchema) } });
     expect([...result.status]).toEqual([DecodeStatus.Ok, DecodeStatus.Ok, DecodeStatus.Decode]);
     expect(result.errors).toEqual([[2, 'unknown schema id 3']]);
-    expect(result.ids).toEqual(['a', 'b']);
+    expect(decodedIds(result)).toEqual(['a', 'b']);
     expect([...result.eventTimes]).toEqual([1000, 2000]);
     expect(result.columns.map(columnValues)).toEqual([['a', 'b'], [1000, 2000], [1.5, 2.5], [null, 'X']]);
   });

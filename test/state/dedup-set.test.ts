@@ -109,6 +109,42 @@ describe('DedupSet', () => {
     expect(DedupSet.from(a.entries(), 700).entries()).toEqual(a.entries());
   });
 
+  it('looks an id up by its UTF-8 bytes as by its string: the same verdicts and the same snapshot, ASCII or not', () => {
+    // ids as a decoder's column holds them: valid UTF-8 (a lone surrogate cannot be written), ASCII or not
+    const ids = fc.oneof(gateIds, fc.string({ unit: 'grapheme', maxLength: 5 }), fc.constantFrom('é', 'ü1', '日本', '\u0000', '\u007f', '\u0080', '😀'));
+    const sequence = fc.array(fc.tuple(ids, fc.integer({ min: 0, max: 5000 })), { maxLength: 300 });
+    fc.assert(
+      fc.property(sequence, fc.nat(16), (events, pad) => {
+        const byString = new EventTimeGate(options);
+        const byBytes = new EventTimeGate(options);
+        // every id's bytes at its own place in one buffer, after `pad` bytes of another id's: spans, not whole buffers
+        const texts = events.map(([id]) => Buffer.from(id, 'utf8'));
+        const bytes = Buffer.concat([Buffer.alloc(pad, 0xc3), ...texts]);
+        let at = pad;
+        events.forEach(([id, time], i) => {
+          const start = at;
+          at += texts[i]!.length;
+          expect(byBytes.admitUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), start, at, time), `event ${i} (${JSON.stringify(id)} @ ${time})`).toBe(byString.admit(id, time));
+        });
+        expect(byBytes.snapshot()).toEqual(byString.snapshot());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('hashes an ASCII id from its bytes exactly as from its string, and a non-ASCII one by its decoded text', () => {
+    const set = new DedupSet();
+    const ids = ['order-1', 'ORD-\u007f', 'é', 'x\u0080y', '😀', ''];
+    ids.forEach((id, i) => set.add(id, i));
+    for (const [i, id] of ids.entries()) {
+      const bytes = Buffer.concat([Buffer.from('ab'), Buffer.from(id, 'utf8'), Buffer.from('cd')]);
+      expect(set.getUtf8(bytes, 2, bytes.length - 2), id).toBe(i);
+    }
+    // a span that is not the whole id is another id
+    expect(set.getUtf8(Buffer.from('order-12'), 0, 8)).toBeUndefined();
+    expect(set.getUtf8(Buffer.from('order-1'), 0, 6)).toBeUndefined();
+  });
+
   it('hashes text by its characters: "#NaN", "NaN" and numbers spelled differently are different ids', () => {
     const texts = ['#NaN', 'NaN', '#Infinity', 'Infinity', '0', '-0', '0.0', '', ' '];
     const hashes = new Set(texts.map((t) => hash64(t).join(':')));

@@ -4,6 +4,7 @@
  * numbers in typed arrays and strings as UTF-8 spans, so the main thread never receives one object per event.
  */
 import type { BatchColumn } from '../../core/column-builder.js';
+import type { Utf8Column } from '../../core/table.js';
 
 export const enum DecodeStatus {
   Ok = 0,
@@ -53,9 +54,27 @@ export interface DecodeResult {
   status: Uint8Array;
   /** [event index, error text] for every event that is not Ok */
   errors: Array<[number, string]>;
-  /** per Ok event, in input order */
+  /** per Ok event, in input order; '' (never an accepted id) where the id's UTF-8 bytes are in `idColumn` instead */
   ids: string[];
+  /** the id column, when the compiled decoder left ids in it: row k's bytes are Ok event k's id (no string made) */
+  idColumn?: Utf8Column;
   eventTimes: Float64Array;
   /** one column per projected column, Ok events only: typed (numbers, UTF-8 spans) where the kind has a typed form */
   columns: BatchColumn[];
+}
+
+/**
+ * Ok event `row`'s id as text. The lane never makes it for ids left in `idColumn` (it hashes their bytes); this is
+ * for whoever needs the text itself.
+ */
+export function decodedId(result: DecodeResult, row: number): string {
+  const id = result.ids[row]!;
+  const column = result.idColumn;
+  if (id !== '' || column === undefined) return id;
+  return Buffer.from(column.bytes.buffer, column.bytes.byteOffset, column.bytes.byteLength).toString('utf8', column.offsets[row]!, column.offsets[row + 1]!);
+}
+
+/** Every Ok event's id as text (see decodedId). */
+export function decodedIds(result: DecodeResult): string[] {
+  return result.ids.map((_, row) => decodedId(result, row));
 }

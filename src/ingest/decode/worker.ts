@@ -3,7 +3,6 @@
  * (runtime/lane-partition.ts), and their bodies are decoded here. Compiles each stream's schema once per thread and
  * caches writer -> reader resolvers for Confluent-framed bodies; decodes strictly (trailing bytes are an error).
  */
-import { isAscii } from 'node:buffer';
 import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
@@ -193,7 +192,8 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const status = new Uint8Array(count);
   const errors: Array<[number, string]> = [];
   const ids: string[] = [];
-  const times: number[] = [];
+  // one per Ok event (at most one per event), written in place: no array grown per row
+  const times = new Float64Array(count);
   // One builder per column for the batch: the compiled decoder appends to them as it reads, the avsc path appends
   // its projected values; either way the batch leaves as typed columns.
   // Strings and JSON start with room for what rows of the last batch held (+1/8), not grown (copied) as they fill;
@@ -212,9 +212,9 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
   const getters = stream.getters;
   // Raw Avro bodies all take the stream's compiled decoder (or all avsc): looked up once, not per body.
   const avroDecoder = spec.bodyFormat === 'avro' && stream.decoder ? { decode: stream.decoder, guard: stream.guard } : undefined;
-  // A utf8 id column the compiled decoder fills: its ids are made after the loop, all at once (batchIds).
+  // A utf8 id column the compiled decoder fills: its ids stay bytes there (no string per id; see DecodeResult.ids).
   const idBuilder = stream.idColumn >= 0 && columns[stream.idColumn]!.kind === 'utf8' ? columns[stream.idColumn]! : undefined;
-  const laterRows: number[] = [];
+  let idsInColumn = false;
   const drop = (rows: number) => {
     for (let c = 0; c < columns.length; c++) columns[c]!.truncate(rows);
   };
@@ -259,8 +259,8 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
       // The row the decoder just appended; it is dropped again below if the id or time is not acceptable.
       const row = ids.length;
       if (idBuilder) {
-        // The id string is made after the loop (see batchIds); here only whether there is one.
-        id = idBuilder.validity !== undefined && idBuilder.validity[row] === 0 ? null : idBuilder.offsets[row + 1] === idBuilder.offsets[row] ? '' : LATER;
+        // The id stays in the column's bytes; here only whether there is one.
+        id = idBuilder.validity !== undefined && idBuilder.validity[row] === 0 ? null : idBuilder.offsets[row + 1] === idBuilder.offsets[row] ? '' : IN_COLUMN;
       } else id = columns[stream.idColumn]!.valueAt(row);
       // NaN marks "use the enqueued time", which only the main thread knows.
       time = spec.eventTimePath.length === 0 ? Number.NaN : toEventTime(columns[stream.timeColumn]!.valueAt(row), stream.timeIsMicros);
@@ -288,34 +288,19 @@ export default function decodeBatch(task: DecodeTask, enqueuedTimes?: Float64Arr
       errors.push([i, `${field} is ${describeTime(checked)}, outside processing.eventTimeRange ${describeTime(range.minMs)} .. ${describeTime(range.maxMs)}`]);
       continue;
     }
-    if (id === LATER) laterRows.push(ids.length);
-    ids.push(id === LATER ? '' : String(id));
-    times.push(time);
+    if (id === IN_COLUMN) idsInColumn = true;
+    times[ids.length] = time;
+    ids.push(id === IN_COLUMN ? '' : String(id));
     if (record !== undefined) for (let c = 0; c < getters.length; c++) columns[c]!.appendValue(getters[c]!(record));
   }
-  if (laterRows.length > 0) batchIds(idBuilder!, ids, laterRows);
   for (let c = 0; c < columns.length; c++) if (columns[c]!.rows > 0 && columns[c]!.kind === 'utf8') stream.bytesPerRow[c] = columns[c]!.byteLength / columns[c]!.rows;
-  return { status, errors, ids, eventTimes: Float64Array.from(times), columns: columns.map((c) => c.column()) };
+  const out = columns.map((c) => c.column());
+  const idColumn = idsInColumn ? out[stream.idColumn] : undefined;
+  return { status, errors, ids, eventTimes: times.subarray(0, ids.length), columns: out, ...(idColumn?.kind === 'utf8' ? { idColumn } : {}) };
 }
 
-/** Stands for an id the compiled decoder wrote into a utf8 id column (neither null nor empty), made by batchIds. */
-const LATER = Symbol('id made later');
-
-/**
- * The strings of the ids the compiled decoder wrote (rows marked LATER): the column's bytes become one string
- * and each id a slice of it (no copy), instead of a native UTF-8 decode per row. Only when every byte is ASCII,
- * where a byte offset is a character offset; else each row is decoded alone, as valueAt does. Same strings
- * either way, so the same dedup hashes.
- */
-function batchIds(column: ColumnBuilder, ids: string[], rows: number[]): void {
-  const offsets = column.offsets;
-  if (isAscii(column.bytes.subarray(0, column.byteLength))) {
-    const text = column.bytes.latin1Slice(0, column.byteLength);
-    for (const row of rows) ids[row] = text.slice(offsets[row]!, offsets[row + 1]!);
-  } else {
-    for (const row of rows) ids[row] = column.bytes.utf8Slice(offsets[row]!, offsets[row + 1]!);
-  }
-}
+/** Stands for an id the compiled decoder wrote into a utf8 id column (neither null nor empty): DecodeResult.idColumn. */
+const IN_COLUMN = Symbol('id in the id column');
 
 /*
  * Fused partitions: the whole data side of an owned partition (gate, dedup, aggregators, open cell, dead letters,
