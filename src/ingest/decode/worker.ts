@@ -7,6 +7,7 @@ import avro from 'avsc';
 import { Piscina } from 'piscina';
 import { BoundsGuard } from './avro-bounds.js';
 import { detachBeforeCompiling } from './detach-early.js';
+import { detach } from '../../core/release-bytes.js';
 import { compileBodyDecoder, type BodyDecoder } from './compiled/decoder.js';
 import { BodyError } from './compiled/cursor.js';
 import { ColumnBuilder, builderKind } from '../../core/column-builder.js';
@@ -320,6 +321,9 @@ export function partitionOpen(task: PartitionOpenTask): void {
 
 export function partitionBatch(task: { id: string; input: LaneInput }): unknown {
   const outcome = lanePartition(task.id).batch(task.input);
+  // The batch's bytes, moved here with it, are used up (what outlives the batch was copied: columns, dead letters'
+  // base64): freed now, they no longer wait for a scavenge, nor count towards the next mark-compact meanwhile.
+  detach(task.input.kind === 'capture' ? task.input.blocks.data : task.input.bodies);
   return movingSteps(outcome, outcome.steps);
 }
 
