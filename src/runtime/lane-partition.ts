@@ -27,8 +27,7 @@ import { encodeParquet, encodeRowGroup, type EncodedRowGroup } from '../sink/par
 import type { TableData, TableSchema } from '../core/table.js';
 import { ColumnBuilder, columnValues, stringAt, stringOrNullAt, utf8ColumnOf, type BatchColumn } from '../core/column-builder.js';
 import { Utf8Interner } from '../core/utf8-interner.js';
-import { captureBlockColumns, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
-import type { InflateTarget } from '../ingest/capture/container.js';
+import { captureBlockColumns, captureScratch, type CaptureColumns, type CaptureReadState } from '../ingest/capture/lane-blocks.js';
 
 /** What the lane needs of a stream's plan and the processing settings (plain data: it is cloned into the lane). */
 export interface LanePlan {
@@ -200,7 +199,7 @@ export class LanePartition {
     let captureEdges: CaptureBlockEdges[] | undefined;
     let events: Columnar;
     if (input.kind === 'capture') {
-      const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition, LANE_BODIES);
+      const read = captureBlockColumns(input.blocks, this.capture, warnings, this.plan.propertyColumns, this.nextPosition, LANE_CAPTURE_SCRATCH);
       failure = read.failure;
       events = read.columns;
       captureEdges = read.edges;
@@ -516,11 +515,12 @@ export class LanePartition {
 const EMPTY_COLUMN: ArrayLike<unknown> = [];
 
 /**
- * Where a Capture batch's blocks are inflated, back to back: one buffer per lane (this module is loaded once per worker
- * thread), reused by every partition's batches. A batch is applied synchronously and nothing keeps its bodies
- * past it (dead letters copy theirs), so the next batch may overwrite them.
+ * Where a Capture batch is read into (its blocks inflated back to back, its coordinates and envelope text): one
+ * per lane (this module is loaded once per worker thread), reused by every partition's batches. A batch is
+ * applied synchronously and nothing keeps its columns past it (the cell copies its rows, dead letters their
+ * bodies), so the next batch may overwrite them.
  */
-const LANE_BODIES: InflateTarget = { buffer: Buffer.alloc(0) };
+const LANE_CAPTURE_SCRATCH = captureScratch();
 
 /** The decoder's builders per stream, one set per lane for the same reason (and refilled per batch, whoever's). */
 const LANE_DECODE_BUILDERS = new Map<string, ColumnBuilder[]>();

@@ -179,8 +179,31 @@ export interface CaptureColumns {
 const LANE_INFLATER = new BlockInflater();
 
 /**
+ * What a lane lends every Capture batch it reads (one batch at a time), emptied and refilled per batch: the
+ * inflated bodies, the per-event coordinates and the envelope's text columns. The batch's columns are views of
+ * them, valid until the next batch; what outlives a batch is copied out of it first (the cell's rows, dead
+ * letters). Allocated per batch instead, they were most of the bytes a lane allocated (and grew, copying) per
+ * long run (bench/NOTES.md).
+ */
+export interface CaptureScratch {
+  bodies: InflateTarget;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  propertyStarts: Uint32Array;
+  propertyEnds: Uint32Array;
+  positions: Float64Array;
+  enqueuedTimes: Float64Array;
+  /** service offsets, partition keys, then one per property column */
+  text: ColumnBuilder[];
+}
+
+export function captureScratch(): CaptureScratch {
+  return { bodies: { buffer: Buffer.alloc(0) }, starts: new Uint32Array(0), ends: new Uint32Array(0), propertyStarts: new Uint32Array(0), propertyEnds: new Uint32Array(0), positions: new Float64Array(0), enqueuedTimes: new Float64Array(0), text: [] };
+}
+
+/**
  * The batch for the lane, without an object per event: the blocks are inflated back to back into one buffer (the
- * lent `scratch`) and each body is a span of it; `edges` are the blocks' first and last records, for the index. Events below `nextPosition` (redelivered) are dropped, except one whose position
+ * lent `scratch`'s) and each body is a span of it; `edges` are the blocks' first and last records, for the index. Events below `nextPosition` (redelivered) are dropped, except one whose position
  * goes backwards, which is kept so that it is dead-lettered instead of lost silently.
  */
 export function captureBlockColumns(
@@ -189,12 +212,12 @@ export function captureBlockColumns(
   warnings: Array<{ message: string; fields: Record<string, unknown> }>,
   propertyNames: readonly string[],
   nextPosition: number,
-  scratch?: InflateTarget,
+  scratch: CaptureScratch = captureScratch(),
 ): { columns: CaptureColumns; edges: CaptureBlockEdges[]; failure?: CaptureBlockOutcome['failure'] } {
   const onePass = onePassFor(input.schema);
   // The batch's bodies: its blocks inflated back to back into `target`, and anything else (stored blocks, events
   // of unreadable regions) copied after them, so each body is a span of one buffer.
-  const target: InflateTarget = scratch ?? { buffer: Buffer.alloc(0) };
+  const target = scratch.bodies;
   let end = 0;
   const inflate = (stored: Buffer, blockStart: number): Buffer => {
     if (input.codec !== 'deflate') return stored;
@@ -209,30 +232,40 @@ export function captureBlockColumns(
   // should a block's count (from its header) understate it, and never sized by a count larger than a batch
   let expected = 0;
   for (const item of input.items) expected += 'reason' in item ? 1 : item.count + 1;
-  let capacity = Math.max(16, Math.min(expected, MAX_PRESIZED_EVENTS));
-  let starts = new Uint32Array(capacity);
-  let ends = new Uint32Array(capacity);
-  let propertyStarts = new Uint32Array(capacity);
-  let propertyEnds = new Uint32Array(capacity);
-  let positions = new Float64Array(capacity);
-  let enqueuedTimes = new Float64Array(capacity);
+  const presized = Math.max(16, Math.min(expected, MAX_PRESIZED_EVENTS));
+  if (scratch.starts.length < presized) {
+    scratch.starts = new Uint32Array(presized);
+    scratch.ends = new Uint32Array(presized);
+    scratch.propertyStarts = new Uint32Array(presized);
+    scratch.propertyEnds = new Uint32Array(presized);
+    scratch.positions = new Float64Array(presized);
+    scratch.enqueuedTimes = new Float64Array(presized);
+  }
+  let capacity = scratch.starts.length;
+  let { starts, ends, propertyStarts, propertyEnds, positions, enqueuedTimes } = scratch;
   // text as UTF-8 bytes copied from the records (no string per event); the lane gathers them into its cell
-  const serviceOffsets = new ColumnBuilder('string', capacity);
-  const partitionKeys = new ColumnBuilder('string', capacity);
+  const text = (k: number): ColumnBuilder => {
+    const kept = scratch.text[k];
+    if (kept === undefined) return (scratch.text[k] = new ColumnBuilder('string', presized));
+    kept.truncate(0);
+    return kept;
+  };
+  const serviceOffsets = text(0);
+  const partitionKeys = text(1);
   let count = 0;
   const next = (): number => {
     if (count === capacity) {
       capacity *= 2;
-      starts = grown(starts, capacity);
-      ends = grown(ends, capacity);
-      propertyStarts = grown(propertyStarts, capacity);
-      propertyEnds = grown(propertyEnds, capacity);
-      positions = grown(positions, capacity);
-      enqueuedTimes = grown(enqueuedTimes, capacity);
+      scratch.starts = starts = grown(starts, capacity);
+      scratch.ends = ends = grown(ends, capacity);
+      scratch.propertyStarts = propertyStarts = grown(propertyStarts, capacity);
+      scratch.propertyEnds = propertyEnds = grown(propertyEnds, capacity);
+      scratch.positions = positions = grown(positions, capacity);
+      scratch.enqueuedTimes = enqueuedTimes = grown(enqueuedTimes, capacity);
     }
     return count++;
   };
-  const propertyColumns = propertyNames.map(() => new ColumnBuilder('string', capacity));
+  const propertyColumns = propertyNames.map((_, p) => text(2 + p));
   const propertyKeys = propertyNames.map((name) => Buffer.from(name, 'utf8'));
   const objects = new Map<number, ApplicationProperties>();
   const envelope = new Map<number, { error: string; reason: 'schema' | 'decode' }>();
