@@ -17,8 +17,9 @@ import { parseEnqueuedTimeUtc } from './format.js';
 import type { ColumnBuilder } from '../../core/column-builder.js';
 
 /**
- * One block's records, column-major; spans are byte offsets into the block's data (text is never decoded here:
- * the lane copies the bytes into its columns, `offsetText` and `partitionKeyText` make strings where one is needed).
+ * One block's records, column-major: rows [0, count) of arrays that may be longer (the reader's own, reused);
+ * spans are byte offsets into the block's data (text is never decoded here: the lane copies the bytes into its
+ * columns, `offsetText` and `partitionKeyText` make strings where one is needed).
  */
 export interface EnvelopeColumns {
   count: number;
@@ -48,7 +49,11 @@ export function partitionKeyText(data: Buffer, block: EnvelopeColumns, i: number
 }
 
 export interface OnePassReader {
-  /** the block's columns, or undefined when the block is not plainly good (read it with the avsc-based reader) */
+  /**
+   * The block's columns, or undefined when the block is not plainly good (read it with the avsc-based reader).
+   * They are the reader's own arrays, refilled by the next `read` (so a lane allocates none per block): rows
+   * [0, count) are this block's, and nothing may keep them past the next call.
+   */
   read(data: Buffer, count: number): EnvelopeColumns | undefined;
   /** the application properties of a span `read` gave, as the avsc-based reader makes them */
   properties(data: Buffer, start: number, end: number): ApplicationProperties;
@@ -128,6 +133,22 @@ export function onePassReader(schema: avro.Schema): OnePassReader | undefined {
   return new Reader(systemValues, propertyValues, bodyNull, bodyBytes);
 }
 
+function envelopeColumns(capacity: number): EnvelopeColumns {
+  return {
+    count: 0,
+    positions: new Float64Array(capacity),
+    enqueuedTimes: new Float64Array(capacity),
+    offsetStarts: new Uint32Array(capacity),
+    offsetEnds: new Uint32Array(capacity),
+    keyStarts: new Int32Array(capacity),
+    keyEnds: new Int32Array(capacity),
+    bodyStarts: new Uint32Array(capacity),
+    bodyEnds: new Uint32Array(capacity),
+    propertyStarts: new Uint32Array(capacity),
+    propertyEnds: new Uint32Array(capacity),
+  };
+}
+
 /** Thrown (and caught in `read`) when a block is not plainly good; it never leaves this module. */
 const REFUSE = new Error('not plainly good');
 /** Node's Buffer slicers without toString's argument checks (the callers have checked the bounds). */
@@ -173,6 +194,8 @@ class Reader implements OnePassReader {
   private found = new Int32Array(0);
   private foundEnd = new Int32Array(0);
   private readonly foundText: string[] = [];
+  /** what `read` fills and returns, grown to the largest block seen */
+  private columns = envelopeColumns(0);
 
   constructor(
     private readonly system: { branches: V[]; union: boolean },
@@ -187,19 +210,9 @@ class Reader implements OnePassReader {
     this.data = data as SliceBuffer;
     this.pos = 0;
     this.end = data.length;
-    const out: EnvelopeColumns = {
-      count,
-      positions: new Float64Array(count),
-      enqueuedTimes: new Float64Array(count),
-      offsetStarts: new Uint32Array(count),
-      offsetEnds: new Uint32Array(count),
-      keyStarts: new Int32Array(count),
-      keyEnds: new Int32Array(count),
-      bodyStarts: new Uint32Array(count),
-      bodyEnds: new Uint32Array(count),
-      propertyStarts: new Uint32Array(count),
-      propertyEnds: new Uint32Array(count),
-    };
+    if (this.columns.positions.length < count) this.columns = envelopeColumns(Math.max(count, this.columns.positions.length * 2));
+    const out = this.columns;
+    out.count = count;
     try {
       for (let i = 0; i < count; i++) this.record(out, i);
     } catch (error) {
