@@ -148,6 +148,8 @@ export class LocalObjectStore implements ObjectStore {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw new TributaryError(fsFaultCode(error, 'INPUT_UNREADABLE'), `cannot list ${dir}: ${errorMessage(error)}`, { cause: error });
       }
+      // a file's metadata is read only when its sidecar is listed beside it (most objects have none)
+      const names = new Set(entries.map((entry) => entry.name));
       for (const entry of entries) {
         const key = keyPrefix ? `${keyPrefix}/${entry.name}` : entry.name;
         if (entry.isDirectory()) {
@@ -160,7 +162,7 @@ export class LocalObjectStore implements ObjectStore {
             if (error.code === 'ENOENT') return undefined;
             throw new TributaryError(fsFaultCode(error, 'INPUT_UNREADABLE'), `cannot list ${full}: ${errorMessage(error)}`, { cause: error });
           });
-          if (info) results.push({ key, size: info.size, metadata: await readMetadata(full) });
+          if (info) results.push({ key, size: info.size, metadata: names.has(entry.name + METADATA_SUFFIX) ? await readMetadata(full) : {} });
         }
       }
     };

@@ -29,6 +29,23 @@ describe('LocalObjectStore', () => {
     expect(await readdir(ws.file('lake', TEMP_DIR))).toEqual([]);
   });
 
+  it('lists each object with its own metadata, and none for an object written without (beside ones with)', async () => {
+    const store = new LocalObjectStore(ws.file('state'));
+    await store.put('t/a.bin', new Uint8Array([1]), { rows: '1' });
+    await store.put('t/b.bin', new Uint8Array([2, 2]));
+    await store.put('t/c.bin', new Uint8Array([3]), { rows: '3', tributaryepoch: '7' });
+    await store.put('t/d/e.bin', new Uint8Array([4]), { rows: '4' });
+    // a sidecar's name is the object's plus a suffix: an object named like another's prefix does not take it
+    await store.put('t/a', new Uint8Array([5]));
+    expect(await store.list('t/')).toEqual([
+      { key: 't/a', size: 1, metadata: {} },
+      { key: 't/a.bin', size: 1, metadata: { rows: '1' } },
+      { key: 't/b.bin', size: 2, metadata: {} },
+      { key: 't/c.bin', size: 1, metadata: { rows: '3', tributaryepoch: '7' } },
+      { key: 't/d/e.bin', size: 1, metadata: { rows: '4' } },
+    ]);
+  });
+
   it('lists what is there while another writer deletes objects under it (a prune, a second instance)', async () => {
     const store = new LocalObjectStore(ws.file('state'));
     const keys = Array.from({ length: 200 }, (_, i) => `snapshots/orders/partition=0/seg${String(i).padStart(16, '0')}-1.dseg`);
