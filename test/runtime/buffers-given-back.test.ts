@@ -39,6 +39,8 @@ class Recorder {
   readonly written: Uint8Array[] = [];
   /** key -> the bytes of its last write, copied before the store saw them (staged parts, then the tail) */
   readonly files = new Map<string, Buffer>();
+  /** the prefixes the archive was listed under */
+  readonly archiveListings: string[] = [];
 
   wrap(role: string, store: ObjectStore): ObjectStore {
     const recorder = this;
@@ -57,7 +59,10 @@ class Recorder {
         recorder.wrote(role, key, [bytes]);
         await store.putFenced(key, bytes, metadata, fence, options);
       },
-      list: (prefix, options) => store.list(prefix, options),
+      list: (prefix, options) => {
+        if (role === 'archive') recorder.archiveListings.push(prefix);
+        return store.list(prefix, options);
+      },
       delete: (key, options) => store.delete(key, options),
       openUpload: (key, fence): StagedUpload => {
         const upload = store.openUpload(key, fence);
@@ -108,6 +113,10 @@ describe('buffers the main thread gives back', () => {
     // the tails of staged files that were only a footer are views into a larger buffer, and are left alone
     const kept = recorder.written.filter((bytes) => bytes.byteLength > 0);
     expect(kept.every((bytes) => bytes.byteOffset > 0 || bytes.byteLength !== bytes.buffer.byteLength)).toBe(true);
+  });
+
+  it('lists the archive once: the index and the partitions share one listing', () => {
+    expect(recorder.archiveListings).toEqual(['test/orders/']);
   });
 
   it('only after the store wrote them: every file holds the bytes it was written with, and every event reached the lake', async () => {

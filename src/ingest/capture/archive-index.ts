@@ -15,7 +15,7 @@
  * file fails before anything is processed.
  */
 import { TributaryError, errorMessage } from '../../core/errors.js';
-import type { ObjectStore } from '../../core/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../../core/object-store.js';
 import { releaseBytes } from '../../core/release-bytes.js';
 import type { CaptureBlockEdges, CaptureEdge, SourceEvent } from '../../core/source.js';
 import type { Logger } from '../../core/log.js';
@@ -39,6 +39,8 @@ export interface IndexedFile {
 export interface IndexOptions {
   /** decode every file's first and last record (the default), or only each partition's last file's */
   edges?: 'all' | 'last';
+  /** hub -> its listing, when the caller has just listed the archive (else it is listed here) */
+  listed?: ReadonlyMap<string, readonly ObjectInfo[]>;
 }
 
 /** stream -> partition -> files in archive order */
@@ -63,7 +65,7 @@ export async function indexArchive(archive: ArchiveLocation, cache: ObjectStore 
   const cacheWrites: Array<[string, IndexedFile[]]> = [];
   for (const [stream, hub] of Object.entries(archive.hubs)) {
     const listed = new Map<string, Array<{ key: string; size: number; windowStart: number }>>();
-    for (const object of await archive.store.list(`${archive.namespace}/${hub}/`)) {
+    for (const object of options.listed?.get(hub) ?? (await archive.store.list(`${archive.namespace}/${hub}/`))) {
       const parts = parseCaptureKey(object.key);
       if (!parts || parts.hub !== hub) continue;
       let files = listed.get(parts.partition);

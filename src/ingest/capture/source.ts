@@ -13,7 +13,7 @@ import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/retry.js';
 import { releaseBytes } from '../../core/release-bytes.js';
 import type { CheckpointStore } from '../../core/checkpoint-store.js';
-import type { ObjectStore } from '../../core/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../../core/object-store.js';
 import type { CaptureBlockEdges, CaptureBlocks, CaptureItem, PartitionFeed, PartitionHandler, RunOptions, Source, SourceEvent } from '../../core/source.js';
 import type { Container, ContainerBlock, CorruptRegion } from './container.js';
 import { acquireLease, type LeaseOptions, type PartitionLease } from './ownership.js';
@@ -68,7 +68,8 @@ export class CaptureSource implements Source {
   }
 
   async run(handler: PartitionHandler, { signal, bounded }: RunOptions): Promise<void> {
-    const layout = await this.discover();
+    const listed = await this.list();
+    const layout = this.layoutOf(listed);
     if ([...layout.values()].every((partitions) => partitions.size === 0)) {
       const where = Object.values(this.options.hubs).map((hub) => `${this.options.store.location}/${this.options.namespace}/${hub}/`).join(', ');
       throw new TributaryError('INPUT_MISSING', `no Event Hubs Capture files found under ${where}; run "tributary gen" or point source.store at an archive`);
@@ -76,7 +77,7 @@ export class CaptureSource implements Source {
     // Indexing reads and checks every file not indexed before (container structure, Capture's record fields), so
     // a bad file fails the run before anything is written; files indexed by an earlier run were checked then.
     // The last record of each partition's last file is its end, which the consumer lag is reported from.
-    const index = await indexArchive(this.archive(), this.options.indexCache, signal, { edges: 'last' });
+    const index = await indexArchive(this.archive(), this.options.indexCache, signal, { edges: 'last', listed });
     const ends = new Map<string, number>();
     for (const [stream, partitions] of index) {
       for (const [partition, files] of partitions) {
@@ -105,11 +106,18 @@ export class CaptureSource implements Source {
     if (cause !== undefined && !(signal.aborted && cause instanceof TributaryError && cause.code === 'ABORTED')) throw cause;
   }
 
-  private async discover(): Promise<Map<string, PartitionFiles>> {
+  /** hub -> the archive's objects under it */
+  private async list(): Promise<Map<string, ObjectInfo[]>> {
+    const listed = new Map<string, ObjectInfo[]>();
+    for (const hub of new Set(Object.values(this.options.hubs))) listed.set(hub, await this.options.store.list(`${this.options.namespace}/${hub}/`));
+    return listed;
+  }
+
+  private layoutOf(listed: ReadonlyMap<string, readonly ObjectInfo[]>): Map<string, PartitionFiles> {
     const layout = new Map<string, PartitionFiles>();
     for (const [stream, hub] of Object.entries(this.options.hubs)) {
       const partitions: PartitionFiles = new Map();
-      for (const object of await this.options.store.list(`${this.options.namespace}/${hub}/`)) {
+      for (const object of listed.get(hub) ?? []) {
         const parts = parseCaptureKey(object.key);
         if (!parts || parts.hub !== hub) continue;
         let files = partitions.get(parts.partition);
@@ -265,7 +273,7 @@ export class CaptureSource implements Source {
         }
         if (bounded) return;
         await sleep(this.options.pollIntervalMs ?? 10_000, signal);
-        const fresh = (await this.discover()).get(stream)?.get(partition) ?? [];
+        const fresh = this.layoutOf(await this.list()).get(stream)?.get(partition) ?? [];
         pending = fresh.filter((f) => !done.has(f.key));
         done = new Set([...done].filter((key) => fresh.some((f) => f.key === key)));
       }
