@@ -52,6 +52,19 @@ const snapshotAt = (gate: EventTimeGate, position: number): PartitionSnapshot =>
   version: SNAPSHOT_VERSION, stream: 'orders', partition: '0', fingerprint: 'f', position, offsetBefore: String(position - 1), gate: gate.snapshot(), aggregators: {},
 });
 
+/**
+ * A lane's first snapshot of a partition (every entry: `firstIds` acceptances) written at position 1, then
+ * `moreIds` more acceptances: the snapshot at position 2, not written (a lane would send only its added entries).
+ */
+async function afterFirstLaneSnapshot(snapshots: SnapshotStore, firstIds: number, moreIds: number): Promise<{ first: PartitionSnapshot; second: PartitionSnapshot }> {
+  const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e12, dedupMaxIds: 1000 });
+  for (let i = 0; i < firstIds; i++) gate.admit(`a${i}`, i);
+  const first = snapshotAt(gate, 1);
+  await snapshots.write({ ...first, gate: gateSnapshotSince(first.gate, undefined) }, { epoch: 1 });
+  for (let i = 0; i < moreIds; i++) gate.admit(`b${i}`, firstIds + i);
+  return { first, second: snapshotAt(gate, 2) };
+}
+
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'tributary-incremental-'));
@@ -234,12 +247,7 @@ describe('incremental snapshots', () => {
   it("a lane's snapshot carries only the entries added; one that continues a chain the store no longer holds as written fails the partition", async () => {
     const store = new LocalObjectStore(await mkdtemp(path.join(dir, 'lane-')));
     const snapshots = new SnapshotStore(store);
-    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e12, dedupMaxIds: 1000 });
-    for (let i = 0; i < 40; i++) gate.admit(`a${i}`, i);
-    const first = snapshotAt(gate, 1);
-    await snapshots.write({ ...first, gate: gateSnapshotSince(first.gate, undefined) }, { epoch: 1 });
-    for (let i = 0; i < 3; i++) gate.admit(`b${i}`, 40 + i);
-    const second = snapshotAt(gate, 2);
+    const { second } = await afterFirstLaneSnapshot(snapshots, 40, 3);
     const sent = gateSnapshotSince(second.gate, 40);
     expect({ first: sent.seen.first, entries: sent.seen.times.length, liveFirst: sent.liveFirst }).toEqual({ first: 40, entries: 3, liveFirst: 0 });
     // a reset removes the chain under this process: the entries before 40 are nowhere to build on
@@ -268,12 +276,7 @@ describe('incremental snapshots', () => {
     };
     // one segment per chain at most: the second snapshot compacts, which reads the first segment back
     const snapshots = new SnapshotStore(store, undefined, Date.now, { maxSegments: 1, slack: 0 });
-    const gate = new EventTimeGate({ ...options, dedupRetentionMs: 1e12, dedupMaxIds: 1000 });
-    for (let i = 0; i < 10; i++) gate.admit(`a${i}`, i);
-    const first = snapshotAt(gate, 1);
-    await snapshots.write({ ...first, gate: gateSnapshotSince(first.gate, undefined) }, { epoch: 1 });
-    for (let i = 0; i < 3; i++) gate.admit(`b${i}`, 10 + i);
-    const second = snapshotAt(gate, 2);
+    const { first, second } = await afterFirstLaneSnapshot(snapshots, 10, 3);
     vanish = true;
     const before = (await inner.list('snapshots/')).map((o) => o.key);
     const failed = await snapshots.write({ ...second, gate: gateSnapshotSince(second.gate, 10) }, { epoch: 1 }).catch((error: unknown) => error);
