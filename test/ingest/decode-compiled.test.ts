@@ -19,7 +19,8 @@ import { compileBodyDecoder } from '../../src/ingest/decode/compiled/decoder.js'
 import { packBodies } from '../../src/ingest/decode/pool.js';
 import { projectColumns } from '../../src/ingest/decode/projection.js';
 import { builderKind, valueAt, type BatchColumn, type ColumnBuilder } from '../../src/core/column-builder.js';
-import { DecodeStatus, decodedId, decodedIds, type DecodeResult, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
+import { DecodeStatus, type DecodeResult, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
+import { decodedId, decodedIds } from '../support/decoded-ids.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { confluentFrame } from '../../src/gen/body.js';
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { columnValues } from '../../src/core/column-builder.js';
 import decodeBatch from '../../src/ingest/decode/worker.js';
 import { packBodies } from '../../src/ingest/decode/pool.js';
-import { DecodeStatus, decodedIds, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
+import { DecodeStatus, type StreamDecodeSpec } from '../../src/ingest/decode/task.js';
+import { decodedIds } from '../support/decoded-ids.js';
 import { confluentFrame } from '../../src/gen/body.js';
 
 const readerSchema = {

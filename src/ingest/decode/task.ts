@@ -62,19 +62,3 @@ export interface DecodeResult {
   /** one column per projected column, Ok events only: typed (numbers, UTF-8 spans) where the kind has a typed form */
   columns: BatchColumn[];
 }
-
-/**
- * Ok event `row`'s id as text. The lane never makes it for ids left in `idColumn` (it hashes their bytes); this is
- * for whoever needs the text itself.
- */
-export function decodedId(result: DecodeResult, row: number): string {
-  const id = result.ids[row]!;
-  const column = result.idColumn;
-  if (id !== '' || column === undefined) return id;
-  return Buffer.from(column.bytes.buffer, column.bytes.byteOffset, column.bytes.byteLength).toString('utf8', column.offsets[row]!, column.offsets[row + 1]!);
-}
-
-/** Every Ok event's id as text (see decodedId). */
-export function decodedIds(result: DecodeResult): string[] {
-  return result.ids.map((_, row) => decodedId(result, row));
-}
